@@ -1,0 +1,334 @@
+"""The run configuration schema: one nested dataclass per section, a docstring under each field.
+
+Every run is ``Config``: a YAML file lists only the keys it changes and dotted ``key=value``
+overrides go on top (``rl.lr=3e-4 rollout.group_size=16 algorithm.dual_clip=null``). Loading is
+strict: an unknown key, a wrong type or a bad choice is a ``ConfigError`` naming the full dotted
+key, with the nearest valid keys suggested. The generic machinery lives in
+``mmrft.dataclass_yaml``; this file is only the schema and two thin wrappers.
+
+The field docstrings are the documentation: ``configs/default.yaml`` is generated from them and
+a test checks that it matches. After changing the schema, regenerate it with::
+
+    python -m mmrft.config > src/mmrft/configs/default.yaml
+
+To change a default, edit it here, explain why in the docstring, and regenerate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, TypeVar
+
+from mmrft.dataclass_yaml import (
+    ConfigError,
+    apply_overrides,
+    at_least,
+    check,
+    field_docs,
+    from_dict,
+    load,
+    positive,
+    save,
+    to_dict,
+    to_yaml,
+)
+
+__all__ = [
+    "AlgorithmConfig",
+    "Config",
+    "ConfigError",
+    "DEFAULT_CONFIG_PATH",
+    "DataConfig",
+    "EvalConfig",
+    "ModelConfig",
+    "RLConfig",
+    "RolloutConfig",
+    "RunConfig",
+    "SFTConfig",
+    "apply_overrides",
+    "default_yaml",
+    "field_docs",
+    "from_dict",
+    "load_config",
+    "save_config",
+    "to_dict",
+]
+
+T = TypeVar("T")
+
+DEFAULT_CONFIG_PATH = Path(__file__).parent / "configs" / "default.yaml"
+"""The fully commented default config shipped with the package."""
+
+
+# --------------------------------------------------------------------------------------------
+# Schema
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class RunConfig:
+    """Where a run writes its outputs, and how often."""
+
+    out_dir: str = "runs/demo"
+    """Run directory: config.yaml, metrics.jsonl, evals.jsonl, checkpoints and report.html."""
+    seed: int = 0
+    """Seed for torch, numpy and the data order; the same seed and config repeat a run."""
+    log_every: int = 1
+    """Log metrics every N RL steps; steps are slow enough that logging each one is free."""
+    save_every: int = 50
+    """Checkpoint every N RL steps, so a preempted run loses at most this much work."""
+    resume: bool = True
+    """Resume from the last checkpoint in out_dir, so re-running the same command continues."""
+    tensorboard: bool = True
+    """Also write TensorBoard event files next to metrics.jsonl."""
+
+    def __post_init__(self) -> None:
+        at_least(self, 1, "log_every", "save_every")
+
+
+@dataclass
+class ModelConfig:
+    """Which policy model to train and how to load it."""
+
+    name_or_path: str = "tiny-qwen2.5-vl"
+    """A hub name, a local path, or a builtin tiny model name (the default trains on a CPU)."""
+    dtype: Literal["float32", "bfloat16", "float16"] = "float32"
+    """Parameter dtype. float32 is exact and fine for tiny models; use bfloat16 on GPUs."""
+    attn_implementation: str = "sdpa"
+    """Attention kernel passed to transformers; sdpa is built into torch and works everywhere."""
+    min_pixels: int = 112 * 112
+    """Smallest image area the processor resizes to; with max_pixels it fixes the visual tokens."""
+    max_pixels: int = 112 * 112
+    """Largest image area; equal to min_pixels so every image costs the same number of tokens."""
+    freeze_vision: bool = False
+    """Freeze the vision encoder and train only the language side (saves memory and time)."""
+
+    def __post_init__(self) -> None:
+        at_least(self, 1, "min_pixels")
+        at_least(self, self.min_pixels, "max_pixels")
+
+
+@dataclass
+class DataConfig:
+    """The training and evaluation problems."""
+
+    task: str = "count"
+    """Registered task that generates problems and verifies answers."""
+    train_path: str | None = None
+    """A JSONL file in the standard format to train on instead of generating problems."""
+    level: int = 2
+    """Task difficulty level; 2 is hard enough that the base model does not already solve it."""
+    count_range: list[int] | None = None
+    """[low, high] number of objects for counting tasks; null uses the level's own range."""
+    image_size: int = 112
+    """Side of the generated square images in pixels; matches min/max_pixels of the model."""
+    train_size: int = 4000
+    """Problems generated for SFT and RL training."""
+    eval_size: int = 500
+    """Held-out problems for evaluation; 500 puts the accuracy's standard error near 2 points."""
+    eval_seed: int = 1_000_000
+    """First seed of the evaluation problems, far above any training seed so they never overlap."""
+    system_prompt: str | None = None
+    """System message put before every prompt (e.g. asking real models for <think>/<answer> tags)."""
+
+    def __post_init__(self) -> None:
+        at_least(self, 0, "level")
+        at_least(self, 1, "image_size", "train_size", "eval_size")
+        if self.count_range is not None:
+            lo_hi = self.count_range
+            ok = len(lo_hi) == 2 and 0 <= lo_hi[0] <= lo_hi[1]
+            check(ok, "count_range", f"must be [low, high] with 0 <= low <= high, got {lo_hi}")
+
+
+@dataclass
+class SFTConfig:
+    """Supervised warm-up that teaches the answer format before RL."""
+
+    steps: int = 600
+    """Optimizer steps of supervised fine-tuning; 0 skips SFT."""
+    batch_size: int = 32
+    """Samples per SFT step."""
+    lr: float = 3e-4
+    """Peak AdamW learning rate; high because the default model is tiny and trained from scratch."""
+    warmup_steps: int = 20
+    """Linear warm-up steps before the peak learning rate, to avoid early divergence."""
+    weight_decay: float = 0.0
+    """AdamW weight decay; off because SFT runs are short."""
+
+    def __post_init__(self) -> None:
+        at_least(self, 0, "steps", "warmup_steps", "weight_decay")
+        at_least(self, 1, "batch_size")
+        positive(self, "lr")
+
+
+@dataclass
+class RolloutConfig:
+    """How completions are sampled for each RL step."""
+
+    engine: str = "hf"
+    """Registered rollout engine: hf (transformers generate, runs anywhere) or vllm (GPU)."""
+    group_size: int = 8
+    """Completions per prompt (G). Group-relative advantages need at least 2."""
+    prompts_per_step: int = 16
+    """Prompts per RL step; the rollout batch is prompts_per_step * group_size completions."""
+    temperature: float = 1.0
+    """Sampling temperature; 1.0 samples the policy itself, which the importance ratios assume."""
+    top_p: float = 1.0
+    """Nucleus sampling; 1.0 (off) keeps samples on-policy."""
+    top_k: int = 0
+    """Top-k sampling; 0 (off) keeps samples on-policy."""
+    max_new_tokens: int = 16
+    """Longest completion; the counting answer needs only a few tokens."""
+
+    def __post_init__(self) -> None:
+        at_least(self, 2, "group_size")  # a group of one has no baseline to compare against
+        at_least(self, 1, "prompts_per_step", "max_new_tokens")
+        at_least(self, 0, "top_k")
+        positive(self, "temperature")
+        check(0 < self.top_p <= 1, "top_p", f"must be in (0, 1], got {self.top_p}")
+
+
+@dataclass
+class AlgorithmConfig:
+    """The RL objective: advantage estimator, policy loss and regularisers (all by name)."""
+
+    adv_estimator: str = "grpo"
+    """Registered advantage estimator: grpo, dr_grpo, rloo, reinforce_pp, remax, gae."""
+    norm_by_std: bool = True
+    """Divide group advantages by the group's reward std (GRPO); Dr. GRPO turns this off."""
+    policy_loss: str = "ppo_clip"
+    """Registered policy loss: ppo_clip (asymmetric and dual clip) or gspo."""
+    loss_agg_mode: str = "token-mean"
+    """How per-token losses are averaged: token-mean, seq-mean-token-mean, seq-mean-token-sum."""
+    clip_low: float = 0.2
+    """Lower clip of the importance ratio, 1 - clip_low (PPO's epsilon)."""
+    clip_high: float = 0.2
+    """Upper clip, 1 + clip_high; DAPO raises it (e.g. 0.28) to keep exploration alive."""
+    dual_clip: float | None = None
+    """Dual-clip constant c > 1 bounding the loss for negative advantages; null turns it off."""
+    kl_estimator: str = "k3"
+    """KL estimator against the reference model: k1, k2 or k3 (unbiased and always positive)."""
+    kl_coef: float = 0.0
+    """KL penalty weight; 0 skips the reference model entirely, saving its memory and compute."""
+    entropy_coef: float = 0.0
+    """Entropy bonus weight; 0 because verifiable rewards rarely need it."""
+    ppo_epochs: int = 1
+    """Passes over each rollout batch; 1 is strictly on-policy (ratio = 1 at the first step)."""
+    mini_batches: int = 1
+    """Optimizer steps per epoch; the rollout batch is split into this many mini-batches."""
+
+    def __post_init__(self) -> None:
+        positive(self, "clip_low", "clip_high")
+        if self.dual_clip is not None:
+            check(self.dual_clip > 1, "dual_clip", f"must be > 1 (or null), got {self.dual_clip}")
+        at_least(self, 0, "kl_coef")
+        at_least(self, 1, "ppo_epochs", "mini_batches")
+
+
+@dataclass
+class RLConfig:
+    """The RL phase: optimizer, reward and evaluation schedule."""
+
+    steps: int = 200
+    """RL steps, each one rollout batch followed by ppo_epochs * mini_batches updates."""
+    lr: float = 1e-4
+    """AdamW learning rate, constant; lower than SFT because RL gradients are noisy."""
+    max_grad_norm: float = 1.0
+    """Gradient clipping norm; guards against rare huge updates from outlier groups."""
+    reward: str = "count"
+    """Registered reward function that scores each completion against the answer."""
+    weight_decay: float = 0.0
+    """AdamW weight decay; off so RL changes only what the reward asks for."""
+    eval_every: int = 50
+    """Evaluate on the held-out set every N RL steps (and before the first and after the last)."""
+    eval_last_k: int = 3
+    """Report the mean of the last k evaluations, which is less noisy than the final one alone."""
+
+    def __post_init__(self) -> None:
+        at_least(self, 0, "steps", "weight_decay")
+        at_least(self, 1, "eval_every", "eval_last_k")
+        positive(self, "lr", "max_grad_norm")
+
+
+@dataclass
+class EvalConfig:
+    """Held-out evaluation: sampled accuracy (mean over n_samples) and greedy accuracy."""
+
+    n_samples: int = 4
+    """Sampled completions per problem; accuracy is their mean, reducing its noise."""
+    temperature: float = 1.0
+    """Sampling temperature for the sampled accuracy (greedy accuracy is measured separately)."""
+    batch_size: int = 128
+    """Problems per generation batch; lower it if evaluation runs out of memory."""
+    max_new_tokens: int = 16
+    """Longest completion at evaluation; same as rollout so train and eval agree."""
+
+    def __post_init__(self) -> None:
+        at_least(self, 0, "temperature")
+        at_least(self, 1, "n_samples", "batch_size", "max_new_tokens")
+
+
+@dataclass
+class Config:
+    """Everything one mmrft run needs; ``Config()`` is the default CPU-sized demo run."""
+
+    run: RunConfig = field(default_factory=RunConfig)
+    """Output directory, seed, logging and checkpointing."""
+    model: ModelConfig = field(default_factory=ModelConfig)
+    """The policy model."""
+    data: DataConfig = field(default_factory=DataConfig)
+    """Training and evaluation problems."""
+    sft: SFTConfig = field(default_factory=SFTConfig)
+    """Supervised warm-up before RL."""
+    rollout: RolloutConfig = field(default_factory=RolloutConfig)
+    """Sampling of completions during RL."""
+    algorithm: AlgorithmConfig = field(default_factory=AlgorithmConfig)
+    """Advantage estimator, policy loss and regularisers."""
+    rl: RLConfig = field(default_factory=RLConfig)
+    """RL optimizer, reward and evaluation schedule."""
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    """Held-out evaluation."""
+
+
+# --------------------------------------------------------------------------------------------
+# Loading and saving
+# --------------------------------------------------------------------------------------------
+
+
+def load_config(
+    path: str | Path | None,
+    overrides: Sequence[str] = (),
+    cls: type[T] = Config,  # type: ignore[assignment]
+) -> T:
+    """Read YAML ``path`` (``None``: all defaults), apply dotted ``key=value`` overrides, build.
+
+    >>> load_config(None, ["rl.lr=3e-4", "data.count_range=[1,6]"]).rl.lr
+    0.0003
+    """
+    return load(cls, path, overrides)
+
+
+def save_config(cfg: object, path: str | Path) -> Path:
+    """Write ``cfg`` as commented YAML; ``load_config(path)`` gives back an equal config."""
+    return save(cfg, path, header="mmrft run config; load with mmrft.config.load_config(path)")
+
+
+_DEFAULT_HEADER = """\
+mmrft default configuration: every key, what it does and why the default.
+Generated from the dataclasses in src/mmrft/config.py; do not edit by hand, regenerate with
+  python -m mmrft.config > src/mmrft/configs/default.yaml
+A recipe file lists only the keys it changes. Override any key on the command line with
+dotted key=value pairs, e.g.  rl.lr=3e-4 rollout.group_size=16 algorithm.dual_clip=null"""
+
+
+def default_yaml() -> str:
+    """The text of ``configs/default.yaml``: ``Config()`` with every field's docstring."""
+    return to_yaml(Config(), header=_DEFAULT_HEADER)
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.stdout.write(default_yaml())

@@ -1,0 +1,75 @@
+"""Load a policy by hub name, local path or builtin tiny-model name — one entry point for all.
+
+Real checkpoints go through ``from_pretrained(name_or_path)``; a builtin name such as
+``tiny-qwen2.5-vl`` is built from a config (nothing downloaded). Tests save a tiny model to a temp
+dir and load it back through the same path a hub checkpoint takes.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import torch
+from transformers import (
+    AutoConfig,
+    AutoModelForCausalLM,
+    AutoModelForImageTextToText,
+    AutoProcessor,
+    AutoTokenizer,
+    PreTrainedModel,
+)
+
+from mmrft.models.families import FAMILIES
+from mmrft.models.tiny import TINY_MODELS
+
+log = logging.getLogger(__name__)
+
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+def load_policy(
+    name_or_path: str,
+    *,
+    dtype: str = "float32",
+    attn_implementation: str | None = "sdpa",
+    seed: int = 0,
+) -> tuple[PreTrainedModel, object]:
+    """Return ``(model, processor)``; for text-only models the processor is the tokenizer."""
+    if name_or_path in TINY_MODELS:
+        model, processor = TINY_MODELS.get(name_or_path)(seed)
+        return model.to(DTYPES[dtype]), processor
+    if not Path(name_or_path).exists() and "/" not in name_or_path:
+        raise ValueError(
+            f"model.name_or_path {name_or_path!r} is neither a local path, a hub name "
+            f"(org/name) nor a builtin tiny model {TINY_MODELS.names()}"
+        )
+    config = AutoConfig.from_pretrained(name_or_path)
+    if config.model_type not in FAMILIES:
+        raise ValueError(
+            f"model type {config.model_type!r} of {name_or_path!r} has no adapter; "
+            f"known families: {FAMILIES.names()}"
+        )
+    family = FAMILIES.get(config.model_type)
+    kwargs = {"dtype": DTYPES[dtype]}
+    if attn_implementation:
+        kwargs["attn_implementation"] = attn_implementation
+    if family.multimodal:
+        model = AutoModelForImageTextToText.from_pretrained(name_or_path, **kwargs)
+        processor = AutoProcessor.from_pretrained(name_or_path)
+    else:
+        model = AutoModelForCausalLM.from_pretrained(name_or_path, **kwargs)
+        processor = AutoTokenizer.from_pretrained(name_or_path)
+    log.info(
+        "loaded %s (%s, %.1fM params)",
+        name_or_path,
+        config.model_type,
+        sum(p.numel() for p in model.parameters()) / 1e6,
+    )
+    return model, processor
+
+
+def save_policy(model: PreTrainedModel, processor: object, path: str | Path) -> None:
+    """Save model + processor so that ``load_policy(path)`` restores both."""
+    model.save_pretrained(path)
+    processor.save_pretrained(path)

@@ -1,0 +1,74 @@
+"""The RL objective as configured: policy loss + KL + entropy, composed from registry functions.
+
+This is the only place that reads ``AlgorithmConfig`` to pick math; the math itself lives in
+``mmrft.algorithms`` as pure functions. Options are passed to each registered function by name,
+so a new estimator or loss that takes new keywords needs no change here.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import asdict
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from mmrft.algorithms.advantages import ADV_ESTIMATORS
+from mmrft.algorithms.aggregation import agg_loss, masked_mean
+from mmrft.algorithms.kl import KL_ESTIMATORS
+from mmrft.algorithms.losses import POLICY_LOSSES, entropy_from_logits
+from mmrft.config import AlgorithmConfig
+
+
+def call_with_options(fn, *args, options: dict[str, Any]):
+    """Call ``fn(*args, **opts)`` with only the options its signature names."""
+    params = inspect.signature(fn).parameters
+    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        return fn(*args, **options)
+    return fn(*args, **{k: v for k, v in options.items() if k in params})
+
+
+def compute_advantages(cfg: AlgorithmConfig, rewards: Tensor, group_size: int, **extra) -> Tensor:
+    """rewards [N] -> advantages [N] with the configured estimator."""
+    fn = ADV_ESTIMATORS.get(cfg.adv_estimator)
+    return call_with_options(fn, rewards, group_size, options={**asdict(cfg), **extra})
+
+
+def compute_loss(
+    cfg: AlgorithmConfig,
+    logp: Tensor,
+    old_logp: Tensor,
+    advantages: Tensor,
+    mask: Tensor,
+    *,
+    ref_logp: Tensor | None = None,
+    logits: Tensor | None = None,
+    kl_coef: float | None = None,
+) -> tuple[Tensor, dict[str, float]]:
+    """Scalar loss and metrics. logp/old_logp/ref_logp/mask [N, L], advantages [N] or [N, L]."""
+    loss_fn = POLICY_LOSSES.get(cfg.policy_loss)
+    loss_mat, metrics = call_with_options(
+        loss_fn, logp, old_logp, advantages, mask, options=asdict(cfg)
+    )
+    max_len = mask.shape[1]
+    pg_loss = agg_loss(loss_mat, mask, cfg.loss_agg_mode, max_len=max_len)
+    loss = pg_loss
+    metrics["actor/pg_loss"] = pg_loss.item()
+    beta = cfg.kl_coef if kl_coef is None else kl_coef
+    if ref_logp is not None:
+        kl_mat = KL_ESTIMATORS.get(cfg.kl_estimator)(logp, ref_logp)  # [N, L]
+        kl = agg_loss(kl_mat, mask, cfg.loss_agg_mode, max_len=max_len)
+        metrics["actor/kl"] = masked_mean(kl_mat, mask).item()
+        if beta > 0:
+            loss = loss + beta * kl
+    if logits is not None:
+        with torch.set_grad_enabled(cfg.entropy_coef > 0):
+            ent_mat = entropy_from_logits(logits)  # [N, L]
+        metrics["actor/entropy"] = masked_mean(ent_mat.detach(), mask).item()
+        if cfg.entropy_coef > 0:
+            loss = loss - cfg.entropy_coef * agg_loss(
+                ent_mat, mask, cfg.loss_agg_mode, max_len=max_len
+            )
+    metrics["actor/loss"] = loss.item()
+    return loss, metrics

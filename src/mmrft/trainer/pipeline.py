@@ -1,0 +1,203 @@
+"""A whole run from one Config: data -> SFT cold start -> GRPO -> evaluation -> summary + report.
+
+``mmrft train`` and ``mmrft demo`` both call ``run``. Stages are resumable: SFT writes a complete
+model to ``out_dir/sft`` (skipped on rerun once it exists) and RL resumes from its last checkpoint.
+The RL stage loads the SFT policy back through ``load_policy`` — the same ``from_pretrained`` path
+a hub checkpoint takes.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from mmrft.config import Config, save_config
+from mmrft.data.jsonl import read_jsonl
+from mmrft.data.sample import Sample
+from mmrft.data.stream import ProblemStream
+from mmrft.eval.harness import EvalResult
+from mmrft.models import family_for, load_policy, save_policy
+from mmrft.rewards import REWARDS
+from mmrft.tasks import TASKS
+from mmrft.trainer.rl import train_rl
+from mmrft.trainer.sft import train_sft
+
+log = logging.getLogger(__name__)
+
+# Base seeds of the training streams (see mmrft.tasks.base.sample_seeds): SFT and RL problems
+# come from different ranges, and both are far below data.eval_seed.
+SFT_BASE, RL_BASE = 1, 2
+N_EXAMPLES = 24
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def make_task(cfg: Config):
+    kwargs = {"image_size": cfg.data.image_size}
+    if cfg.data.count_range is not None:
+        kwargs["count_range"] = tuple(cfg.data.count_range)
+    return TASKS.get(cfg.data.task)(**kwargs)
+
+
+def make_data(cfg: Config) -> tuple[ProblemStream, ProblemStream, list[Sample]]:
+    """(SFT stream, RL stream, held-out eval problems)."""
+    task = make_task(cfg)
+    # Eval problems use sample_seeds(eval_seed); training bases are seed*10 + 1|2, so the two
+    # never meet while run.seed < eval_seed / 10.
+    eval_samples = task.dataset(cfg.data.eval_size, cfg.data.eval_seed, cfg.data.level)
+    if cfg.data.train_path:
+        loaded = read_jsonl(cfg.data.train_path)
+        if loaded.skipped:
+            log.warning(
+                "%s: skipped %d bad lines (first: %s)",
+                cfg.data.train_path,
+                len(loaded.skipped),
+                loaded.skipped[0],
+            )
+        return (
+            ProblemStream.from_samples(loaded.samples, cfg.run.seed),
+            ProblemStream.from_samples(loaded.samples, cfg.run.seed + 1),
+            eval_samples,
+        )
+    base = cfg.run.seed * 10
+    return (
+        ProblemStream.from_task(task, base + SFT_BASE, cfg.data.level),
+        ProblemStream.from_task(task, base + RL_BASE, cfg.data.level),
+        eval_samples,
+    )
+
+
+def run(cfg: Config) -> dict:
+    """Run every stage of ``cfg``; returns the summary dict also written to summary.json."""
+    t_start = time.time()
+    out = Path(cfg.run.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    save_config(cfg, out / "config.yaml")
+    seed_everything(cfg.run.seed)
+    reward_fn = REWARDS.get(cfg.rl.reward)
+    sft_stream, rl_stream, eval_samples = make_data(cfg)
+
+    # --- cold start --------------------------------------------------------------------
+    sft_dir = out / "sft"
+    if cfg.sft.steps > 0 and not (sft_dir / "COMPLETE").exists():
+        model, processor = load_policy(
+            cfg.model.name_or_path,
+            dtype=cfg.model.dtype,
+            attn_implementation=cfg.model.attn_implementation,
+            seed=cfg.run.seed,
+        )
+        family = family_for(model.config.model_type, processor, cfg.data.system_prompt)
+        _freeze(model, cfg)
+        sft_losses = train_sft(
+            model,
+            family,
+            sft_stream,
+            steps=cfg.sft.steps,
+            batch_size=cfg.sft.batch_size,
+            lr=cfg.sft.lr,
+            warmup_steps=cfg.sft.warmup_steps,
+            weight_decay=cfg.sft.weight_decay,
+        )
+        save_policy(model, processor, sft_dir)
+        (sft_dir / "sft_losses.json").write_text(json.dumps(sft_losses))
+        (sft_dir / "COMPLETE").write_text("")
+        del model
+    init_path = str(sft_dir) if cfg.sft.steps > 0 else cfg.model.name_or_path
+
+    # --- RL ------------------------------------------------------------------------------
+    seed_everything(cfg.run.seed)
+    model, processor = load_policy(
+        init_path,
+        dtype=cfg.model.dtype,
+        attn_implementation=cfg.model.attn_implementation,
+        seed=cfg.run.seed,
+    )
+    _freeze(model, cfg)
+    family = family_for(model.config.model_type, processor, cfg.data.system_prompt)
+    ref_model = None
+    if cfg.algorithm.kl_coef > 0:  # beta = 0 skips the reference model entirely
+        ref_model, _ = load_policy(init_path, dtype=cfg.model.dtype, seed=cfg.run.seed)
+        ref_model.eval().requires_grad_(False)
+
+    greedy: dict[int, EvalResult] = {}
+    result = train_rl(
+        cfg,
+        model,
+        processor,
+        family,
+        stream=rl_stream,
+        reward_fn=reward_fn,
+        eval_samples=eval_samples,
+        ref_model=ref_model,
+        on_eval=lambda step, res: greedy.__setitem__(step, res),
+    )
+    summary = summarize(cfg, result.evals, time.time() - t_start)
+    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    if greedy:
+        write_examples(out, eval_samples[:N_EXAMPLES], greedy[min(greedy)], greedy[max(greedy)])
+    from mmrft.report.html import write_report
+
+    write_report(out)
+    return summary
+
+
+def _freeze(model: torch.nn.Module, cfg: Config) -> None:
+    if cfg.model.freeze_vision and hasattr(model, "visual"):
+        model.visual.requires_grad_(False)
+    elif cfg.model.freeze_vision and hasattr(getattr(model, "model", None), "visual"):
+        model.model.visual.requires_grad_(False)
+
+
+def summarize(cfg: Config, evals: list[dict], wall_seconds: float) -> dict:
+    """Before = the evaluation at RL step 0; after = mean of the last ``rl.eval_last_k`` ones."""
+    before = next((e for e in evals if e["step"] == 0), None)
+    later = [e for e in evals if e["step"] > 0][-cfg.rl.eval_last_k :]
+    summary: dict = {
+        "wall_seconds": round(wall_seconds, 1),
+        "eval_problems": cfg.data.eval_size,
+        "eval_samples_per_problem": cfg.eval.n_samples,
+        "rl_steps": cfg.rl.steps,
+        "after_averaged_over_steps": [e["step"] for e in later],
+    }
+    for key in ("accuracy", "greedy_accuracy", "reward"):
+        if before is not None:
+            summary[f"{key}_before"] = before[key]
+        if later:
+            summary[f"{key}_after"] = sum(e[key] for e in later) / len(later)
+            summary[f"{key}_final"] = later[-1][key]
+    return summary
+
+
+def write_examples(out: Path, samples: list[Sample], before: EvalResult, after: EvalResult) -> None:
+    """Greedy completions before/after RL on the first eval problems, for the report."""
+    img_dir = out / "examples"
+    img_dir.mkdir(exist_ok=True)
+    with (out / "examples.jsonl").open("w") as f:
+        for i, s in enumerate(samples):
+            rel = f"examples/{i:03d}.png"
+            if s.images:
+                s.images[0].save(out / rel)
+            f.write(
+                json.dumps(
+                    {
+                        "image": rel if s.images else None,
+                        "prompt": s.prompt,
+                        "answer": s.answer,
+                        "completion_before": before.greedy_texts[i],
+                        "completion_after": after.greedy_texts[i],
+                        "reward_before": before.greedy_correct[i],
+                        "reward_after": after.greedy_correct[i],
+                    }
+                )
+                + "\n"
+            )

@@ -1,0 +1,81 @@
+"""Supervised cold start: teach the answer format (and a first guess) before RL.
+
+The target is the completion the reward wants, ``<answer>{answer}</answer>`` then EOS; the loss
+is token-mean cross-entropy over completion tokens only, computed by the same log-prob pass RL
+uses (so SFT and RL agree on what "the policy's probability of a completion" means).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import torch
+
+from mmrft.data.sample import Sample
+from mmrft.data.stream import ProblemStream
+from mmrft.models.families import ModelFamily
+from mmrft.models.logprobs import completion_logprobs
+from mmrft.trainer.optim import make_optimizer
+from mmrft.trainer.progress import progress_bar
+
+log = logging.getLogger(__name__)
+
+
+def format_target(sample: Sample) -> str:
+    """The completion SFT teaches: exactly what the format reward accepts."""
+    return f"<answer>{sample.answer}</answer>"
+
+
+def encode_targets(family: ModelFamily, targets: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Right-padded target ids [B, L] ending in EOS, and their mask [B, L]."""
+    tok = family.tokenizer
+    rows = [tok(t, add_special_tokens=False)["input_ids"] + [tok.eos_token_id] for t in targets]
+    width = max(len(r) for r in rows)
+    ids = torch.full((len(rows), width), tok.pad_token_id, dtype=torch.long)
+    mask = torch.zeros((len(rows), width))
+    for i, r in enumerate(rows):
+        ids[i, : len(r)] = torch.tensor(r)
+        mask[i, : len(r)] = 1.0
+    return ids, mask
+
+
+def sft_loss(model: torch.nn.Module, family: ModelFamily, samples: list[Sample]) -> torch.Tensor:
+    """Token-mean negative log-likelihood of the targets given the prompts."""
+    device = next(model.parameters()).device
+    prompt = {k: v.to(device) for k, v in family.encode(samples).items()}
+    ids, mask = encode_targets(family, [format_target(s) for s in samples])
+    logp, _ = completion_logprobs(
+        model, prompt, ids.to(device), mask.to(device), suppressed_ids=family.suppressed_token_ids()
+    )
+    return -(logp.sum() / mask.sum().clamp(min=1))
+
+
+def train_sft(
+    model: torch.nn.Module,
+    family: ModelFamily,
+    stream: ProblemStream,
+    *,
+    steps: int,
+    batch_size: int,
+    lr: float,
+    warmup_steps: int = 0,
+    weight_decay: float = 0.0,
+    max_grad_norm: float = 1.0,
+) -> list[float]:
+    """Run ``steps`` SFT steps; returns the per-step losses."""
+    opt, sched = make_optimizer(model, lr, weight_decay, warmup_steps)
+    model.train()
+    losses: list[float] = []
+    with progress_bar() as bar:
+        task = bar.add_task("SFT cold start", total=steps)
+        for _ in range(steps):
+            loss = sft_loss(model, family, stream.next_batch(batch_size))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
+            opt.step()
+            sched.step()
+            losses.append(loss.item())
+            bar.update(task, advance=1, description=f"SFT cold start  loss {loss.item():.3f}")
+    log.info("SFT done: %d steps, final loss %.4f", steps, losses[-1] if losses else float("nan"))
+    return losses
