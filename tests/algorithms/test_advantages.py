@@ -34,7 +34,7 @@ def test_grpo_hand_computed():
     #   unbiased var = (0.75^2 + 3 * 0.25^2) / 3 = 0.75 / 3 = 0.25 -> std = 0.5
     #   A = [0.75, -0.25, -0.25, -0.25] / 0.5 = [1.5, -0.5, -0.5, -0.5]
     # group 1: r = [1, 1, 1, 1] -> std = 0 -> A = 0 / eps = 0 (not NaN)
-    adv = grpo_advantages(T([1.0, 0, 0, 0, 1, 1, 1, 1]), 4, eps=0.0 + 1e-6)
+    adv = grpo_advantages(T([1.0, 0, 0, 0, 1, 1, 1, 1]), 4)
     torch.testing.assert_close(adv, T([1.5, -0.5, -0.5, -0.5, 0, 0, 0, 0]), atol=1e-5, rtol=0)
 
 
