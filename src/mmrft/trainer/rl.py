@@ -161,7 +161,7 @@ def train_rl(
             )
             if step % cfg.run.log_every == 0:
                 logger.log(step, metrics)
-            if step % cfg.rl.eval_every == 0 or step == cfg.rl.steps:
+            if eval_samples and (step % cfg.rl.eval_every == 0 or step == cfg.rl.steps):
                 run_eval(step)
             if step % cfg.run.save_every == 0 or step == cfg.rl.steps:
                 save_checkpoint(
