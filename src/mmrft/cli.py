@@ -1,9 +1,9 @@
 """The ``mmrft`` command: thin argument parsing over library functions.
 
-    mmrft demo  [--out DIR] [--seed N] [key=value ...]   the flagship CPU demo (SFT -> GRPO -> eval)
-    mmrft train CONFIG.yaml [key=value ...]              any run, from a YAML file plus overrides
-    mmrft eval  MODEL [--task count] [--level 2] ...     evaluate a checkpoint on held-out problems
-    mmrft tasks list                                      the registered tasks
+mmrft demo  [--out DIR] [--seed N] [key=value ...]   the flagship CPU demo (SFT -> GRPO -> eval)
+mmrft train CONFIG.yaml [key=value ...]              any run, from a YAML file plus overrides
+mmrft eval  MODEL [--task count] [--level 2] ...     evaluate a checkpoint on held-out problems
+mmrft tasks list                                      the registered tasks
 """
 
 from __future__ import annotations
@@ -23,8 +23,11 @@ DEMO_CONFIG = Path(__file__).parent / "configs" / "demo.yaml"
 def _setup_logging(verbose: bool) -> None:
     from rich.logging import RichHandler
 
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(message)s",
-                        handlers=[RichHandler(show_path=False)])
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(message)s",
+        handlers=[RichHandler(show_path=False)],
+    )
     logging.getLogger("mmrft").setLevel(logging.INFO)
     import transformers
 
@@ -42,8 +45,10 @@ def _print_summary(summary: dict, out_dir: str) -> None:
             table.add_row(key, f"{b:.3f}", f"{a:.3f}", f"{a - b:+.3f}")
     console = Console()
     console.print(table)
-    console.print(f"wall time {summary['wall_seconds']:.0f} s  ·  run dir {out_dir}  ·  "
-                  f"report {Path(out_dir) / 'report.html'}")
+    console.print(
+        f"wall time {summary['wall_seconds']:.0f} s  ·  run dir {out_dir}  ·  "
+        f"report {Path(out_dir) / 'report.html'}"
+    )
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -76,10 +81,20 @@ def cmd_eval(args: argparse.Namespace) -> int:
     model, processor = load_policy(args.model, dtype=cfg.model.dtype)
     family = family_for(model.config.model_type, processor, cfg.data.system_prompt)
     sampler = SAMPLERS.get(cfg.rollout.engine)(model, family)
-    res = evaluate(sampler, samples, REWARDS.get(task.reward_name), n_samples=cfg.eval.n_samples,
-                   temperature=cfg.eval.temperature, max_new_tokens=cfg.eval.max_new_tokens,
-                   seed=cfg.run.seed)
-    print(json.dumps({"model": args.model, "task": cfg.data.task, "level": cfg.data.level, **res.metrics()}))
+    res = evaluate(
+        sampler,
+        samples,
+        REWARDS.get(task.reward_name),
+        n_samples=cfg.eval.n_samples,
+        temperature=cfg.eval.temperature,
+        max_new_tokens=cfg.eval.max_new_tokens,
+        seed=cfg.run.seed,
+    )
+    print(
+        json.dumps(
+            {"model": args.model, "task": cfg.data.task, "level": cfg.data.level, **res.metrics()}
+        )
+    )
     return 0
 
 
@@ -93,11 +108,15 @@ def cmd_tasks(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="mmrft", description="Reinforcement fine-tuning of multimodal LLMs.")
+    parser = argparse.ArgumentParser(
+        prog="mmrft", description="Reinforcement fine-tuning of multimodal LLMs."
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log every stage")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    demo = sub.add_parser("demo", help="CPU demo: generate tasks -> SFT cold start -> GRPO -> evaluate")
+    demo = sub.add_parser(
+        "demo", help="CPU demo: generate tasks -> SFT cold start -> GRPO -> evaluate"
+    )
     demo.add_argument("--out", default="runs/demo", help="run directory (default: runs/demo)")
     demo.add_argument("--seed", type=int, default=0, help="seed of the whole run (default: 0)")
     demo.add_argument("overrides", nargs="*", help="config overrides key=value")
@@ -108,10 +127,14 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("overrides", nargs="*", help="config overrides key=value")
     train.set_defaults(func=cmd_train)
 
-    ev = sub.add_parser("eval", help="evaluate a model (path, hub name or tiny name) on held-out problems")
+    ev = sub.add_parser(
+        "eval", help="evaluate a model (path, hub name or tiny name) on held-out problems"
+    )
     ev.add_argument("model", help="checkpoint path, hub name or builtin tiny model")
     ev.add_argument("--config", default=None, help="YAML config for data/eval settings")
-    ev.add_argument("overrides", nargs="*", help="config overrides key=value, e.g. data.eval_size=200")
+    ev.add_argument(
+        "overrides", nargs="*", help="config overrides key=value, e.g. data.eval_size=200"
+    )
     ev.set_defaults(func=cmd_eval)
 
     tasks = sub.add_parser("tasks", help="procedural tasks")
@@ -128,6 +151,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except (ConfigError, FileNotFoundError, KeyError, ValueError) as e:
+        if args.verbose:
+            raise
         # User errors (bad key, missing file, unknown name) get one clear line, not a traceback.
         msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
         print(f"mmrft: error: {msg}", file=sys.stderr)

@@ -36,14 +36,22 @@ def test_left_padding_does_not_change_logprobs(tiny_vlm, vlm_family, count_sampl
     ids = torch.tensor([[40, 41, 42, 2]])
     mask = torch.ones(1, 4)
     alone = vlm_family.encode(count_samples[:1])
-    longer = type(vlm_family)(processor=vlm_family.processor, system_prompt="Count carefully please.")
+    longer = type(vlm_family)(
+        processor=vlm_family.processor, system_prompt="Count carefully please."
+    )
     mixed = longer.encode(count_samples[1:2])
     # pad the first prompt to the second's length by batching both through one processor call
     both_texts = [vlm_family.prompt_text(count_samples[0]), longer.prompt_text(count_samples[1])]
     tok = vlm_family.tokenizer
     tok.padding_side = "left"
-    batch = dict(vlm_family.processor(text=both_texts, images=[count_samples[0].images[0], count_samples[1].images[0]],
-                                      return_tensors="pt", padding=True))
+    batch = dict(
+        vlm_family.processor(
+            text=both_texts,
+            images=[count_samples[0].images[0], count_samples[1].images[0]],
+            return_tensors="pt",
+            padding=True,
+        )
+    )
     assert batch["input_ids"].shape[1] > alone["input_ids"].shape[1]  # row 0 really is padded
     with torch.no_grad():
         lp_alone, _ = completion_logprobs(model, alone, ids, mask)

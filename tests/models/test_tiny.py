@@ -26,7 +26,12 @@ def test_tiny_vlm_generates_from_image_prompt(tiny_vlm, vlm_family, count_sample
     image_id = model.config.image_token_id
     assert (inputs["input_ids"] == image_id).sum(1).tolist() == [16, 16]
     P = inputs["input_ids"].shape[1]
-    out = model.generate(**inputs, max_new_tokens=5, do_sample=False, suppress_tokens=vlm_family.suppressed_token_ids())
+    out = model.generate(
+        **inputs,
+        max_new_tokens=5,
+        do_sample=False,
+        suppress_tokens=vlm_family.suppressed_token_ids(),
+    )
     assert out.shape[0] == 2 and P < out.shape[1] <= P + 5
     assert torch.equal(out[:, :P], inputs["input_ids"])
 

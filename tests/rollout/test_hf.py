@@ -48,17 +48,27 @@ def test_suppressed_tokens_are_never_sampled(fresh_vlm, vlm_family, count_sample
     batch = sampler.generate(count_samples[:2], SamplingParams(n=4, max_new_tokens=8, seed=0))
     assert not (batch.completion_ids == image_id).any()
     # and the trainer can score what was sampled (no "image features and tokens do not match")
-    logp, _ = completion_logprobs(model, batch.prompt_inputs, batch.completion_ids, batch.completion_mask,
-                                  suppressed_ids=sampler.suppressed)
+    logp, _ = completion_logprobs(
+        model,
+        batch.prompt_inputs,
+        batch.completion_ids,
+        batch.completion_mask,
+        suppressed_ids=sampler.suppressed,
+    )
     assert torch.isfinite(logp).all()
 
 
 def test_select_rows_matches_full_batch(tiny_vlm, vlm_family, count_samples):
     model, _ = tiny_vlm
-    batch = HFSampler(model, vlm_family).generate(count_samples[:3], SamplingParams(n=2, max_new_tokens=5, seed=1))
+    batch = HFSampler(model, vlm_family).generate(
+        count_samples[:3], SamplingParams(n=2, max_new_tokens=5, seed=1)
+    )
     rows = [5, 0, 3]
     with torch.no_grad():
-        full, _ = completion_logprobs(model, batch.prompt_inputs, batch.completion_ids, batch.completion_mask)
-        part, _ = completion_logprobs(model, batch.select(rows), batch.completion_ids[rows],
-                                      batch.completion_mask[rows])
+        full, _ = completion_logprobs(
+            model, batch.prompt_inputs, batch.completion_ids, batch.completion_mask
+        )
+        part, _ = completion_logprobs(
+            model, batch.select(rows), batch.completion_ids[rows], batch.completion_mask[rows]
+        )
     assert torch.allclose(full[rows], part, atol=1e-5)

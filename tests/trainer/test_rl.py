@@ -16,9 +16,19 @@ from mmrft.trainer.rl import train_rl
 
 
 def _cfg(tmp_path, *extra):
-    return load_config(None, [f"run.out_dir={tmp_path}", "rollout.prompts_per_step=2", "rollout.group_size=4",
-                              "rollout.max_new_tokens=6", "rl.eval_every=100", "run.tensorboard=false",
-                              "rl.lr=1e-3", *extra])
+    return load_config(
+        None,
+        [
+            f"run.out_dir={tmp_path}",
+            "rollout.prompts_per_step=2",
+            "rollout.group_size=4",
+            "rollout.max_new_tokens=6",
+            "rl.eval_every=100",
+            "run.tensorboard=false",
+            "rl.lr=1e-3",
+            *extra,
+        ],
+    )
 
 
 def length_reward(completions, samples):
@@ -31,8 +41,9 @@ def _run(cfg, seed=0):
     model, processor = load_policy("tiny-qwen2.5-vl", seed=0)
     family = family_for(model.config.model_type, processor)
     stream = ProblemStream.from_task(TASKS.get("count")(), 5, 2)
-    result = train_rl(cfg, model, processor, family, stream=stream, reward_fn=length_reward,
-                      eval_samples=[])
+    result = train_rl(
+        cfg, model, processor, family, stream=stream, reward_fn=length_reward, eval_samples=[]
+    )
     return model, result
 
 
@@ -40,13 +51,25 @@ def test_two_steps_change_parameters_and_log_finite_metrics(tmp_path):
     cfg = _cfg(tmp_path, "rl.steps=2")
     before, _ = load_policy("tiny-qwen2.5-vl", seed=0)
     model, result = _run(cfg)
-    changed = [n for (n, p), q in zip(model.named_parameters(), before.parameters()) if not torch.equal(p, q)]
+    changed = [
+        n
+        for (n, p), q in zip(model.named_parameters(), before.parameters())
+        if not torch.equal(p, q)
+    ]
     assert len(changed) > 0.9 * len(list(model.parameters()))
     rows = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == [1, 2]
     for r in rows:
-        for key in ("reward/mean", "actor/loss", "actor/entropy", "response_length/mean", "time/rollout",
-                    "time/reward", "time/update", "throughput/rollout_tokens_per_s"):
+        for key in (
+            "reward/mean",
+            "actor/loss",
+            "actor/entropy",
+            "response_length/mean",
+            "time/rollout",
+            "time/reward",
+            "time/update",
+            "throughput/rollout_tokens_per_s",
+        ):
             assert math.isfinite(r[key]), key
     assert result.last_step == 2
 
@@ -58,8 +81,16 @@ def test_kl_to_reference_is_zero_at_start_and_logged(tmp_path):
     ref, _ = load_policy("tiny-qwen2.5-vl", seed=0)
     family = family_for(model.config.model_type, processor)
     stream = ProblemStream.from_task(TASKS.get("count")(), 5, 2)
-    train_rl(cfg, model, processor, family, stream=stream, reward_fn=length_reward, eval_samples=[],
-             ref_model=ref)
+    train_rl(
+        cfg,
+        model,
+        processor,
+        family,
+        stream=stream,
+        reward_fn=length_reward,
+        eval_samples=[],
+        ref_model=ref,
+    )
     row = json.loads((tmp_path / "metrics.jsonl").read_text().splitlines()[0])
     assert abs(row["actor/kl"]) < 1e-6  # policy == reference at the only forward pass
 
@@ -73,7 +104,10 @@ def test_resume_after_crash_matches_uninterrupted_run(tmp_path):
     assert result.last_step == 4
     for p, q in zip(straight.parameters(), resumed.parameters()):
         assert torch.allclose(p, q, atol=1e-6)
-    steps = [json.loads(line)["step"] for line in (tmp_path / "b" / "metrics.jsonl").read_text().splitlines()]
+    steps = [
+        json.loads(line)["step"]
+        for line in (tmp_path / "b" / "metrics.jsonl").read_text().splitlines()
+    ]
     assert steps == [1, 2, 3, 4]
 
 

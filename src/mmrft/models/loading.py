@@ -34,11 +34,30 @@ def load_policy(
     dtype: str = "float32",
     attn_implementation: str | None = "sdpa",
     seed: int = 0,
+    min_pixels: int | None = None,
+    max_pixels: int | None = None,
 ) -> tuple[PreTrainedModel, object]:
-    """Return ``(model, processor)``; for text-only models the processor is the tokenizer."""
+    """Return ``(model, processor)``; for text-only models the processor is the tokenizer.
+
+    ``min_pixels`` / ``max_pixels`` set the image processor's pixel budget (Qwen-VL style), which
+    fixes how many visual tokens an image costs.
+    """
     if name_or_path in TINY_MODELS:
         model, processor = TINY_MODELS.get(name_or_path)(seed)
-        return model.to(DTYPES[dtype]), processor
+    else:
+        model, processor = _from_pretrained(name_or_path, dtype, attn_implementation)
+    image_processor = getattr(processor, "image_processor", None)
+    if image_processor is not None and (min_pixels or max_pixels):
+        size = dict(getattr(image_processor, "size", None) or {})
+        size["shortest_edge"] = min_pixels or size.get("shortest_edge")
+        size["longest_edge"] = max_pixels or size.get("longest_edge")
+        image_processor.size = size
+    return model.to(DTYPES[dtype]), processor
+
+
+def _from_pretrained(
+    name_or_path: str, dtype: str, attn_implementation: str | None
+) -> tuple[PreTrainedModel, object]:
     if not Path(name_or_path).exists() and "/" not in name_or_path:
         raise ValueError(
             f"model.name_or_path {name_or_path!r} is neither a local path, a hub name "

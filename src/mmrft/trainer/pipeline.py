@@ -49,8 +49,10 @@ def make_task(cfg: Config):
     return TASKS.get(cfg.data.task)(**kwargs)
 
 
-def make_data(cfg: Config) -> tuple[ProblemStream, ProblemStream, list[Sample]]:
-    """(SFT stream, RL stream, held-out eval problems)."""
+def make_data(
+    cfg: Config,
+) -> tuple[ProblemStream, ProblemStream, list[Sample], list[tuple[int, str]]]:
+    """(SFT stream, RL stream, held-out eval problems, skipped training lines)."""
     task = make_task(cfg)
     # Eval problems use sample_seeds(eval_seed); training bases are seed*10 + 1|2, so the two
     # never meet while run.seed < eval_seed / 10.
@@ -68,12 +70,14 @@ def make_data(cfg: Config) -> tuple[ProblemStream, ProblemStream, list[Sample]]:
             ProblemStream.from_samples(loaded.samples, cfg.run.seed),
             ProblemStream.from_samples(loaded.samples, cfg.run.seed + 1),
             eval_samples,
+            loaded.skipped,
         )
     base = cfg.run.seed * 10
     return (
         ProblemStream.from_task(task, base + SFT_BASE, cfg.data.level),
         ProblemStream.from_task(task, base + RL_BASE, cfg.data.level),
         eval_samples,
+        [],
     )
 
 
@@ -85,17 +89,12 @@ def run(cfg: Config) -> dict:
     save_config(cfg, out / "config.yaml")
     seed_everything(cfg.run.seed)
     reward_fn = REWARDS.get(cfg.rl.reward)
-    sft_stream, rl_stream, eval_samples = make_data(cfg)
+    sft_stream, rl_stream, eval_samples, skipped = make_data(cfg)
 
     # --- cold start --------------------------------------------------------------------
     sft_dir = out / "sft"
     if cfg.sft.steps > 0 and not (sft_dir / "COMPLETE").exists():
-        model, processor = load_policy(
-            cfg.model.name_or_path,
-            dtype=cfg.model.dtype,
-            attn_implementation=cfg.model.attn_implementation,
-            seed=cfg.run.seed,
-        )
+        model, processor = _load(cfg, cfg.model.name_or_path)
         family = family_for(model.config.model_type, processor, cfg.data.system_prompt)
         _freeze(model, cfg)
         sft_losses = train_sft(
@@ -116,17 +115,12 @@ def run(cfg: Config) -> dict:
 
     # --- RL ------------------------------------------------------------------------------
     seed_everything(cfg.run.seed)
-    model, processor = load_policy(
-        init_path,
-        dtype=cfg.model.dtype,
-        attn_implementation=cfg.model.attn_implementation,
-        seed=cfg.run.seed,
-    )
+    model, processor = _load(cfg, init_path)
     _freeze(model, cfg)
     family = family_for(model.config.model_type, processor, cfg.data.system_prompt)
     ref_model = None
     if cfg.algorithm.kl_coef > 0:  # beta = 0 skips the reference model entirely
-        ref_model, _ = load_policy(init_path, dtype=cfg.model.dtype, seed=cfg.run.seed)
+        ref_model, _ = _load(cfg, init_path)
         ref_model.eval().requires_grad_(False)
 
     greedy: dict[int, EvalResult] = {}
@@ -142,6 +136,11 @@ def run(cfg: Config) -> dict:
         on_eval=lambda step, res: greedy.__setitem__(step, res),
     )
     summary = summarize(cfg, result.evals, time.time() - t_start)
+    summary["train_lines_skipped"] = len(skipped)
+    if skipped:  # reported, not lost: every skipped line with its reason
+        (out / "skipped.jsonl").write_text(
+            "".join(json.dumps({"line": n, "reason": r}) + "\n" for n, r in skipped)
+        )
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     if greedy:
         write_examples(out, eval_samples[:N_EXAMPLES], greedy[min(greedy)], greedy[max(greedy)])
@@ -149,6 +148,17 @@ def run(cfg: Config) -> dict:
 
     write_report(out)
     return summary
+
+
+def _load(cfg: Config, name_or_path: str):
+    return load_policy(
+        name_or_path,
+        dtype=cfg.model.dtype,
+        attn_implementation=cfg.model.attn_implementation,
+        seed=cfg.run.seed,
+        min_pixels=cfg.model.min_pixels,
+        max_pixels=cfg.model.max_pixels,
+    )
 
 
 def _freeze(model: torch.nn.Module, cfg: Config) -> None:

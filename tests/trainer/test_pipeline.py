@@ -1,0 +1,66 @@
+"""A reduced demo end to end, and bad dataset lines skipped and reported instead of crashing."""
+
+from __future__ import annotations
+
+import json
+
+from mmrft.config import load_config
+from mmrft.data.jsonl import write_jsonl
+from mmrft.tasks import TASKS
+from mmrft.trainer.checkpoint import latest_checkpoint
+from mmrft.trainer.pipeline import run
+
+SMALL = [
+    "sft.steps=4",
+    "sft.batch_size=4",
+    "rl.steps=2",
+    "rl.eval_every=1",
+    "data.eval_size=6",
+    "eval.n_samples=2",
+    "rollout.prompts_per_step=2",
+    "rollout.group_size=2",
+    "run.tensorboard=false",
+]
+
+
+def test_reduced_demo_end_to_end(tmp_path):
+    summary = run(load_config(None, [f"run.out_dir={tmp_path}", *SMALL]))
+    for key in (
+        "accuracy_before",
+        "accuracy_after",
+        "greedy_accuracy_before",
+        "greedy_accuracy_after",
+        "reward_before",
+        "reward_after",
+        "wall_seconds",
+    ):
+        assert key in summary and 0 <= summary[key] <= (1 if key != "wall_seconds" else 1e6)
+    assert json.loads((tmp_path / "summary.json").read_text()) == summary
+    assert summary["after_averaged_over_steps"] == [
+        1,
+        2,
+    ]  # mean of the last eval_last_k (3) evals > 0
+    assert len((tmp_path / "metrics.jsonl").read_text().splitlines()) == 2
+    assert [json.loads(x)["step"] for x in (tmp_path / "evals.jsonl").read_text().splitlines()] == [
+        0,
+        1,
+        2,
+    ]
+    assert (tmp_path / "config.yaml").exists() and (tmp_path / "report.html").exists()
+    assert (tmp_path / "sft" / "COMPLETE").exists()
+    assert latest_checkpoint(tmp_path).name == "step_000002"
+    assert len((tmp_path / "examples.jsonl").read_text().splitlines()) == 6
+
+
+def test_bad_images_in_dataset_are_skipped_and_reported(tmp_path):
+    samples = TASKS.get("count")().dataset(6, seed=9, level=1)
+    data = write_jsonl(samples, tmp_path / "data" / "train.jsonl")
+    images = sorted((tmp_path / "data" / "images").iterdir())
+    images[0].unlink()  # missing image
+    images[1].write_bytes(b"not a png")  # corrupt image
+    out = tmp_path / "run"
+    summary = run(load_config(None, [f"run.out_dir={out}", f"data.train_path={data}", *SMALL]))
+    assert summary["train_lines_skipped"] == 2
+    reasons = [json.loads(x) for x in (out / "skipped.jsonl").read_text().splitlines()]
+    assert [r["line"] for r in reasons] == [1, 2]
+    assert "not found" in reasons[0]["reason"] and "decode" in reasons[1]["reason"]
