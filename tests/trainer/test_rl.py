@@ -53,7 +53,7 @@ def test_two_steps_change_parameters_and_log_finite_metrics(tmp_path):
     model, result = _run(cfg)
     changed = [
         n
-        for (n, p), q in zip(model.named_parameters(), before.parameters())
+        for (n, p), q in zip(model.named_parameters(), before.parameters(), strict=True)
         if not torch.equal(p, q)
     ]
     assert len(changed) > 0.9 * len(list(model.parameters()))
@@ -102,7 +102,7 @@ def test_resume_after_crash_matches_uninterrupted_run(tmp_path):
     assert [p.name for p in list_checkpoints(tmp_path / "b")] == ["step_000002"]
     resumed, result = _run(_cfg(tmp_path / "b", "rl.steps=4", "run.save_every=2"), seed=123)
     assert result.last_step == 4
-    for p, q in zip(straight.parameters(), resumed.parameters()):
+    for p, q in zip(straight.parameters(), resumed.parameters(), strict=True):
         assert torch.allclose(p, q, atol=1e-6)
     steps = [
         json.loads(line)["step"]

@@ -18,7 +18,7 @@ def test_target_earns_full_reward(count_samples):
 def test_encode_targets_ends_with_eos(vlm_family):
     ids, mask = encode_targets(vlm_family, ["<answer>3</answer>", "<answer>12</answer>"])
     eos = vlm_family.tokenizer.eos_token_id
-    for row, m in zip(ids, mask):
+    for row, m in zip(ids, mask, strict=True):
         assert row[int(m.sum()) - 1] == eos
 
 
