@@ -72,3 +72,24 @@ def test_suppressed_ids_renormalise(tiny_vlm, vlm_family, count_samples):
     # removing tokens from the softmax adds log(1 / (1 - p_removed)) to every remaining token
     p_removed = torch.softmax(logits, -1)[..., sup].sum(-1)
     assert torch.allclose(masked, plain - torch.log1p(-p_removed), atol=1e-5)
+
+
+def test_shared_vision_encoding_is_exact(fresh_vlm, vlm_family, count_samples):
+    """Encoding a group's image once gives the same log-probs and the same gradients."""
+    from mmrft.rollout import HFSampler, SamplingParams
+
+    model, _ = fresh_vlm
+    batch = HFSampler(model, vlm_family).generate(count_samples[:2], SamplingParams(n=3, max_new_tokens=5, seed=0))
+    source = [0, 0, 0, 3, 3, 3]
+    shared = vlm_family.share_vision(model, batch.prompt_inputs, source)
+    assert "pixel_values" not in shared and "mm_encoder_outputs" in shared
+    results = []
+    for inputs in (batch.prompt_inputs, shared):
+        model.zero_grad()
+        if inputs is shared:  # features must be recomputed inside this graph
+            inputs = vlm_family.share_vision(model, batch.prompt_inputs, source)
+        logp, _ = completion_logprobs(model, inputs, batch.completion_ids, batch.completion_mask)
+        logp.sum().backward()
+        results.append((logp.detach(), model.model.visual.patch_embed.proj.weight.grad.clone()))
+    assert torch.allclose(results[0][0], results[1][0], atol=1e-5)
+    assert torch.allclose(results[0][1], results[1][1], atol=1e-5, rtol=1e-4)

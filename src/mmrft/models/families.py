@@ -62,6 +62,17 @@ class ModelFamily:
         images = [img for s in samples for img in s.images] or None
         return dict(self.processor(text=texts, images=images, return_tensors="pt", padding=True))
 
+    def share_vision(
+        self, model: torch.nn.Module, prompt_inputs: dict[str, torch.Tensor], source: list[int]
+    ) -> dict[str, torch.Tensor]:
+        """Inputs where rows with identical images reuse one vision-encoder pass.
+
+        ``source[r]`` is the first row whose images equal row r's (a GRPO group repeats one
+        prompt G times). The default adapter has no way to inject encoder outputs, so it returns
+        the inputs unchanged; families that can, override this.
+        """
+        return prompt_inputs
+
     def suppressed_token_ids(self) -> list[int]:
         vocab = self.tokenizer.get_vocab()
         return sorted(vocab[t] for t in self.never_sample_tokens if t in vocab)
@@ -72,6 +83,28 @@ class ModelFamily:
 @dataclass
 class QwenVLFamily(ModelFamily):
     """Qwen2-VL / Qwen2.5-VL: mRoPE positions need ``mm_token_type_ids`` from the processor."""
+
+    def share_vision(self, model, prompt_inputs, source):
+        """Encode each distinct row's images once and hand the features in as ``mm_encoder_outputs``.
+
+        Exact: the language model sees the same features, and autograd sums the G duplicates'
+        gradients into the one shared encoder pass. Saves (G-1)/G of the vision compute.
+        """
+        grid = prompt_inputs.get("image_grid_thw")
+        if grid is None or len(set(source)) == len(source) or grid.shape[0] != len(source):
+            return prompt_inputs  # nothing shared, or not one image per row
+        from transformers.modeling_outputs import BaseModelOutputWithPooling
+
+        from mmrft.rollout.base import select_prompt_rows
+
+        unique = sorted(set(source))
+        sub = select_prompt_rows(prompt_inputs, unique, [1] * len(source))
+        feats = model.model.get_image_features(sub["pixel_values"], sub["image_grid_thw"], return_dict=True)
+        pos = {row: i for i, row in enumerate(unique)}
+        pooled = [feats.pooler_output[pos[src]] for src in source]  # one [tokens, H] per row
+        inputs = {k: v for k, v in prompt_inputs.items() if k != "pixel_values"}
+        inputs["mm_encoder_outputs"] = {"image": BaseModelOutputWithPooling(pooler_output=pooled)}
+        return inputs
 
 
 @FAMILIES.register("qwen2")

@@ -63,7 +63,6 @@ def train_rl(
     device = next(model.parameters()).device
     opt, sched = make_optimizer(model, cfg.rl.lr, cfg.rl.weight_decay)
     sampler = SAMPLERS.get(rcfg.engine)(model, family)
-    suppressed = family.suppressed_token_ids()
     result, start = RLResult(), 0
 
     ckpt = latest_checkpoint(out_dir) if cfg.run.resume else None
@@ -134,7 +133,7 @@ def train_rl(
             t2 = time.perf_counter()
 
             # --- update --------------------------------------------------------------------
-            metrics = update_policy(cfg, model, opt, batch, advantages, suppressed, ref_model)
+            metrics = update_policy(cfg, model, opt, batch, advantages, family, ref_model)
             sched.step()
             t3 = time.perf_counter()
 
@@ -194,7 +193,7 @@ def update_policy(
     opt: torch.optim.Optimizer,
     batch: RolloutBatch,
     advantages: torch.Tensor,
-    suppressed: list[int],
+    family: ModelFamily,
     ref_model: torch.nn.Module | None,
 ) -> dict[str, float]:
     """``ppo_epochs`` passes over ``mini_batches`` shuffled slices; one optimizer step per slice.
@@ -205,26 +204,28 @@ def update_policy(
     extra forward pass is skipped.
     """
     acfg, temp = cfg.algorithm, cfg.rollout.temperature
+    suppressed = family.suppressed_token_ids()
     device = next(model.parameters()).device
     ids = batch.completion_ids.to(device)  # [N, L]
     mask = batch.completion_mask.to(device)  # [N, L]
     N = ids.shape[0]
     on_policy = acfg.ppo_epochs == 1 and acfg.mini_batches == 1
 
-    def inputs(rows: list[int]) -> dict[str, torch.Tensor]:
-        return {k: v.to(device) for k, v in batch.select(rows).items()}
+    def logprobs(net: torch.nn.Module, rows: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        prompt = {k: v.to(device) for k, v in batch.select(rows).items()}
+        first: dict[int, int] = {}  # a group's rows share one image: encode it once
+        source = [first.setdefault(batch.sample_index[r], i) for i, r in enumerate(rows)]
+        prompt = family.share_vision(net, prompt, source)
+        return completion_logprobs(net, prompt, ids[rows], mask[rows], temperature=temp,
+                                   suppressed_ids=suppressed)
 
     all_rows = list(range(N))
     old_logp = ref_logp = None
     with torch.no_grad():
         if not on_policy:
-            old_logp, _ = completion_logprobs(
-                model, inputs(all_rows), ids, mask, temperature=temp, suppressed_ids=suppressed
-            )
+            old_logp, _ = logprobs(model, all_rows)
         if ref_model is not None:
-            ref_logp, _ = completion_logprobs(
-                ref_model, inputs(all_rows), ids, mask, temperature=temp, suppressed_ids=suppressed
-            )
+            ref_logp, _ = logprobs(ref_model, all_rows)
 
     model.train()
     history: dict[str, list[float]] = {}
@@ -232,24 +233,13 @@ def update_policy(
         perm = torch.randperm(N).tolist() if not on_policy else all_rows
         for chunk in torch.tensor(perm).chunk(acfg.mini_batches):
             rows = chunk.tolist()
-            logp, logits = completion_logprobs(
-                model,
-                inputs(rows),
-                ids[rows],
-                mask[rows],
-                temperature=temp,
-                suppressed_ids=suppressed,
-            )
+            logp, logits = logprobs(model, rows)
             old = logp.detach() if old_logp is None else old_logp[rows]
             ref = None if ref_logp is None else ref_logp[rows]
-            loss, m = compute_loss(
-                acfg, logp, old, advantages[rows], mask[rows], ref_logp=ref, logits=logits
-            )
+            loss, m = compute_loss(acfg, logp, old, advantages[rows], mask[rows], ref_logp=ref, logits=logits)
             opt.zero_grad(set_to_none=True)
             loss.backward()
-            m["actor/grad_norm"] = torch.nn.utils.clip_grad_norm_(
-                model.parameters(), cfg.rl.max_grad_norm
-            ).item()
+            m["actor/grad_norm"] = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.rl.max_grad_norm).item()
             opt.step()
             for k, v in m.items():
                 history.setdefault(k, []).append(v)
