@@ -147,7 +147,12 @@ class SFTConfig:
     """Supervised warm-up that teaches the answer format before RL."""
 
     steps: int = 600
-    """Optimizer steps of supervised fine-tuning; 0 skips SFT."""
+    """Maximum optimizer steps of supervised fine-tuning; 0 skips SFT."""
+    stop_accuracy: float | None = None
+    """Stop the cold start early once the running mean (EMA over ~20 steps) of the training
+    batches' teacher-forced exact-match accuracy reaches this. A from-scratch model sits at
+    chance for a seed-dependent number of steps and then jumps; stopping on accuracy gives
+    every seed the same starting point for RL. null trains all ``steps``."""
     batch_size: int = 32
     """Samples per SFT step."""
     lr: float = 3e-4
@@ -161,6 +166,8 @@ class SFTConfig:
         at_least(self, 0, "steps", "warmup_steps", "weight_decay")
         at_least(self, 1, "batch_size")
         positive(self, "lr")
+        if self.stop_accuracy is not None:
+            check(0 < self.stop_accuracy <= 1, "stop_accuracy", f"must be in (0, 1], got {self.stop_accuracy}")
 
 
 @dataclass

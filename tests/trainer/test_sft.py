@@ -25,7 +25,21 @@ def test_encode_targets_ends_with_eos(vlm_family):
 def test_sft_lowers_loss_on_a_fixed_batch(fresh_vlm, vlm_family, count_samples):
     model, _ = fresh_vlm
     with torch.no_grad():
-        start = sft_loss(model, vlm_family, count_samples).item()
+        start = sft_loss(model, vlm_family, count_samples)[0].item()
     stream = ProblemStream(lambda i: count_samples[i % len(count_samples)])
-    losses = train_sft(model, vlm_family, stream, steps=30, batch_size=6, lr=3e-3)
-    assert losses[-1] < 0.5 * start
+    history = train_sft(model, vlm_family, stream, steps=30, batch_size=6, lr=3e-3)
+    assert history[-1]["loss"] < 0.5 * start
+
+
+def test_sft_stops_early_on_training_accuracy(fresh_vlm, vlm_family, count_samples):
+    """Memorising 6 problems drives teacher-forced accuracy to 1: SFT must stop before 300 steps."""
+    model, _ = fresh_vlm
+    stream = ProblemStream(lambda i: count_samples[i % len(count_samples)])
+    history = train_sft(model, vlm_family, stream, steps=300, batch_size=6, lr=3e-3, stop_accuracy=0.9)
+    assert len(history) < 300
+    assert history[-1]["train_exact_ema"] >= 0.9
+    # the stop rule is the documented EMA of per-batch exact match
+    ema = history[0]["train_exact"]
+    for h in history[1:]:
+        ema = 0.95 * ema + 0.05 * h["train_exact"]
+    assert abs(ema - history[-1]["train_exact_ema"]) < 1e-9

@@ -106,9 +106,10 @@ def run(cfg: Config) -> dict:
             lr=cfg.sft.lr,
             warmup_steps=cfg.sft.warmup_steps,
             weight_decay=cfg.sft.weight_decay,
+            stop_accuracy=cfg.sft.stop_accuracy,
         )
         save_policy(model, processor, sft_dir)
-        (sft_dir / "sft_losses.json").write_text(json.dumps(sft_losses))
+        (sft_dir / "sft_metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in sft_losses))
         (sft_dir / "COMPLETE").write_text("")
         del model
     init_path = str(sft_dir) if cfg.sft.steps > 0 else cfg.model.name_or_path

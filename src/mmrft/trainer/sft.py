@@ -39,15 +39,21 @@ def encode_targets(family: ModelFamily, targets: list[str]) -> tuple[torch.Tenso
     return ids, mask
 
 
-def sft_loss(model: torch.nn.Module, family: ModelFamily, samples: list[Sample]) -> torch.Tensor:
-    """Token-mean negative log-likelihood of the targets given the prompts."""
+def sft_loss(
+    model: torch.nn.Module, family: ModelFamily, samples: list[Sample]
+) -> tuple[torch.Tensor, float]:
+    """Token-mean negative log-likelihood of the targets, and the fraction of targets whose every
+    token is the argmax under teacher forcing (a free, greedy-like training accuracy)."""
     device = next(model.parameters()).device
     prompt = {k: v.to(device) for k, v in family.encode(samples).items()}
     ids, mask = encode_targets(family, [format_target(s) for s in samples])
-    logp, _ = completion_logprobs(
-        model, prompt, ids.to(device), mask.to(device), suppressed_ids=family.suppressed_token_ids()
+    ids, mask = ids.to(device), mask.to(device)
+    logp, logits = completion_logprobs(
+        model, prompt, ids, mask, suppressed_ids=family.suppressed_token_ids()
     )
-    return -(logp.sum() / mask.sum().clamp(min=1))
+    hit = (logits.argmax(-1) == ids) | (mask == 0)  # [B, L]
+    exact = hit.all(dim=1).float().mean().item()
+    return -(logp.sum() / mask.sum().clamp(min=1)), exact
 
 
 def train_sft(
@@ -61,21 +67,27 @@ def train_sft(
     warmup_steps: int = 0,
     weight_decay: float = 0.0,
     max_grad_norm: float = 1.0,
-) -> list[float]:
-    """Run ``steps`` SFT steps; returns the per-step losses."""
+    stop_accuracy: float | None = None,
+) -> list[dict[str, float]]:
+    """Run up to ``steps`` SFT steps (fewer when ``stop_accuracy`` is reached); per-step metrics."""
     opt, sched = make_optimizer(model, lr, weight_decay, warmup_steps)
     model.train()
-    losses: list[float] = []
+    history: list[dict[str, float]] = []
+    ema = 0.0
     with progress_bar() as bar:
         task = bar.add_task("SFT cold start", total=steps)
-        for _ in range(steps):
-            loss = sft_loss(model, family, stream.next_batch(batch_size))
+        for step in range(1, steps + 1):
+            loss, exact = sft_loss(model, family, stream.next_batch(batch_size))
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
             opt.step()
             sched.step()
-            losses.append(loss.item())
-            bar.update(task, advance=1, description=f"SFT cold start  loss {loss.item():.3f}")
-    log.info("SFT done: %d steps, final loss %.4f", steps, losses[-1] if losses else float("nan"))
-    return losses
+            ema = exact if step == 1 else 0.95 * ema + 0.05 * exact  # ~20-step running mean
+            history.append({"step": step, "loss": loss.item(), "train_exact": exact, "train_exact_ema": ema})
+            bar.update(task, advance=1, description=f"SFT cold start  loss {loss.item():.3f}  acc {ema:.2f}")
+            if stop_accuracy is not None and step >= 20 and ema >= stop_accuracy:
+                log.info("SFT reached training accuracy %.2f at step %d: stopping", ema, step)
+                break
+    log.info("SFT done: %d steps, final loss %.4f", len(history), history[-1]["loss"] if history else float("nan"))
+    return history
