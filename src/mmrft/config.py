@@ -167,7 +167,11 @@ class SFTConfig:
         at_least(self, 1, "batch_size")
         positive(self, "lr")
         if self.stop_accuracy is not None:
-            check(0 < self.stop_accuracy <= 1, "stop_accuracy", f"must be in (0, 1], got {self.stop_accuracy}")
+            check(
+                0 < self.stop_accuracy <= 1,
+                "stop_accuracy",
+                f"must be in (0, 1], got {self.stop_accuracy}",
+            )
 
 
 @dataclass
@@ -252,6 +256,9 @@ class RLConfig:
     """Evaluate on the held-out set every N RL steps (and before the first and after the last)."""
     eval_last_k: int = 3
     """Report the mean of the last k evaluations, which is less noisy than the final one alone."""
+    track_kl: bool = False
+    """Keep a frozen copy of the starting policy even when algorithm.kl_coef is 0, only to log
+    ``actor/kl`` (how far RL has moved the policy). Costs one extra forward pass per step."""
 
     def __post_init__(self) -> None:
         at_least(self, 0, "steps", "weight_decay")

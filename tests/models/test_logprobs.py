@@ -79,7 +79,9 @@ def test_shared_vision_encoding_is_exact(fresh_vlm, vlm_family, count_samples):
     from mmrft.rollout import HFSampler, SamplingParams
 
     model, _ = fresh_vlm
-    batch = HFSampler(model, vlm_family).generate(count_samples[:2], SamplingParams(n=3, max_new_tokens=5, seed=0))
+    batch = HFSampler(model, vlm_family).generate(
+        count_samples[:2], SamplingParams(n=3, max_new_tokens=5, seed=0)
+    )
     source = [0, 0, 0, 3, 3, 3]
     shared = vlm_family.share_vision(model, batch.prompt_inputs, source)
     assert "pixel_values" not in shared and "mm_encoder_outputs" in shared

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import torch
 
 from mmrft.data.stream import ProblemStream
@@ -32,11 +34,14 @@ def test_sft_lowers_loss_on_a_fixed_batch(fresh_vlm, vlm_family, count_samples):
 
 
 def test_sft_stops_early_on_training_accuracy(fresh_vlm, vlm_family, count_samples):
-    """Memorising 6 problems drives teacher-forced accuracy to 1: SFT must stop before 300 steps."""
+    """One constant target (no perception needed) is learned fast: SFT must stop before its cap."""
     model, _ = fresh_vlm
-    stream = ProblemStream(lambda i: count_samples[i % len(count_samples)])
-    history = train_sft(model, vlm_family, stream, steps=300, batch_size=6, lr=3e-3, stop_accuracy=0.9)
-    assert len(history) < 300
+    same = [dataclasses.replace(s, answer="3") for s in count_samples]
+    stream = ProblemStream(lambda i: same[i % len(same)])
+    history = train_sft(
+        model, vlm_family, stream, steps=200, batch_size=6, lr=3e-3, stop_accuracy=0.9
+    )
+    assert len(history) < 200
     assert history[-1]["train_exact_ema"] >= 0.9
     # the stop rule is the documented EMA of per-batch exact match
     ema = history[0]["train_exact"]

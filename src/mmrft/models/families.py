@@ -99,7 +99,9 @@ class QwenVLFamily(ModelFamily):
 
         unique = sorted(set(source))
         sub = select_prompt_rows(prompt_inputs, unique, [1] * len(source))
-        feats = model.model.get_image_features(sub["pixel_values"], sub["image_grid_thw"], return_dict=True)
+        feats = model.model.get_image_features(
+            sub["pixel_values"], sub["image_grid_thw"], return_dict=True
+        )
         pos = {row: i for i, row in enumerate(unique)}
         pooled = [feats.pooler_output[pos[src]] for src in source]  # one [tokens, H] per row
         inputs = {k: v for k, v in prompt_inputs.items() if k != "pixel_values"}

@@ -14,7 +14,9 @@ def concat_prompt_completion(
     prompt_inputs: dict[str, Tensor], completion_ids: Tensor, completion_mask: Tensor
 ) -> dict[str, Tensor]:
     """Model inputs for prompt+completion: ids/masks extended by L; vision keys passed through."""
-    inputs = dict(prompt_inputs)  # may carry precomputed "mm_encoder_outputs" (see ModelFamily.share_vision)
+    inputs = dict(
+        prompt_inputs
+    )  # may carry precomputed "mm_encoder_outputs" (see ModelFamily.share_vision)
     inputs["input_ids"] = torch.cat([prompt_inputs["input_ids"], completion_ids], dim=1)  # [N, P+L]
     inputs["attention_mask"] = torch.cat(
         [

@@ -109,7 +109,9 @@ def run(cfg: Config) -> dict:
             stop_accuracy=cfg.sft.stop_accuracy,
         )
         save_policy(model, processor, sft_dir)
-        (sft_dir / "sft_metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in sft_losses))
+        (sft_dir / "sft_metrics.jsonl").write_text(
+            "".join(json.dumps(r) + "\n" for r in sft_losses)
+        )
         (sft_dir / "COMPLETE").write_text("")
         del model
     init_path = str(sft_dir) if cfg.sft.steps > 0 else cfg.model.name_or_path
@@ -120,7 +122,7 @@ def run(cfg: Config) -> dict:
     _freeze(model, cfg)
     family = family_for(model.config.model_type, processor, cfg.data.system_prompt)
     ref_model = None
-    if cfg.algorithm.kl_coef > 0:  # beta = 0 skips the reference model entirely
+    if cfg.algorithm.kl_coef > 0 or cfg.rl.track_kl:  # beta = 0 skips it unless KL is tracked
         ref_model, _ = _load(cfg, init_path)
         ref_model.eval().requires_grad_(False)
 

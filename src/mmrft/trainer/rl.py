@@ -216,8 +216,9 @@ def update_policy(
         first: dict[int, int] = {}  # a group's rows share one image: encode it once
         source = [first.setdefault(batch.sample_index[r], i) for i, r in enumerate(rows)]
         prompt = family.share_vision(net, prompt, source)
-        return completion_logprobs(net, prompt, ids[rows], mask[rows], temperature=temp,
-                                   suppressed_ids=suppressed)
+        return completion_logprobs(
+            net, prompt, ids[rows], mask[rows], temperature=temp, suppressed_ids=suppressed
+        )
 
     all_rows = list(range(N))
     old_logp = ref_logp = None
@@ -236,10 +237,14 @@ def update_policy(
             logp, logits = logprobs(model, rows)
             old = logp.detach() if old_logp is None else old_logp[rows]
             ref = None if ref_logp is None else ref_logp[rows]
-            loss, m = compute_loss(acfg, logp, old, advantages[rows], mask[rows], ref_logp=ref, logits=logits)
+            loss, m = compute_loss(
+                acfg, logp, old, advantages[rows], mask[rows], ref_logp=ref, logits=logits
+            )
             opt.zero_grad(set_to_none=True)
             loss.backward()
-            m["actor/grad_norm"] = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.rl.max_grad_norm).item()
+            m["actor/grad_norm"] = torch.nn.utils.clip_grad_norm_(
+                model.parameters(), cfg.rl.max_grad_norm
+            ).item()
             opt.step()
             for k, v in m.items():
                 history.setdefault(k, []).append(v)

@@ -84,10 +84,20 @@ def train_sft(
             opt.step()
             sched.step()
             ema = exact if step == 1 else 0.95 * ema + 0.05 * exact  # ~20-step running mean
-            history.append({"step": step, "loss": loss.item(), "train_exact": exact, "train_exact_ema": ema})
-            bar.update(task, advance=1, description=f"SFT cold start  loss {loss.item():.3f}  acc {ema:.2f}")
+            history.append(
+                {"step": step, "loss": loss.item(), "train_exact": exact, "train_exact_ema": ema}
+            )
+            bar.update(
+                task,
+                advance=1,
+                description=f"SFT cold start  loss {loss.item():.3f}  acc {ema:.2f}",
+            )
             if stop_accuracy is not None and step >= 20 and ema >= stop_accuracy:
                 log.info("SFT reached training accuracy %.2f at step %d: stopping", ema, step)
                 break
-    log.info("SFT done: %d steps, final loss %.4f", len(history), history[-1]["loss"] if history else float("nan"))
+    log.info(
+        "SFT done: %d steps, final loss %.4f",
+        len(history),
+        history[-1]["loss"] if history else float("nan"),
+    )
     return history
