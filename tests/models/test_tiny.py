@@ -39,7 +39,8 @@ def test_tiny_vlm_generates_from_image_prompt(tiny_vlm, vlm_family, count_sample
 def test_vlm_round_trip_through_from_pretrained(tmp_path, tiny_vlm, count_samples):
     model, processor = tiny_vlm
     save_policy(model, processor, tmp_path)
-    reloaded, reprocessor = load_policy(str(tmp_path))
+    # the pixel budget from config is applied on load; 112*112 keeps the tiny model's 16 tokens
+    reloaded, reprocessor = load_policy(str(tmp_path), min_pixels=112 * 112, max_pixels=112 * 112)
     assert type(reloaded) is type(model)
     assert isinstance(AutoProcessor.from_pretrained(tmp_path), type(reprocessor))
     fam_a = family_for(model.config.model_type, processor)

@@ -145,7 +145,7 @@ def run(cfg: Config) -> dict:
             "".join(json.dumps({"line": n, "reason": r}) + "\n" for n, r in skipped)
         )
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
-    if greedy:
+    if 0 in greedy and len(greedy) > 1:  # a resumed run lacks the step-0 completions
         write_examples(out, eval_samples[:N_EXAMPLES], greedy[min(greedy)], greedy[max(greedy)])
     from mmrft.report.html import write_report
 
