@@ -192,6 +192,12 @@ class RolloutConfig:
     """Top-k sampling; 0 (off) keeps samples on-policy."""
     max_new_tokens: int = 16
     """Longest completion; the counting answer needs only a few tokens."""
+    dynamic_sampling: bool = False
+    """DAPO dynamic sampling: drop groups whose rewards are all equal (zero advantage, no
+    gradient) and sample more prompts until prompts_per_step informative groups are kept."""
+    max_sampling_tries: int = 4
+    """With dynamic_sampling, at most this many rollout rounds per step; the step then trains on
+    what it has (logged as sampling/kept_groups)."""
 
     def __post_init__(self) -> None:
         at_least(self, 2, "group_size")  # a group of one has no baseline to compare against
@@ -229,6 +235,23 @@ class AlgorithmConfig:
     """Passes over each rollout batch; 1 is strictly on-policy (ratio = 1 at the first step)."""
     mini_batches: int = 1
     """Optimizer steps per epoch; the rollout batch is split into this many mini-batches."""
+    kl_in_reward: bool = False
+    """Fold the KL to the reference into the reward (r - kl_coef * sum_t k1) instead of adding a
+    KL loss term: REINFORCE++'s choice. Needs kl_coef > 0."""
+    kl_target: float | None = None
+    """Adaptive KL (Ziegler et al. 2019): steer kl_coef so the measured KL tracks this target.
+    null keeps kl_coef fixed."""
+    kl_horizon: int = 10000
+    """Horizon (in samples) of the adaptive KL controller: larger adapts more slowly."""
+    sapo_tau_pos: float = 1.0
+    """SAPO gate temperature for positive advantages (policy_loss: sapo)."""
+    sapo_tau_neg: float = 1.05
+    """SAPO gate temperature for negative advantages (policy_loss: sapo)."""
+    passk_k: int = 2
+    """k of the pass@k-aware advantage (adv_estimator: grpo_passk); must be <= group_size."""
+    overlong_filter: bool = False
+    """DAPO overlong filtering: completions cut off at max_new_tokens (no EOS) are left out of
+    the loss, so truncation is not punished as if it were a wrong answer."""
 
     def __post_init__(self) -> None:
         positive(self, "clip_low", "clip_high")

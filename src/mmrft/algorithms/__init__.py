@@ -21,7 +21,12 @@ from mmrft.algorithms.advantages import (
     rloo_advantages,
 )
 from mmrft.algorithms.aggregation import AGG_MODES, agg_loss, masked_mean, masked_sum, masked_whiten
-from mmrft.algorithms.kl import KL_ESTIMATORS, AdaptiveKLController, FixedKLController
+from mmrft.algorithms.kl import (
+    KL_ESTIMATORS,
+    AdaptiveKLController,
+    FixedKLController,
+    kl_penalized_rewards,
+)
 from mmrft.algorithms.losses import (
     POLICY_LOSSES,
     cispo_loss,
@@ -38,6 +43,7 @@ __all__ = [
     "KL_ESTIMATORS",
     "POLICY_LOSSES",
     "AdaptiveKLController",
+    "kl_penalized_rewards",
     "FixedKLController",
     "agg_loss",
     "cispo_loss",

@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
+import torch
 from torch import Tensor
 
 from mmrft.registry import Registry
@@ -79,3 +80,20 @@ class AdaptiveKLController:
         """Move ``value`` towards keeping ``current_kl`` at ``target``; n_steps = samples seen."""
         error = float(np.clip(current_kl / self.target - 1.0, -0.2, 0.2))  # proportional error
         self.value *= 1.0 + error * n_steps / self.horizon
+
+
+def kl_penalized_rewards(
+    rewards: Tensor, logp: Tensor, ref_logp: Tensor, mask: Tensor, kl_coef: float
+) -> Tensor:
+    """Fold the KL into the outcome reward, REINFORCE++ style: r - beta * sum_t k1_t.
+
+    rewards [N], logp/ref_logp/mask [N, L] (logp from the rollout policy) -> [N]. Padding ignored.
+
+    >>> import torch
+    >>> r = torch.tensor([1.0]); m = torch.tensor([[1.0, 1.0, 0.0]])
+    >>> lp = torch.tensor([[-1.0, -2.0, 9.0]]); ref = torch.tensor([[-1.5, -2.5, 0.0]])
+    >>> kl_penalized_rewards(r, lp, ref, m, 0.1)  # k1 sum = 0.5 + 0.5 = 1 -> 1 - 0.1
+    tensor([0.9000])
+    """
+    k1 = torch.where(mask.bool(), logp - ref_logp, torch.zeros_like(logp))  # [N, L]
+    return rewards - kl_coef * k1.sum(dim=1)  # [N]

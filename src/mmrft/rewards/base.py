@@ -16,7 +16,7 @@ batch element by element and gives the offending completions 0.0.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from mmrft.data.sample import Sample
 from mmrft.registry import Registry
@@ -24,6 +24,7 @@ from mmrft.registry import Registry
 logger = logging.getLogger(__name__)
 
 RewardFn = Callable[[list[str], list[Sample]], dict[str, list[float]]]
+AnswerScorer = Callable[[str | None, Sample], "float | Mapping[str, float]"]
 REWARDS: Registry[RewardFn] = Registry("reward")
 
 ANSWER_OPEN, ANSWER_CLOSE = "<answer>", "</answer>"
@@ -99,3 +100,37 @@ def safe_reward(
     keys = ["overall"] + sorted({k for r in rows if r for k in r} - {"overall"})
     scores = {k: [r[k][0] if r and k in r else 0.0 for r in rows] for k in keys}
     return scores, sum(r is None for r in rows)
+
+
+# The answer-checking rewards share the "count" reward's split: accuracy carries the signal and
+# a small format term gives a gradient early on, while every correct answer (>= 0.9) stays far
+# above every wrong one (<= 0.1), so format can never be traded for correctness.
+ACCURACY_WEIGHT = 0.9
+FORMAT_WEIGHT = 0.1
+
+
+def score_answers(
+    completions: list[str], samples: list[Sample], accuracy: AnswerScorer
+) -> dict[str, list[float]]:
+    """The shared skeleton of answer-checking rewards: ``0.9 * accuracy + 0.1 * format``.
+
+    ``accuracy(answer, sample)`` gets the last answer block (None when absent or unterminated)
+    and returns a score in [0, 1], or a mapping with an ``"accuracy"`` key plus extra components
+    to log (e.g. ``"iou"``). Extra components must be the same keys for every completion.
+
+    >>> s = Sample(id="x", prompt="", answer="yes")
+    >>> score_answers(["<answer>yes</answer>", "yes"], [s, s], lambda a, s: float(a == s.answer))
+    {'overall': [1.0, 0.0], 'format': [1.0, 0.0], 'accuracy': [1.0, 0.0]}
+    """
+    from mmrft.rewards.format import is_well_formatted  # format.py imports this module
+
+    out: dict[str, list[float]] = {"overall": [], "format": []}
+    for completion, sample in zip(completions, samples, strict=True):
+        result = accuracy(extract_answer(completion), sample)
+        parts = dict(result) if isinstance(result, Mapping) else {"accuracy": result}
+        fmt = float(is_well_formatted(completion))
+        out["overall"].append(ACCURACY_WEIGHT * float(parts["accuracy"]) + FORMAT_WEIGHT * fmt)
+        out["format"].append(fmt)
+        for key, value in parts.items():
+            out.setdefault(key, []).append(float(value))
+    return out

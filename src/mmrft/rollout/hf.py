@@ -6,12 +6,14 @@ ordinary batch row: simple, and the same layout the trainer's log-prob pass uses
 
 from __future__ import annotations
 
+import dataclasses
+
 import torch
 from torch import Tensor
 
 from mmrft.data.sample import Sample
 from mmrft.models.families import ModelFamily
-from mmrft.rollout.base import SAMPLERS, RolloutBatch, SamplingParams
+from mmrft.rollout.base import SAMPLERS, RolloutBatch, SamplingParams, concat_batches
 
 
 def completion_mask_from_ids(ids: Tensor, eos_id: int, pad_id: int) -> Tensor:
@@ -50,7 +52,7 @@ class HFSampler:
             for i in range(0, len(rows), self.batch_size)
         ]
         self.model.train(was_training)
-        return _merge(chunks, self.pad_id, index)
+        return dataclasses.replace(concat_batches(chunks), sample_index=index)
 
     def _generate_chunk(self, rows: list[Sample], params: SamplingParams) -> RolloutBatch:
         inputs = self.family.encode(rows)
@@ -83,46 +85,8 @@ class HFSampler:
             completion_ids,
             mask,
             texts,
-            [],
-            [len(r.images) if self.family.multimodal else 0 for r in rows],
+            sample_index=[],  # set by generate() for the whole batch
+            images_per_row=[len(r.images) if self.family.multimodal else 0 for r in rows],
+            finished=(completion_ids == self.eos_id).any(dim=1),
+            pad_id=self.pad_id,
         )
-
-
-def _pad_cat(tensors: list[Tensor], value: float, left: bool) -> Tensor:
-    width = max(t.shape[1] for t in tensors)
-    padded = []
-    for t in tensors:
-        pad = t.new_full((t.shape[0], width - t.shape[1]), value)
-        padded.append(torch.cat([pad, t], 1) if left else torch.cat([t, pad], 1))
-    return torch.cat(padded, 0)
-
-
-def _merge(chunks: list[RolloutBatch], pad_id: int, index: list[int]) -> RolloutBatch:
-    """Concatenate chunk batches: prompts re-left-padded, completions re-right-padded."""
-    if len(chunks) == 1:
-        only = chunks[0]
-        return RolloutBatch(
-            only.prompt_inputs,
-            only.completion_ids,
-            only.completion_mask,
-            only.texts,
-            index,
-            only.images_per_row,
-        )
-    prompt_inputs: dict[str, Tensor] = {}
-    for key in chunks[0].prompt_inputs:
-        parts = [c.prompt_inputs[key] for c in chunks]
-        if key in ("input_ids",):
-            prompt_inputs[key] = _pad_cat(parts, pad_id, left=True)
-        elif key in ("attention_mask", "mm_token_type_ids"):
-            prompt_inputs[key] = _pad_cat(parts, 0, left=True)
-        else:  # pixel_values [sum patches, D], image_grid_thw [n_images, 3]: plain concat
-            prompt_inputs[key] = torch.cat(parts, 0)
-    return RolloutBatch(
-        prompt_inputs,
-        _pad_cat([c.completion_ids for c in chunks], pad_id, left=False),
-        _pad_cat([c.completion_mask for c in chunks], 0, left=False),
-        [t for c in chunks for t in c.texts],
-        index,
-        [k for c in chunks for k in c.images_per_row],
-    )

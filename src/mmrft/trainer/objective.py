@@ -16,7 +16,7 @@ from torch import Tensor
 
 from mmrft.algorithms.advantages import ADV_ESTIMATORS
 from mmrft.algorithms.aggregation import agg_loss, masked_mean
-from mmrft.algorithms.kl import KL_ESTIMATORS
+from mmrft.algorithms.kl import KL_ESTIMATORS, kl_penalized_rewards
 from mmrft.algorithms.losses import POLICY_LOSSES, entropy_from_logits
 from mmrft.config import AlgorithmConfig
 
@@ -29,10 +29,43 @@ def call_with_options(fn, *args, options: dict[str, Any]):
     return fn(*args, **{k: v for k, v in options.items() if k in params})
 
 
-def compute_advantages(cfg: AlgorithmConfig, rewards: Tensor, group_size: int, **extra) -> Tensor:
-    """rewards [N] -> advantages [N] with the configured estimator."""
+def algorithm_options(cfg: AlgorithmConfig) -> dict[str, Any]:
+    """Config fields under the keyword names the registered functions use."""
+    return {
+        **asdict(cfg),
+        "tau_pos": cfg.sapo_tau_pos,
+        "tau_neg": cfg.sapo_tau_neg,
+        "k": cfg.passk_k,
+    }
+
+
+def needs_greedy_baseline(cfg: AlgorithmConfig) -> bool:
+    """Estimators that compare against a greedy rollout (ReMax) take ``baseline_rewards``."""
     fn = ADV_ESTIMATORS.get(cfg.adv_estimator)
-    return call_with_options(fn, rewards, group_size, options={**asdict(cfg), **extra})
+    return "baseline_rewards" in inspect.signature(fn).parameters
+
+
+def compute_advantages(
+    cfg: AlgorithmConfig,
+    rewards: Tensor,
+    group_size: int,
+    *,
+    kl_coef: float = 0.0,
+    logp: Tensor | None = None,
+    ref_logp: Tensor | None = None,
+    mask: Tensor | None = None,
+    baseline_rewards: Tensor | None = None,
+) -> Tensor:
+    """rewards [N] -> advantages [N] with the configured estimator.
+
+    With ``kl_in_reward`` the KL to the reference (rollout-policy log-probs ``logp`` vs
+    ``ref_logp`` [N, L]) is first folded into the rewards; ReMax gets ``baseline_rewards`` [N].
+    """
+    if cfg.kl_in_reward and ref_logp is not None and logp is not None and mask is not None:
+        rewards = kl_penalized_rewards(rewards, logp, ref_logp, mask, kl_coef)
+    fn = ADV_ESTIMATORS.get(cfg.adv_estimator)
+    extra = {} if baseline_rewards is None else {"baseline_rewards": baseline_rewards}
+    return call_with_options(fn, rewards, group_size, options={**algorithm_options(cfg), **extra})
 
 
 def compute_loss(
@@ -49,7 +82,7 @@ def compute_loss(
     """Scalar loss and metrics. logp/old_logp/ref_logp/mask [N, L], advantages [N] or [N, L]."""
     loss_fn = POLICY_LOSSES.get(cfg.policy_loss)
     loss_mat, metrics = call_with_options(
-        loss_fn, logp, old_logp, advantages, mask, options=asdict(cfg)
+        loss_fn, logp, old_logp, advantages, mask, options=algorithm_options(cfg)
     )
     max_len = mask.shape[1]
     pg_loss = agg_loss(loss_mat, mask, cfg.loss_agg_mode, max_len=max_len)
@@ -60,7 +93,7 @@ def compute_loss(
         kl_mat = KL_ESTIMATORS.get(cfg.kl_estimator)(logp, ref_logp)  # [N, L]
         kl = agg_loss(kl_mat, mask, cfg.loss_agg_mode, max_len=max_len)
         metrics["actor/kl"] = masked_mean(kl_mat, mask).item()
-        if beta > 0:
+        if beta > 0 and not cfg.kl_in_reward:  # in-reward KL already shaped the advantages
             loss = loss + beta * kl
     if logits is not None:
         with torch.set_grad_enabled(cfg.entropy_coef > 0):

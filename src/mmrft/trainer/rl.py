@@ -21,19 +21,21 @@ from pathlib import Path
 
 import torch
 
+from mmrft.algorithms.kl import AdaptiveKLController, FixedKLController
 from mmrft.config import Config
 from mmrft.data.sample import Sample
 from mmrft.data.stream import ProblemStream
 from mmrft.eval.harness import EvalResult, evaluate
 from mmrft.models.families import ModelFamily
 from mmrft.models.logprobs import completion_logprobs
-from mmrft.rewards.base import RewardFn, safe_reward
+from mmrft.rewards.base import RewardFn
 from mmrft.rollout.base import SAMPLERS, RolloutBatch, SamplingParams
 from mmrft.trainer.checkpoint import latest_checkpoint, load_trainer_state, save_checkpoint
 from mmrft.trainer.metrics import MetricsLogger, truncate_jsonl
-from mmrft.trainer.objective import compute_advantages, compute_loss
+from mmrft.trainer.objective import compute_advantages, compute_loss, needs_greedy_baseline
 from mmrft.trainer.optim import make_optimizer
 from mmrft.trainer.progress import progress_bar
+from mmrft.trainer.rollout_step import collect_rollouts
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +66,11 @@ def train_rl(
     opt, sched = make_optimizer(model, cfg.rl.lr, cfg.rl.weight_decay)
     sampler = SAMPLERS.get(rcfg.engine)(model, family)
     result, start = RLResult(), 0
+    kl_ctl = (
+        AdaptiveKLController(acfg.kl_coef, acfg.kl_target, acfg.kl_horizon)
+        if acfg.kl_target is not None
+        else FixedKLController(acfg.kl_coef)
+    )
 
     ckpt = latest_checkpoint(out_dir) if cfg.run.resume else None
     if ckpt is not None:  # resume: weights, optimizer, data position, RNG, eval history
@@ -76,6 +83,7 @@ def train_rl(
             state["step"],
             state["evals"],
         )
+        kl_ctl.value = state.get("kl_coef", kl_ctl.value)
     truncate_jsonl(out_dir / "metrics.jsonl", start)
     truncate_jsonl(out_dir / "evals.jsonl", start)
     logger = MetricsLogger(
@@ -116,45 +124,95 @@ def train_rl(
         top_k=rcfg.top_k,
         max_new_tokens=rcfg.max_new_tokens,
     )
+    greedy_baseline = needs_greedy_baseline(acfg)
     with progress_bar() as bar:
         task = bar.add_task("GRPO", total=cfg.rl.steps, completed=start)
         for step in range(start + 1, cfg.rl.steps + 1):
-            # --- rollout ---------------------------------------------------------------
+            # --- rollout + reward (dynamic sampling drops zero-advantage groups) --------------
             t0 = time.perf_counter()
-            samples = stream.next_batch(rcfg.prompts_per_step)
-            batch = sampler.generate(samples, params)
-            t1 = time.perf_counter()
+            ro = collect_rollouts(
+                sampler,
+                stream,
+                reward_fn,
+                params,
+                rcfg.prompts_per_step,
+                dynamic=rcfg.dynamic_sampling,
+                max_tries=rcfg.max_sampling_tries,
+                greedy_baseline=greedy_baseline,
+            )
+            batch = ro.batch
+            mask = batch.completion_mask.to(device)  # [N, L]
+            if acfg.overlong_filter and batch.finished is not None:  # truncated rows: no loss
+                mask = mask * batch.finished.to(device).unsqueeze(1)
+            rewards = torch.tensor(ro.scores["overall"], dtype=torch.float32, device=device)  # [N]
 
-            # --- reward + advantages -----------------------------------------------------
-            rows = [samples[i] for i in batch.sample_index]
-            scores, n_failed = safe_reward(reward_fn, batch.texts, rows)
-            rewards = torch.tensor(scores["overall"], dtype=torch.float32, device=device)  # [N]
-            advantages = compute_advantages(acfg, rewards, rcfg.group_size)  # [N]
-            t2 = time.perf_counter()
+            # --- rollout-policy and reference log-probs, advantages ----------------------------
+            t1 = time.perf_counter()
+            on_policy = acfg.ppo_epochs == 1 and acfg.mini_batches == 1 and not acfg.kl_in_reward
+            with torch.no_grad():
+                old_logp = (
+                    None
+                    if on_policy
+                    else policy_logprobs(model, family, batch, temp=rcfg.temperature)
+                )
+                ref_logp = (
+                    None
+                    if ref_model is None
+                    else policy_logprobs(ref_model, family, batch, temp=rcfg.temperature)
+                )
+            advantages = compute_advantages(
+                acfg,
+                rewards,
+                rcfg.group_size,
+                kl_coef=kl_ctl.value,
+                logp=old_logp,
+                ref_logp=ref_logp,
+                mask=mask,
+                baseline_rewards=ro.baseline,
+            )  # [N]
 
             # --- update --------------------------------------------------------------------
-            metrics = update_policy(cfg, model, opt, batch, advantages, family, ref_model)
+            metrics = update_policy(
+                cfg,
+                model,
+                opt,
+                batch,
+                advantages,
+                mask,
+                family,
+                old_logp=old_logp,
+                ref_logp=ref_logp,
+                kl_coef=kl_ctl.value,
+            )
             sched.step()
-            t3 = time.perf_counter()
+            kl_ctl.update(metrics.get("actor/kl", 0.0), len(batch.texts))
+            t2 = time.perf_counter()
 
             n_tokens = batch.num_tokens
+            t_gen = ro.metrics["time/rollout"]
             metrics.update(
                 {
+                    **ro.metrics,
                     "reward/mean": rewards.mean().item(),
                     "reward/std": rewards.std().item(),
-                    **{f"reward/{k}": sum(v) / len(v) for k, v in scores.items() if k != "overall"},
-                    "reward/failures": n_failed,
+                    **{
+                        f"reward/{k}": sum(v) / len(v)
+                        for k, v in ro.scores.items()
+                        if k != "overall"
+                    },
                     "advantage/mean": advantages.mean().item(),
                     "advantage/abs_mean": advantages.abs().mean().item(),
                     "response_length/mean": batch.completion_mask.sum(1).mean().item(),
-                    "time/rollout": t1 - t0,
-                    "time/reward": t2 - t1,
-                    "time/update": t3 - t2,
-                    "time/step": t3 - t0,
-                    "throughput/rollout_tokens_per_s": n_tokens / max(t1 - t0, 1e-9),
+                    "response_length/truncated": 0.0
+                    if batch.finished is None
+                    else 1.0 - batch.finished.float().mean().item(),
+                    "time/update": t2 - t1,
+                    "time/step": t2 - t0,
+                    "throughput/rollout_tokens_per_s": n_tokens / max(t_gen, 1e-9),
                     "throughput/update_tokens_per_s": acfg.ppo_epochs
                     * n_tokens
-                    / max(t3 - t2, 1e-9),
+                    / max(t2 - t1, 1e-9),
+                    "actor/kl_coef": kl_ctl.value,
                     "lr": sched.get_last_lr()[0],
                 }
             )
@@ -173,6 +231,7 @@ def train_rl(
                         "scheduler": sched.state_dict(),
                         "stream_position": stream.position,
                         "evals": result.evals,
+                        "kl_coef": kl_ctl.value,
                     },
                 )
             bar.update(
@@ -187,58 +246,77 @@ def train_rl(
     return result
 
 
+def policy_logprobs(
+    net: torch.nn.Module,
+    family: ModelFamily,
+    batch: RolloutBatch,
+    rows: list[int] | None = None,
+    *,
+    temp: float,
+) -> tuple[torch.Tensor, torch.Tensor] | torch.Tensor:
+    """Log-probs [n, L] of ``batch``'s completions (``rows``, default all) under ``net``.
+
+    A group's rows share one image, so its vision encoding is computed once.
+    With ``rows=None`` only the log-probs are returned (the no-grad rollout/reference pass).
+    """
+    device = next(net.parameters()).device
+    sel = list(range(len(batch.texts))) if rows is None else rows
+    prompt = {k: v.to(device) for k, v in batch.select(sel).items()}
+    first: dict[int, int] = {}
+    source = [first.setdefault(batch.sample_index[r], i) for i, r in enumerate(sel)]
+    prompt = family.share_vision(net, prompt, source)
+    logp, logits = completion_logprobs(
+        net,
+        prompt,
+        batch.completion_ids[sel].to(device),
+        batch.completion_mask[sel].to(device),
+        temperature=temp,
+        suppressed_ids=family.suppressed_token_ids(),
+    )
+    return logp if rows is None else (logp, logits)
+
+
 def update_policy(
     cfg: Config,
     model: torch.nn.Module,
     opt: torch.optim.Optimizer,
     batch: RolloutBatch,
     advantages: torch.Tensor,
+    mask: torch.Tensor,
     family: ModelFamily,
-    ref_model: torch.nn.Module | None,
+    *,
+    old_logp: torch.Tensor | None,
+    ref_logp: torch.Tensor | None,
+    kl_coef: float,
 ) -> dict[str, float]:
     """``ppo_epochs`` passes over ``mini_batches`` shuffled slices; one optimizer step per slice.
 
-    Old log-probs are taken once, before any update, so every epoch's ratio is against the
-    rollout policy. With one epoch and one mini-batch the policy is still the rollout policy at
-    the only forward pass, so its detached log-probs serve as old log-probs (ratio == 1) and the
-    extra forward pass is skipped.
+    ``old_logp`` [N, L] are the rollout policy's log-probs, taken before any update, so every
+    epoch's ratio is against the rollout policy. ``None`` means one epoch of one mini-batch:
+    the policy is still the rollout policy at the only forward pass, so its detached log-probs
+    serve as old log-probs (ratio == 1) and the extra forward pass is skipped.
     """
-    acfg, temp = cfg.algorithm, cfg.rollout.temperature
-    suppressed = family.suppressed_token_ids()
-    device = next(model.parameters()).device
-    ids = batch.completion_ids.to(device)  # [N, L]
-    mask = batch.completion_mask.to(device)  # [N, L]
-    N = ids.shape[0]
-    on_policy = acfg.ppo_epochs == 1 and acfg.mini_batches == 1
-
-    def logprobs(net: torch.nn.Module, rows: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
-        prompt = {k: v.to(device) for k, v in batch.select(rows).items()}
-        first: dict[int, int] = {}  # a group's rows share one image: encode it once
-        source = [first.setdefault(batch.sample_index[r], i) for i, r in enumerate(rows)]
-        prompt = family.share_vision(net, prompt, source)
-        return completion_logprobs(
-            net, prompt, ids[rows], mask[rows], temperature=temp, suppressed_ids=suppressed
-        )
-
+    acfg = cfg.algorithm
+    N = len(batch.texts)
     all_rows = list(range(N))
-    old_logp = ref_logp = None
-    with torch.no_grad():
-        if not on_policy:
-            old_logp, _ = logprobs(model, all_rows)
-        if ref_model is not None:
-            ref_logp, _ = logprobs(ref_model, all_rows)
-
     model.train()
     history: dict[str, list[float]] = {}
     for _ in range(acfg.ppo_epochs):
-        perm = torch.randperm(N).tolist() if not on_policy else all_rows
+        perm = all_rows if acfg.mini_batches == 1 else torch.randperm(N).tolist()
         for chunk in torch.tensor(perm).chunk(acfg.mini_batches):
             rows = chunk.tolist()
-            logp, logits = logprobs(model, rows)
+            logp, logits = policy_logprobs(model, family, batch, rows, temp=cfg.rollout.temperature)
             old = logp.detach() if old_logp is None else old_logp[rows]
             ref = None if ref_logp is None else ref_logp[rows]
             loss, m = compute_loss(
-                acfg, logp, old, advantages[rows], mask[rows], ref_logp=ref, logits=logits
+                acfg,
+                logp,
+                old,
+                advantages[rows],
+                mask[rows],
+                ref_logp=ref,
+                logits=logits,
+                kl_coef=kl_coef,
             )
             opt.zero_grad(set_to_none=True)
             loss.backward()

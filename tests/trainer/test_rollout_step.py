@@ -1,0 +1,105 @@
+"""Dynamic sampling, ReMax's greedy baseline, overlong filtering and the adaptive KL in the loop."""
+
+from __future__ import annotations
+
+import json
+
+import torch
+from learn_utils import run_digit_task
+
+from mmrft.data.sample import Sample
+from mmrft.data.stream import ProblemStream
+from mmrft.models import family_for, load_policy
+from mmrft.rollout import HFSampler, SamplingParams
+from mmrft.trainer.objective import compute_advantages
+from mmrft.trainer.rollout_step import collect_rollouts, constant_groups
+
+
+def _text_setup():
+    model, tok = load_policy("tiny-qwen2", seed=0)
+    family = family_for(model.config.model_type, tok)
+    return model, HFSampler(model, family)
+
+
+def test_constant_groups():
+    # groups of 3: [1,1,1] flat, [0,1,0] informative, [0.5,0.5,0.5] flat
+    assert constant_groups([1, 1, 1, 0, 1, 0, 0.5, 0.5, 0.5], 3) == [True, False, True]
+
+
+def test_dynamic_sampling_keeps_only_informative_groups():
+    _, sampler = _text_setup()
+    # even-numbered prompts always score 1 (flat group); odd ones score by completion length
+    stream = ProblemStream(lambda i: Sample(id=str(i), prompt=f"p {i}", answer=str(i % 2)))
+
+    def reward(completions, samples):
+        return {
+            "overall": [
+                1.0 if s.answer == "0" else len(c) / 10
+                for c, s in zip(completions, samples, strict=True)
+            ]
+        }
+
+    torch.manual_seed(0)
+    ro = collect_rollouts(
+        sampler, stream, reward, SamplingParams(n=4, max_new_tokens=6), 4, dynamic=True, max_tries=5
+    )
+    assert ro.metrics["sampling/kept_groups"] == 4
+    assert all(s.answer == "1" for s in ro.rows)  # every flat (even) group was dropped
+    assert len(ro.batch.texts) == 16 and ro.batch.sample_index == [i // 4 for i in range(16)]
+    assert ro.metrics["sampling/dropped_groups"] >= 2 and ro.metrics["sampling/tries"] <= 5
+    assert stream.position > 4  # more prompts were drawn to fill the batch
+
+
+def test_remax_baseline_is_greedy_reward():
+    _, sampler = _text_setup()
+    stream = ProblemStream(lambda i: Sample(id=str(i), prompt=f"p {i}", answer=""))
+
+    def reward(completions, samples):
+        return {"overall": [len(c) / 10 for c in completions]}
+
+    ro = collect_rollouts(
+        sampler,
+        stream,
+        reward,
+        SamplingParams(n=3, max_new_tokens=5, seed=0),
+        2,
+        greedy_baseline=True,
+    )
+    greedy = sampler.generate(ro.rows[::3], SamplingParams(n=1, temperature=0.0, max_new_tokens=5))
+    expected = torch.tensor([len(t) / 10 for t in greedy.texts]).repeat_interleave(3)
+    assert torch.allclose(ro.baseline, expected)
+
+
+def test_kl_in_reward_shapes_advantages():
+    from mmrft.config import AlgorithmConfig
+
+    cfg = AlgorithmConfig(adv_estimator="dr_grpo", kl_in_reward=True, kl_coef=0.5)
+    rewards = torch.tensor([1.0, 1.0])
+    mask = torch.ones(2, 2)
+    logp = torch.tensor([[-1.0, -1.0], [-1.0, -1.0]])
+    ref = torch.tensor([[-1.0, -1.0], [-2.0, -2.0]])  # row 1 drifted: sum k1 = 2
+    adv = compute_advantages(cfg, rewards, 2, kl_coef=0.5, logp=logp, ref_logp=ref, mask=mask)
+    # shaped rewards [1, 1 - 0.5 * 2] = [1, 0]; dr_grpo subtracts the group mean 0.5
+    assert torch.allclose(adv, torch.tensor([0.5, -0.5]))
+
+
+def test_overlong_filter_removes_truncated_rows_from_the_loss(tmp_path):
+    """With 2 new tokens nothing reaches EOS: everything is filtered, so nothing may change."""
+    before, _ = load_policy("tiny-qwen2", seed=0)
+    run_digit_task(tmp_path, "algorithm.overlong_filter=true", steps=1)
+    row = json.loads((tmp_path / "metrics.jsonl").read_text().splitlines()[0])
+    assert row["response_length/truncated"] == 1.0
+    assert row["actor/grad_norm"] == 0.0
+
+
+def test_adaptive_kl_lowers_coefficient_when_kl_is_below_target(tmp_path):
+    run_digit_task(
+        tmp_path,
+        "algorithm.kl_coef=0.1",
+        "algorithm.kl_target=1.0",
+        "algorithm.kl_horizon=64",
+        steps=2,
+    )
+    rows = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    # step 1: KL = 0 -> error clipped to -0.2 -> beta *= 1 - 0.2 * 64 / 64 = 0.8
+    assert abs(rows[0]["actor/kl_coef"] - 0.08) < 1e-9
