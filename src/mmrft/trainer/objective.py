@@ -78,13 +78,15 @@ def compute_loss(
     ref_logp: Tensor | None = None,
     logits: Tensor | None = None,
     kl_coef: float | None = None,
+    max_len: int | None = None,
 ) -> tuple[Tensor, dict[str, float]]:
     """Scalar loss and metrics. logp/old_logp/ref_logp/mask [N, L], advantages [N] or [N, L]."""
     loss_fn = POLICY_LOSSES.get(cfg.policy_loss)
     loss_mat, metrics = call_with_options(
         loss_fn, logp, old_logp, advantages, mask, options=algorithm_options(cfg)
     )
-    max_len = mask.shape[1]
+    # Dr.GRPO's constant normaliser must be the configured max length, not this batch's L.
+    max_len = max_len or mask.shape[1]
     pg_loss = agg_loss(loss_mat, mask, cfg.loss_agg_mode, max_len=max_len)
     loss = pg_loss
     metrics["actor/pg_loss"] = pg_loss.item()

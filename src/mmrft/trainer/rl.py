@@ -317,6 +317,7 @@ def update_policy(
                 ref_logp=ref,
                 logits=logits,
                 kl_coef=kl_coef,
+                max_len=cfg.rollout.max_new_tokens,
             )
             opt.zero_grad(set_to_none=True)
             loss.backward()

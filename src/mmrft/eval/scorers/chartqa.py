@@ -10,7 +10,7 @@ Quirks reproduced in official mode (fixed in strict, docs/eval.md):
 
 * a gold of 0 is falsy, so it falls back to string equality ("0" vs "0.0" is wrong);
 * "%" is converted on one side only: gold "45" vs prediction "45%" compares 45 with 0.45;
-* "1,234", "$12" or "12." are not numbers to ``float``, so they need an exact string match.
+* "1,234" or "$12" are not numbers to ``float``, so they need an exact string match.
 """
 
 from __future__ import annotations
