@@ -15,7 +15,7 @@ def test_help_lists_every_command():
         [sys.executable, "-m", "mmrft.cli", "--help"], capture_output=True, text=True
     )
     assert out.returncode == 0
-    for command in ("demo", "train", "eval", "tasks"):
+    for command in ("demo", "train", "eval", "tasks", "score"):
         assert command in out.stdout
 
 

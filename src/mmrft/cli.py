@@ -17,6 +17,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from mmrft.eval.score_cli import add_parser as add_score_parser
+
 DEMO_CONFIG = Path(__file__).parent / "configs" / "demo.yaml"
 
 
@@ -140,6 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
     tasks = sub.add_parser("tasks", help="procedural tasks")
     tasks_sub = tasks.add_subparsers(dest="tasks_command", required=True, metavar="SUBCOMMAND")
     tasks_sub.add_parser("list", help="list registered tasks").set_defaults(func=cmd_tasks)
+    add_score_parser(sub)
     return parser
 
 

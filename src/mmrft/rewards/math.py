@@ -121,6 +121,8 @@ class MathVerifyPool:
         self.workers, self.timeout_s, self.batch_timeout_s = workers, timeout_s, batch_timeout_s
         self._pool: Any = None
 
+    _job = staticmethod(_equal_star)  # what a worker runs per item; tests swap in a slow one
+
     def _get_pool(self) -> Any:
         if self._pool is None:
             # spawn, not fork: forking a process that holds torch/CUDA threads is unsafe.
@@ -129,7 +131,7 @@ class MathVerifyPool:
 
     def equal_many(self, preds: list[str | None], golds: list[str]) -> list[bool]:
         jobs = [(p, g, self.timeout_s) for p, g in zip(preds, golds, strict=True)]
-        result = self._get_pool().map_async(_equal_star, jobs)
+        result = self._get_pool().map_async(self._job, jobs)
         try:
             return list(result.get(timeout=self.batch_timeout_s))
         except multiprocessing.TimeoutError:
