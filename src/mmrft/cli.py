@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from mmrft.eval.score_cli import add_parser as add_score_parser
+from mmrft.rewards.cli import add_parser as add_reward_parser
 
 DEMO_CONFIG = Path(__file__).parent / "configs" / "demo.yaml"
 
@@ -143,6 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     tasks_sub = tasks.add_subparsers(dest="tasks_command", required=True, metavar="SUBCOMMAND")
     tasks_sub.add_parser("list", help="list registered tasks").set_defaults(func=cmd_tasks)
     add_score_parser(sub)
+    add_reward_parser(sub)
     return parser
 
 

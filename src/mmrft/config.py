@@ -272,7 +272,8 @@ class RLConfig:
     max_grad_norm: float = 1.0
     """Gradient clipping norm; guards against rare huge updates from outlier groups."""
     reward: str = "count"
-    """Registered reward function that scores each completion against the answer."""
+    """Registered reward name (`mmrft.rewards.REWARDS`), or a custom `package.module:function` or
+    `path/to/file.py:function`; it must match the task (the demo task is verified by "count")."""
     weight_decay: float = 0.0
     """AdamW weight decay; off so RL changes only what the reward asks for."""
     eval_every: int = 50

@@ -90,6 +90,15 @@ class HangingPool(MathVerifyPool):
     _job = staticmethod(_hang)
 
 
+@pytest.mark.parametrize("pathological", ["9^{9^{9^{9}}}", "(" * 300])
+def test_pathological_input_is_cut_by_the_timeout(pathological, caplog):
+    # Each runs for many seconds (or forever) unbounded; with timeout_s = 1 each parse or
+    # comparison is cut after 1 s, and the worst case is about 6 of them.
+    start = time.monotonic()
+    assert math_equal(pathological, "2", timeout_s=1) is False
+    assert time.monotonic() - start < 7
+
+
 def test_pool_matches_inline_and_recovers_from_a_hang():
     preds, golds = ["0.5", "2", None, "\\sqrt{4}"], ["\\frac{1}{2}", "3", "1", "2"]
     with HangingPool(workers=1, batch_timeout_s=0.5) as hanging:
@@ -97,6 +106,8 @@ def test_pool_matches_inline_and_recovers_from_a_hang():
         assert hanging.equal_many(["0.5"], ["\\frac{1}{2}"]) == [False]  # killed, scored 0
         assert hanging._pool is None and time.monotonic() - start < 10
     with MathVerifyPool(workers=1, batch_timeout_s=30) as pool:
-        assert pool.equal_many(preds, golds) == [math_equal(p, g) for p, g in zip(preds, golds)]
+        assert pool.equal_many(preds, golds) == [
+            math_equal(p, g) for p, g in zip(preds, golds, strict=True)
+        ]
         s = Sample(id="m", prompt="", answer="2")
         assert pool.reward(["<answer>\\sqrt{4}</answer>"], [s])["accuracy"] == [1.0]

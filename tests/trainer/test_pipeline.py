@@ -64,3 +64,14 @@ def test_bad_images_in_dataset_are_skipped_and_reported(tmp_path):
     reasons = [json.loads(x) for x in (out / "skipped.jsonl").read_text().splitlines()]
     assert [r["line"] for r in reasons] == [1, 2]
     assert "not found" in reasons[0]["reason"] and "decode" in reasons[1]["reason"]
+
+
+def test_custom_reward_from_file_spec(tmp_path):
+    """rl.reward may name path/to/file.py:function; the run uses it (reward 1 for every output)."""
+    path = tmp_path / "my_reward.py"
+    path.write_text(
+        "def always_one(completions, samples):\n"
+        "    return {'overall': [1.0] * len(completions), 'accuracy': [1.0] * len(completions)}\n"
+    )
+    summary = run(load_config(None, [f"run.out_dir={tmp_path / 'run'}", f"rl.reward={path}:always_one", *SMALL]))
+    assert summary["reward_before"] == 1.0 and summary["accuracy_after"] == 1.0

@@ -50,7 +50,7 @@ def options_by_letter(options: Any) -> dict[str, str]:
         return {str(k).strip().upper(): str(v) for k, v in options.items()}
     if isinstance(options, (list, tuple)):
         out = {}
-        for letter, text in zip(string.ascii_uppercase, options):
+        for letter, text in zip(string.ascii_uppercase, options, strict=False):
             text = str(text).strip()
             label = _OPTION_LABEL.match(text)
             out[letter] = text[label.end() :] if label and label.group(1) == letter else text

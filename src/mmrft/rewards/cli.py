@@ -79,9 +79,7 @@ def cmd_reward(args: argparse.Namespace) -> int:
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Register ``mmrft reward`` on the main CLI's subparsers."""
-    parser = subparsers.add_parser(
-        "reward", help="score saved completions (JSONL) with any reward"
-    )
+    parser = subparsers.add_parser("reward", help="score saved completions (JSONL) with any reward")
     parser.add_argument("name", help="registered reward name, or module:function / file.py:fn")
     parser.add_argument("file", help="JSONL: one {completion, answer, meta, task, ...} per line")
     parser.add_argument("--out", default=None, help="write each line back with its rewards")

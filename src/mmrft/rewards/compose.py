@@ -136,7 +136,9 @@ class ComposedReward:
         for name, weight in self.weights().items():
             scores = results[name]
             gate = [1.0] * n if name == self.gate else open_
-            overall = [o + weight * g * v for o, g, v in zip(overall, gate, scores["overall"])]
+            overall = [
+                o + weight * g * v for o, g, v in zip(overall, gate, scores["overall"], strict=True)
+            ]
             out[name] = [float(v) for v in scores["overall"]]
             for key, values in scores.items():
                 if key != "overall":
@@ -185,9 +187,7 @@ class TaskRouter:
         groups: dict[str, list[int]] = {}
         for i, sample in enumerate(samples):
             if sample.task not in self.routes and self.default is None:
-                raise KeyError(
-                    f"no reward for task {sample.task!r}; routed: {sorted(self.routes)}"
-                )
+                raise KeyError(f"no reward for task {sample.task!r}; routed: {sorted(self.routes)}")
             groups.setdefault(sample.task, []).append(i)
         n = len(completions)
         out: dict[str, list[float]] = {"overall": [0.0] * n}

@@ -31,7 +31,10 @@ from mmrft.rewards.base import REWARDS, score_answers
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_TIMEOUT_S = 5  # math-verify's own default; its alarm takes whole seconds
+# Legitimate answers parse and compare in well under 0.5 s; pathological ones ("9^{9^{9^{9}}}",
+# 300 open brackets) run until cut. math-verify's default is 5 s; 2 s bounds the stall per
+# completion while leaving slow-but-valid expressions room. Its alarm takes whole seconds.
+DEFAULT_TIMEOUT_S = 2
 _DELIMITERS = ("$", "\\(", "\\[", "\\boxed")
 
 

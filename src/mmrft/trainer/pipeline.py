@@ -23,7 +23,7 @@ from mmrft.data.sample import Sample
 from mmrft.data.stream import ProblemStream
 from mmrft.eval.harness import EvalResult
 from mmrft.models import family_for, load_policy, save_policy
-from mmrft.rewards import REWARDS
+from mmrft.rewards.custom import resolve_reward
 from mmrft.tasks import TASKS
 from mmrft.trainer.rl import train_rl
 from mmrft.trainer.sft import train_sft
@@ -88,7 +88,9 @@ def run(cfg: Config) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     save_config(cfg, out / "config.yaml")
     seed_everything(cfg.run.seed)
-    reward_fn = REWARDS.get(cfg.rl.reward)
+    reward_fn = resolve_reward(
+        cfg.rl.reward
+    )  # a registered name or module:function / file.py:function
     sft_stream, rl_stream, eval_samples, skipped = make_data(cfg)
 
     # --- cold start --------------------------------------------------------------------

@@ -130,6 +130,8 @@ def train_rl(
         for step in range(start + 1, cfg.rl.steps + 1):
             # --- rollout + reward (dynamic sampling drops zero-advantage groups) --------------
             t0 = time.perf_counter()
+            if hasattr(reward_fn, "set_step"):  # rewards whose weights follow a schedule
+                reward_fn.set_step(step)
             ro = collect_rollouts(
                 sampler,
                 stream,
