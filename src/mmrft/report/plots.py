@@ -107,7 +107,7 @@ def eval_figure(evals: Sequence[dict[str, Any]]) -> Figure | None:
     """Accuracy curves (every key containing "accuracy") in one panel, other metrics beside it."""
     series = numeric_series(evals)
     acc_keys = sorted(k for k in series if "accuracy" in k)
-    other = sorted(k for k in series if "accuracy" not in k)
+    other = sorted(k for k in varying(series) if "accuracy" not in k)  # constants are not curves
     panels = ([acc_keys] if acc_keys else []) + [[k] for k in other]
     if not panels:
         return None
