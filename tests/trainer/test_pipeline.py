@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import torch
+
 from mmrft.config import load_config
 from mmrft.data.jsonl import write_jsonl
 from mmrft.tasks import TASKS
@@ -75,3 +77,15 @@ def test_custom_reward_from_file_spec(tmp_path):
     )
     summary = run(load_config(None, [f"run.out_dir={tmp_path / 'run'}", f"rl.reward={path}:always_one", *SMALL]))
     assert summary["reward_before"] == 1.0 and summary["accuracy_after"] == 1.0
+
+
+def test_freeze_vision_keeps_the_vision_tower_fixed(tmp_path):
+    from mmrft.models import load_policy
+
+    run(load_config(None, [f"run.out_dir={tmp_path}", "model.freeze_vision=true", *SMALL]))
+    start, _ = load_policy("tiny-qwen2.5-vl", seed=0)
+    trained, _ = load_policy(str(tmp_path / "checkpoints" / "step_000002"))
+    visual = dict(start.model.visual.named_parameters())
+    for name, p in trained.model.visual.named_parameters():
+        assert torch.equal(p, visual[name]), name
+    assert not torch.equal(trained.lm_head.weight, start.lm_head.weight)

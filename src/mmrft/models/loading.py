@@ -46,12 +46,8 @@ def load_policy(
         model, processor = TINY_MODELS.get(name_or_path)(seed)
     else:
         model, processor = _from_pretrained(name_or_path, dtype, attn_implementation)
-    image_processor = getattr(processor, "image_processor", None)
-    if image_processor is not None and (min_pixels or max_pixels):
-        size = dict(getattr(image_processor, "size", None) or {})
-        size["shortest_edge"] = min_pixels or size.get("shortest_edge")
-        size["longest_edge"] = max_pixels or size.get("longest_edge")
-        image_processor.size = size
+    # Only families with a pixel budget (Qwen-VL) use it; others keep their fixed image size.
+    FAMILIES.get(model.config.model_type).apply_pixel_budget(processor, min_pixels, max_pixels)
     return model.to(DTYPES[dtype]), processor
 
 

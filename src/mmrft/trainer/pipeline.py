@@ -22,7 +22,8 @@ from mmrft.data.jsonl import read_jsonl
 from mmrft.data.sample import Sample
 from mmrft.data.stream import ProblemStream
 from mmrft.eval.harness import EvalResult
-from mmrft.models import family_for, load_policy, save_policy
+from mmrft.models import FAMILIES, family_for, load_policy, save_policy
+from mmrft.models.lora import freeze_vision
 from mmrft.rewards.custom import resolve_reward
 from mmrft.tasks import TASKS
 from mmrft.trainer.rl import train_rl
@@ -167,10 +168,8 @@ def _load(cfg: Config, name_or_path: str):
 
 
 def _freeze(model: torch.nn.Module, cfg: Config) -> None:
-    if cfg.model.freeze_vision and hasattr(model, "visual"):
-        model.visual.requires_grad_(False)
-    elif cfg.model.freeze_vision and hasattr(getattr(model, "model", None), "visual"):
-        model.model.visual.requires_grad_(False)
+    if cfg.model.freeze_vision:
+        freeze_vision(model, FAMILIES.get(model.config.model_type))
 
 
 def summarize(cfg: Config, evals: list[dict], wall_seconds: float) -> dict:

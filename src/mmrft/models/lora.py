@@ -1,0 +1,117 @@
+"""LoRA adapters (via peft) and freezing helpers, driven by the model-family adapter.
+
+Design note. Each family names where its language model, vision encoder and projector live
+(``ModelFamily.language_model`` / ``vision_tower`` / ``projector``), so nothing here guesses
+module names:
+
+* ``apply_lora`` adapts the decoder's attention and MLP projections of the *language model
+  only* (``ModelFamily.lora_target_modules()``, a regex). Vision encoders reuse the same names
+  (``q_proj`` in SigLIP/CLIP, ``gate_proj`` in Qwen2.5-VL's ViT), so a plain name list would
+  silently adapt them too. Pass ``target_modules`` ("all-linear", a list, or a regex) to choose
+  otherwise, and ``modules_to_save`` to train a small module in full (e.g. the projector).
+* ``merge_lora`` folds the adapters into the base weights for export: the result is an ordinary
+  transformers model that ``save_policy`` / ``load_policy`` handle like any checkpoint.
+  ``save_merged`` does that on a copy, so training can go on with the adapters.
+* ``freeze_vision`` / ``freeze_projector`` set ``requires_grad=False`` on the vision encoder
+  and/or the vision-to-text connector, for full fine-tuning of the language side.
+
+With LoRA the frozen base doubles as the KL reference model: ``with model.disable_adapter():``
+gives reference log-probs without a second copy of the weights.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import torch
+from peft import LoraConfig, PeftModel, get_peft_model
+from transformers import PreTrainedModel
+
+from mmrft.models.families import ModelFamily
+
+
+def apply_lora(
+    model: PreTrainedModel,
+    family: ModelFamily | type[ModelFamily],
+    *,
+    rank: int = 16,
+    alpha: int = 32,
+    dropout: float = 0.0,
+    target_modules: str | list[str] | None = None,
+    modules_to_save: list[str] | None = None,
+) -> PeftModel:
+    """Wrap ``model`` in LoRA adapters; only adapter (and ``modules_to_save``) weights train.
+
+    ``alpha / rank`` scales the update (peft's convention; 2 is the common default). Adapters
+    start as an exact no-op (B = 0), so the wrapped model's outputs equal the base model's.
+    """
+    config = LoraConfig(
+        r=rank,
+        lora_alpha=alpha,
+        lora_dropout=dropout,
+        target_modules=target_modules or family.lora_target_modules(),
+        modules_to_save=modules_to_save,
+        task_type="CAUSAL_LM",
+    )
+    return get_peft_model(model, config)
+
+
+def merge_lora(model: PeftModel) -> PreTrainedModel:
+    """Fold the adapters into the base weights and drop them (modifies ``model`` in place)."""
+    return model.merge_and_unload()
+
+
+def save_merged(model: PeftModel, processor: object, path: str | Path) -> None:
+    """Save a merged copy of an adapted model so ``load_policy(path)`` loads it as a plain model."""
+    from mmrft.models.loading import save_policy
+
+    save_policy(merge_lora(copy.deepcopy(model)), processor, path)
+
+
+def _unwrap(model: torch.nn.Module) -> torch.nn.Module:
+    """The transformers model under a peft wrapper (module paths are relative to it)."""
+    return model.get_base_model() if isinstance(model, PeftModel) else model
+
+
+def _params_under(model: torch.nn.Module, paths: tuple[str, ...]) -> dict[str, torch.nn.Parameter]:
+    base = _unwrap(model)
+    found: dict[str, torch.nn.Parameter] = {}
+    for path in paths:
+        for name, param in base.get_submodule(path).named_parameters(prefix=path):
+            found[name] = param
+    return found
+
+
+def freeze_vision(
+    model: torch.nn.Module, family: ModelFamily | type[ModelFamily], *, projector: bool = True
+) -> int:
+    """Freeze the vision encoder (and, by default, the projector); returns parameters frozen.
+
+    ``projector=False`` keeps the connector trainable -- the usual choice when the language
+    model is also frozen or LoRA-adapted and the connector is small.
+    """
+    params = _params_under(model, family.vision_tower)
+    if projector:
+        params.update(_params_under(model, family.projector))
+    else:
+        for name in _params_under(model, family.projector):
+            params.pop(name, None)  # Qwen's merger sits inside the vision tower
+    for param in params.values():
+        param.requires_grad_(False)
+    return sum(p.numel() for p in params.values())
+
+
+def freeze_projector(model: torch.nn.Module, family: ModelFamily | type[ModelFamily]) -> int:
+    """Freeze the vision-to-text connector only; returns parameters frozen."""
+    params = _params_under(model, family.projector)
+    for param in params.values():
+        param.requires_grad_(False)
+    return sum(p.numel() for p in params.values())
+
+
+def trainable_parameters(model: torch.nn.Module) -> dict[str, int]:
+    """``{"trainable": n, "total": n}`` parameter counts, for the run log."""
+    total = sum(p.numel() for p in model.parameters())
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    return {"trainable": trainable, "total": total}
