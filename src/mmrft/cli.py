@@ -19,6 +19,7 @@ from rich.table import Table
 
 from mmrft.eval.score_cli import add_parser as add_score_parser
 from mmrft.rewards.cli import add_parser as add_reward_parser
+from mmrft.tasks.cli import add_parser as add_tasks_parser
 
 DEMO_CONFIG = Path(__file__).parent / "configs" / "demo.yaml"
 
@@ -106,7 +107,7 @@ def cmd_tasks(args: argparse.Namespace) -> int:
 
     for name in TASKS.names():
         cls = TASKS.get(name)
-        print(f"{name:12s} levels {list(cls.levels)}  {cls.description}")
+        print(f"{name:14s} levels {list(cls.levels)}  {cls.description}")
     return 0
 
 
@@ -143,6 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     tasks = sub.add_parser("tasks", help="procedural tasks")
     tasks_sub = tasks.add_subparsers(dest="tasks_command", required=True, metavar="SUBCOMMAND")
     tasks_sub.add_parser("list", help="list registered tasks").set_defaults(func=cmd_tasks)
+    add_tasks_parser(tasks_sub)
     add_score_parser(sub)
     add_reward_parser(sub)
     return parser

@@ -75,7 +75,11 @@ def test_custom_reward_from_file_spec(tmp_path):
         "def always_one(completions, samples):\n"
         "    return {'overall': [1.0] * len(completions), 'accuracy': [1.0] * len(completions)}\n"
     )
-    summary = run(load_config(None, [f"run.out_dir={tmp_path / 'run'}", f"rl.reward={path}:always_one", *SMALL]))
+    summary = run(
+        load_config(
+            None, [f"run.out_dir={tmp_path / 'run'}", f"rl.reward={path}:always_one", *SMALL]
+        )
+    )
     assert summary["reward_before"] == 1.0 and summary["accuracy_after"] == 1.0
 
 
