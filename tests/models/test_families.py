@@ -7,11 +7,12 @@ import copy
 
 import pytest
 import torch
+from logprob_reference import reference_logprobs
 
 from mmrft.data.sample import Sample
 from mmrft.models import FAMILIES, TINY_MODELS, family_for, load_policy, save_policy
 from mmrft.models.families import Qwen2VLFamily, Qwen3VLFamily, QwenVLFamily, SmolVLMFamily
-from mmrft.models.logprobs import completion_logprobs, concat_prompt_completion
+from mmrft.models.logprobs import completion_logprobs
 from mmrft.rewards.grounding import BOX_FORMATS
 from mmrft.rollout import HFSampler, SamplingParams
 
@@ -51,16 +52,6 @@ def samples(count_samples):
 
 def _image_token_id(config) -> int:
     return getattr(config, "image_token_id", None) or config.image_token_index
-
-
-def _reference_logprobs(model, prompt_inputs, ids, mask):
-    """Full-sequence forward (no logits_to_keep), sliced and log-softmaxed by hand."""
-    inputs = concat_prompt_completion(prompt_inputs, ids, mask)
-    with torch.no_grad():
-        logits = model(**inputs).logits  # [N, P+L, V]
-    P, L = prompt_inputs["input_ids"].shape[1], ids.shape[1]
-    logp = torch.log_softmax(logits[:, P - 1 : P + L - 1].float(), -1)
-    return logp.gather(-1, ids.unsqueeze(-1)).squeeze(-1) * mask
 
 
 def test_every_builtin_family_is_registered():
@@ -105,7 +96,7 @@ def test_generate_then_logprobs_match_full_forward(built, samples):
     ids, mask = batch.completion_ids, batch.completion_mask
     with torch.no_grad():
         logp, _ = completion_logprobs(model, batch.prompt_inputs, ids, mask)
-    reference = _reference_logprobs(model, batch.prompt_inputs, ids, mask)
+    reference = reference_logprobs(model, batch.prompt_inputs, ids, mask)
     assert torch.allclose(logp, reference, atol=1e-5)
 
 

@@ -3,18 +3,9 @@
 from __future__ import annotations
 
 import torch
+from logprob_reference import reference_logprobs
 
-from mmrft.models.logprobs import completion_logprobs, concat_prompt_completion
-
-
-def _reference_logprobs(model, prompt_inputs, ids, mask):
-    """Full-sequence forward (no logits_to_keep), slice and log-softmax by hand."""
-    inputs = concat_prompt_completion(prompt_inputs, ids, mask)
-    with torch.no_grad():
-        logits = model(**inputs).logits  # [N, P+L, V]
-    P, L = prompt_inputs["input_ids"].shape[1], ids.shape[1]
-    logp = torch.log_softmax(logits[:, P - 1 : P + L - 1].float(), -1)
-    return logp.gather(-1, ids.unsqueeze(-1)).squeeze(-1) * mask
+from mmrft.models.logprobs import completion_logprobs
 
 
 def test_logprobs_match_full_forward(tiny_vlm, vlm_family, count_samples):
@@ -26,7 +17,7 @@ def test_logprobs_match_full_forward(tiny_vlm, vlm_family, count_samples):
     with torch.no_grad():
         logp, logits = completion_logprobs(model, prompt, ids, mask)
     assert logits.shape == (4, 6, model.config.text_config.vocab_size)
-    assert torch.allclose(logp, _reference_logprobs(model, prompt, ids, mask), atol=1e-5)
+    assert torch.allclose(logp, reference_logprobs(model, prompt, ids, mask), atol=1e-5)
     assert (logp[mask == 0] == 0).all()
 
 
