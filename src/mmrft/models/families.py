@@ -131,8 +131,12 @@ class ModelFamily:
         return prompt_inputs
 
     def suppressed_token_ids(self) -> list[int]:
-        vocab = self.tokenizer.get_vocab()
-        return sorted(vocab[t] for t in self.never_sample_tokens if t in vocab)
+        """Ids of ``never_sample_tokens``; computed once, since every log-prob pass asks for them
+        and ``get_vocab()`` builds a dict of the whole (150k-entry for real models) vocabulary."""
+        if "_suppressed" not in self.__dict__:
+            vocab = self.tokenizer.get_vocab()
+            self._suppressed = sorted(vocab[t] for t in self.never_sample_tokens if t in vocab)
+        return self._suppressed
 
 
 @FAMILIES.register("qwen2_5_vl")

@@ -143,6 +143,29 @@ def _overlaps_if_allowed(new: _Placed, placed: list[_Placed], spec: LevelSpec) -
     return overlaps
 
 
+def render_shapes(
+    objects: list[dict[str, Any]],
+    image_size: int,
+    noise: float = 0.0,
+    noise_seed: list[int] | None = None,
+) -> Image.Image:
+    """Draw ``objects`` (``shape_meta`` records) on white, over a grey speckle if ``noise``.
+
+    The speckle's greys (170-225) are never a palette colour, so shapes stay findable by RGB.
+    """
+    n = image_size
+    pixels = np.full((n, n, 3), BACKGROUND, dtype=np.uint8)
+    if noise:
+        gen = np.random.default_rng(noise_seed)
+        mask = gen.random((n, n)) < noise
+        pixels[mask] = gen.integers(170, 226, size=(int(mask.sum()), 1), dtype=np.uint8)
+    image = Image.fromarray(pixels)
+    draw = ImageDraw.Draw(image)
+    for obj in objects:
+        SHAPES[obj["kind"]](draw, tuple(obj["bbox"]), tuple(obj["rgb"]))
+    return image
+
+
 @TASKS.register("count")
 class CountingTask(Task):
     """Count flat-coloured shapes. ``answer`` is the count as a decimal string.
@@ -241,14 +264,4 @@ class CountingTask(Task):
     def _render(
         self, objects: list[dict[str, Any]], spec: LevelSpec, seed: tuple[int, int]
     ) -> Image.Image:
-        n = self.image_size
-        pixels = np.full((n, n, 3), BACKGROUND, dtype=np.uint8)
-        if spec.noise:
-            gen = np.random.default_rng(list(seed))
-            mask = gen.random((n, n)) < spec.noise
-            pixels[mask] = gen.integers(170, 226, size=(int(mask.sum()), 1), dtype=np.uint8)
-        image = Image.fromarray(pixels)
-        draw = ImageDraw.Draw(image)
-        for obj in objects:
-            SHAPES[obj["kind"]](draw, tuple(obj["bbox"]), tuple(obj["rgb"]))
-        return image
+        return render_shapes(objects, self.image_size, spec.noise, list(seed))

@@ -13,10 +13,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-import numpy as np
-from PIL import Image, ImageDraw
-
-from mmrft.tasks.counting import BACKGROUND, COLOURS, EDGE, GAP, SHAPES
+from mmrft.tasks.counting import BACKGROUND, COLOURS, EDGE, GAP, SHAPES, render_shapes  # noqa: F401 (re-export)
 
 RGB = tuple[int, int, int]
 Box = tuple[int, int, int, int]  # [x0, y0, x1, y1), half-open
@@ -62,29 +59,6 @@ def place_boxes(
 def shape_meta(kind: str, colour: str, box: Box) -> dict[str, Any]:
     """The meta record of one shape, as the counting task writes it."""
     return {"kind": kind, "colour": colour, "rgb": list(PALETTE[colour]), "bbox": list(box)}
-
-
-def render_shapes(
-    objects: list[dict[str, Any]],
-    image_size: int,
-    noise: float = 0.0,
-    noise_seed: list[int] | None = None,
-) -> Image.Image:
-    """Draw ``objects`` (``shape_meta`` records) on white, over a grey speckle if ``noise``.
-
-    The speckle's greys (170-225) are never a palette colour, so shapes stay findable by RGB.
-    """
-    n = image_size
-    pixels = np.full((n, n, 3), BACKGROUND, dtype=np.uint8)
-    if noise:
-        gen = np.random.default_rng(noise_seed)
-        mask = gen.random((n, n)) < noise
-        pixels[mask] = gen.integers(170, 226, size=(int(mask.sum()), 1), dtype=np.uint8)
-    image = Image.fromarray(pixels)
-    draw = ImageDraw.Draw(image)
-    for obj in objects:
-        SHAPES[obj["kind"]](draw, tuple(obj["bbox"]), tuple(obj["rgb"]))
-    return image
 
 
 def lettered(options: list[str]) -> str:
