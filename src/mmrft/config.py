@@ -212,7 +212,8 @@ class AlgorithmConfig:
     """The RL objective: advantage estimator, policy loss and regularisers (all by name)."""
 
     adv_estimator: str = "grpo"
-    """Registered advantage estimator: grpo, dr_grpo, rloo, reinforce_pp, remax, gae."""
+    """Registered advantage estimator: grpo, dr_grpo, rloo, reinforce_pp, remax, grpo_passk, or
+    gae (PPO with a learned critic, configured under `critic`)."""
     norm_by_std: bool = True
     """Divide group advantages by the group's reward std (GRPO); Dr. GRPO turns this off."""
     policy_loss: str = "ppo_clip"
@@ -249,6 +250,10 @@ class AlgorithmConfig:
     """SAPO gate temperature for negative advantages (policy_loss: sapo)."""
     passk_k: int = 2
     """k of the pass@k-aware advantage (adv_estimator: grpo_passk); must be <= group_size."""
+    gae_gamma: float = 1.0
+    """GAE discount (adv_estimator: gae); 1.0 because the reward arrives once, at the end."""
+    gae_lambda: float = 0.95
+    """GAE lambda (adv_estimator: gae): 1 is the Monte-Carlo return, 0 the one-step TD target."""
     overlong_filter: bool = False
     """DAPO overlong filtering: completions cut off at max_new_tokens (no EOS) are left out of
     the loss, so truncation is not punished as if it were a wrong answer."""
@@ -259,6 +264,39 @@ class AlgorithmConfig:
             check(self.dual_clip > 1, "dual_clip", f"must be > 1 (or null), got {self.dual_clip}")
         at_least(self, 0, "kl_coef")
         at_least(self, 1, "ppo_epochs", "mini_batches")
+        for key in ("gae_gamma", "gae_lambda"):
+            value = getattr(self, key)
+            check(0 <= value <= 1, key, f"must be in [0, 1], got {value}")
+
+
+@dataclass
+class CriticConfig:
+    """PPO's learned critic; used only when algorithm.adv_estimator is gae."""
+
+    model: str | None = None
+    """null: a separate critic initialised as a copy of the starting policy (verl's default,
+    critic path = actor path); "shared": a value head on the policy's own backbone (no second
+    model in memory, and the value loss also shapes the backbone); otherwise a hub name, local
+    path or tiny model name for a separate critic backbone."""
+    lr: float = 1e-4
+    """AdamW learning rate of the critic (the value head, plus the backbone when separate)."""
+    value_clip: float | None = 0.2
+    """PPO value clipping: a value may move at most this far from its rollout-time estimate in
+    one batch; null is the plain squared error."""
+    vf_coef: float = 0.5
+    """Weight of the value loss; with a shared backbone it sets the balance between the policy
+    loss and the value loss on the shared weights."""
+    warmup_steps: int = 0
+    """RL steps at the start that train only the critic (verl's critic_warmup), so the first
+    policy updates get advantages from a baseline that has learned something."""
+    max_grad_norm: float = 1.0
+    """Gradient clipping norm of the critic's parameters."""
+
+    def __post_init__(self) -> None:
+        at_least(self, 0, "warmup_steps")
+        positive(self, "lr", "vf_coef", "max_grad_norm")
+        if self.value_clip is not None:
+            positive(self, "value_clip")
 
 
 @dataclass
@@ -324,6 +362,8 @@ class Config:
     """Sampling of completions during RL."""
     algorithm: AlgorithmConfig = field(default_factory=AlgorithmConfig)
     """Advantage estimator, policy loss and regularisers."""
+    critic: CriticConfig = field(default_factory=CriticConfig)
+    """The learned critic (PPO / GAE only)."""
     rl: RLConfig = field(default_factory=RLConfig)
     """RL optimizer, reward and evaluation schedule."""
     eval: EvalConfig = field(default_factory=EvalConfig)

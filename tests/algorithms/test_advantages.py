@@ -24,7 +24,7 @@ T = torch.tensor
 
 def test_registry_names():
     assert ADV_ESTIMATORS.names() == sorted(
-        ["grpo", "dr_grpo", "rloo", "reinforce_pp", "remax", "grpo_passk"]
+        ["grpo", "dr_grpo", "rloo", "reinforce_pp", "remax", "grpo_passk", "gae"]
     )
     assert ADV_ESTIMATORS.get("grpo") is grpo_advantages
 

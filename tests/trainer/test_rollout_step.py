@@ -78,7 +78,10 @@ def test_kl_in_reward_shapes_advantages():
     mask = torch.ones(2, 2)
     logp = torch.tensor([[-1.0, -1.0], [-1.0, -1.0]])
     ref = torch.tensor([[-1.0, -1.0], [-2.0, -2.0]])  # row 1 drifted: sum k1 = 2
-    adv = compute_advantages(cfg, rewards, 2, kl_coef=0.5, logp=logp, ref_logp=ref, mask=mask)
+    adv, returns = compute_advantages(
+        cfg, rewards, 2, kl_coef=0.5, logp=logp, ref_logp=ref, mask=mask
+    )
+    assert returns is None  # sequence estimators have no value targets
     # shaped rewards [1, 1 - 0.5 * 2] = [1, 0]; dr_grpo subtracts the group mean 0.5
     assert torch.allclose(adv, torch.tensor([0.5, -0.5]))
 

@@ -6,7 +6,8 @@ Design note: every estimator in ``ADV_ESTIMATORS`` has the signature
 broadcasts the advantage to every token. Batches are group-contiguous: rows ``[g*G, (g+1)*G)``
 are the G samples of prompt g, so grouping is a ``view(B, G)``, not an index lookup.
 
-``gae_advantages`` is the odd one out (token-level, needs a critic) and is not registered.
+``gae`` is the odd one out: it needs a critic's ``values`` [N, L] and returns token-level
+``(advantages [N, L], returns [N, L])``; ``gae_advantages`` is its pure recursion.
 
 Notation:
     N: number of completions = B * G.
@@ -23,6 +24,7 @@ import torch
 from torch import Tensor
 
 from mmrft.algorithms.aggregation import masked_whiten
+from mmrft.algorithms.value import token_level_rewards
 from mmrft.registry import Registry
 
 AdvEstimator = Callable[..., Tensor]
@@ -235,3 +237,32 @@ def gae_advantages(
     if whiten:
         advantages = masked_whiten(advantages, mask)  # [N, L]
     return advantages * m, returns * m  # [N, L], [N, L]
+
+
+@ADV_ESTIMATORS.register("gae")
+def gae_outcome_advantages(
+    rewards: Tensor,
+    group_size: int,
+    *,
+    values: Tensor,
+    mask: Tensor,
+    gamma: float = 1.0,
+    lam: float = 0.95,
+    token_kl: Tensor | None = None,
+    kl_coef: float = 0.0,
+) -> tuple[Tensor, Tensor]:
+    """PPO's estimator on outcome rewards: a learned critic, not the group, is the baseline.
+
+    The outcome reward sits on each row's last real token, minus ``kl_coef * token_kl`` on every
+    token (``token_level_rewards``); then ``gae_advantages`` (whitened over the batch).
+    ``group_size`` is unused: rows need not come in groups, and G = 1 is fine.
+
+    Args:
+        rewards: [N] outcome rewards.  values: [N, L] rollout-time critic values.
+        mask: [N, L].  token_kl: [N, L] k1 of the rollout policy vs the reference, or None.
+
+    Returns:
+        ``(advantages [N, L], returns [N, L])``; the returns are the critic's targets.
+    """
+    token_rewards = token_level_rewards(rewards, mask, token_kl, kl_coef)  # [N, L]
+    return gae_advantages(token_rewards, values, mask, gamma=gamma, lam=lam)

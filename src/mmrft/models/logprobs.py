@@ -33,6 +33,25 @@ def concat_prompt_completion(
     return inputs
 
 
+def completion_forward(
+    model: torch.nn.Module,
+    prompt_inputs: dict[str, Tensor],
+    completion_ids: Tensor,
+    completion_mask: Tensor,
+    *,
+    hidden: bool = False,
+) -> tuple[Tensor, Tensor | None]:
+    """Logits [N, L, V] predicting each completion token, and (``hidden``) the final hidden
+    states [N, L, H] they are computed from — what a value head reads (V(s_t) sits beside the
+    logits that predict token t)."""
+    L = completion_ids.shape[1]
+    inputs = concat_prompt_completion(prompt_inputs, completion_ids, completion_mask)
+    # Only the last L+1 positions are needed; logits_to_keep spares the [N, P, V] prompt logits.
+    out = model(**inputs, use_cache=False, logits_to_keep=L + 1, output_hidden_states=hidden)
+    states = out.hidden_states[-1][:, -(L + 1) : -1, :] if hidden else None  # [N, L, H]
+    return out.logits[:, :-1, :], states  # [N, L, V]: position t predicts completion token t
+
+
 def completion_logits(
     model: torch.nn.Module,
     prompt_inputs: dict[str, Tensor],
@@ -40,11 +59,7 @@ def completion_logits(
     completion_mask: Tensor,
 ) -> Tensor:
     """Logits predicting each completion token: [N, L, V]."""
-    L = completion_ids.shape[1]
-    inputs = concat_prompt_completion(prompt_inputs, completion_ids, completion_mask)
-    # Only the last L+1 positions are needed; logits_to_keep spares the [N, P, V] prompt logits.
-    out = model(**inputs, use_cache=False, logits_to_keep=L + 1)
-    return out.logits[:, :-1, :]  # [N, L, V]: position t predicts completion token t
+    return completion_forward(model, prompt_inputs, completion_ids, completion_mask)[0]
 
 
 def token_logprobs(
@@ -71,10 +86,15 @@ def completion_logprobs(
     *,
     temperature: float = 1.0,
     suppressed_ids: list[int] = (),
-) -> tuple[Tensor, Tensor]:
-    """Per-token log-probs [N, L] (0 at padding) and logits [N, L, V] for entropy."""
-    logits = completion_logits(model, prompt_inputs, completion_ids, completion_mask)
+    hidden: bool = False,
+) -> tuple[Tensor, Tensor] | tuple[Tensor, Tensor, Tensor]:
+    """Per-token log-probs [N, L] (0 at padding) and logits [N, L, V] for entropy; with
+    ``hidden`` also the final hidden states [N, L, H] (for a value head on this backbone)."""
+    logits, states = completion_forward(
+        model, prompt_inputs, completion_ids, completion_mask, hidden=hidden
+    )
     logp = token_logprobs(
         logits, completion_ids, temperature=temperature, suppressed_ids=suppressed_ids
     )
-    return logp * completion_mask, logits
+    logp = logp * completion_mask
+    return (logp, logits, states) if hidden else (logp, logits)

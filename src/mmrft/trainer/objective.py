@@ -36,6 +36,8 @@ def algorithm_options(cfg: AlgorithmConfig) -> dict[str, Any]:
         "tau_pos": cfg.sapo_tau_pos,
         "tau_neg": cfg.sapo_tau_neg,
         "k": cfg.passk_k,
+        "gamma": cfg.gae_gamma,
+        "lam": cfg.gae_lambda,
     }
 
 
@@ -43,6 +45,12 @@ def needs_greedy_baseline(cfg: AlgorithmConfig) -> bool:
     """Estimators that compare against a greedy rollout (ReMax) take ``baseline_rewards``."""
     fn = ADV_ESTIMATORS.get(cfg.adv_estimator)
     return "baseline_rewards" in inspect.signature(fn).parameters
+
+
+def needs_critic(cfg: AlgorithmConfig) -> bool:
+    """Estimators that read a learned critic's ``values`` (GAE) need one built and trained."""
+    fn = ADV_ESTIMATORS.get(cfg.adv_estimator)
+    return "values" in inspect.signature(fn).parameters
 
 
 def compute_advantages(
@@ -55,17 +63,32 @@ def compute_advantages(
     ref_logp: Tensor | None = None,
     mask: Tensor | None = None,
     baseline_rewards: Tensor | None = None,
-) -> Tensor:
-    """rewards [N] -> advantages [N] with the configured estimator.
+    values: Tensor | None = None,
+) -> tuple[Tensor, Tensor | None]:
+    """rewards [N] -> ``(advantages, returns)`` with the configured estimator.
 
+    Sequence estimators give advantages [N] and no returns; GAE takes the critic's rollout-time
+    ``values`` [N, L] and gives advantages and returns (the critic's targets), both [N, L].
     With ``kl_in_reward`` the KL to the reference (rollout-policy log-probs ``logp`` vs
-    ``ref_logp`` [N, L]) is first folded into the rewards; ReMax gets ``baseline_rewards`` [N].
+    ``ref_logp`` [N, L]) is folded into the rewards first: summed into the outcome for sequence
+    estimators, token by token for GAE. ReMax gets ``baseline_rewards`` [N].
     """
-    if cfg.kl_in_reward and ref_logp is not None and logp is not None and mask is not None:
-        rewards = kl_penalized_rewards(rewards, logp, ref_logp, mask, kl_coef)
     fn = ADV_ESTIMATORS.get(cfg.adv_estimator)
-    extra = {} if baseline_rewards is None else {"baseline_rewards": baseline_rewards}
-    return call_with_options(fn, rewards, group_size, options={**algorithm_options(cfg), **extra})
+    extra: dict[str, Any] = {"kl_coef": kl_coef, "mask": mask}
+    token_level = "values" in inspect.signature(fn).parameters
+    if token_level:
+        if values is None:
+            raise ValueError(f"adv_estimator {cfg.adv_estimator!r} needs the critic's values")
+        extra["values"] = values
+    if cfg.kl_in_reward and ref_logp is not None and logp is not None and mask is not None:
+        if token_level:
+            extra["token_kl"] = torch.where(mask.bool(), logp - ref_logp, 0.0)  # [N, L] k1
+        else:
+            rewards = kl_penalized_rewards(rewards, logp, ref_logp, mask, kl_coef)
+    if baseline_rewards is not None:
+        extra["baseline_rewards"] = baseline_rewards
+    out = call_with_options(fn, rewards, group_size, options={**algorithm_options(cfg), **extra})
+    return out if isinstance(out, tuple) else (out, None)
 
 
 def compute_loss(

@@ -3,7 +3,7 @@
 One step is: next prompts -> G sampled completions each (rollout engine) -> reward per completion
 (registered reward function, failures score 0) -> advantages (registered estimator) -> for each
 epoch and mini-batch: log-probs under the current policy, configured loss (registered policy loss,
-aggregation, KL, entropy) -> optimizer step. Which math runs is decided by ``AlgorithmConfig``
+aggregation, KL, entropy; plus the value loss when a critic is configured) -> optimizer step. Which math runs is decided by ``AlgorithmConfig``
 through registries; nothing algorithm-specific is written in this file.
 
 Plumbing around it: held-out evaluation every ``rl.eval_every`` steps, metrics.jsonl/TensorBoard,
@@ -21,6 +21,7 @@ from pathlib import Path
 
 import torch
 
+from mmrft.algorithms.aggregation import masked_mean
 from mmrft.algorithms.kl import AdaptiveKLController, FixedKLController
 from mmrft.config import Config
 from mmrft.data.sample import Sample
@@ -31,8 +32,14 @@ from mmrft.models.logprobs import completion_logprobs
 from mmrft.rewards.base import RewardFn
 from mmrft.rollout.base import SAMPLERS, RolloutBatch, SamplingParams
 from mmrft.trainer.checkpoint import latest_checkpoint, load_trainer_state, save_checkpoint
+from mmrft.trainer.critic import Critic, build_critic, critic_loss
 from mmrft.trainer.metrics import MetricsLogger, truncate_jsonl
-from mmrft.trainer.objective import compute_advantages, compute_loss, needs_greedy_baseline
+from mmrft.trainer.objective import (
+    compute_advantages,
+    compute_loss,
+    needs_critic,
+    needs_greedy_baseline,
+)
 from mmrft.trainer.optim import make_optimizer
 from mmrft.trainer.progress import progress_bar
 from mmrft.trainer.rollout_step import collect_rollouts
@@ -65,6 +72,8 @@ def train_rl(
     device = next(model.parameters()).device
     opt, sched = make_optimizer(model, cfg.rl.lr, cfg.rl.weight_decay)
     sampler = SAMPLERS.get(rcfg.engine)(model, family)
+    critic = build_critic(cfg.critic, model) if needs_critic(acfg) else None
+    critic_opt = None if critic is None else make_optimizer(critic, cfg.critic.lr, 0.0)[0]
     result, start = RLResult(), 0
     kl_ctl = (
         AdaptiveKLController(acfg.kl_coef, acfg.kl_target, acfg.kl_horizon)
@@ -84,6 +93,9 @@ def train_rl(
             state["evals"],
         )
         kl_ctl.value = state.get("kl_coef", kl_ctl.value)
+        if critic is not None:
+            critic.load_state_dict(state["critic"])
+            critic_opt.load_state_dict(state["critic_optimizer"])
     truncate_jsonl(out_dir / "metrics.jsonl", start)
     truncate_jsonl(out_dir / "evals.jsonl", start)
     logger = MetricsLogger(
@@ -162,7 +174,12 @@ def train_rl(
                     if ref_model is None
                     else policy_logprobs(ref_model, family, batch, temp=rcfg.temperature)
                 )
-            advantages = compute_advantages(
+                old_values = (
+                    None
+                    if critic is None
+                    else critic_values(critic, model, family, batch, temp=rcfg.temperature)
+                )  # [N, L]
+            advantages, returns = compute_advantages(
                 acfg,
                 rewards,
                 rcfg.group_size,
@@ -171,9 +188,11 @@ def train_rl(
                 ref_logp=ref_logp,
                 mask=mask,
                 baseline_rewards=ro.baseline,
-            )  # [N]
+                values=old_values,
+            )  # [N], or [N, L] with a critic
 
-            # --- update --------------------------------------------------------------------
+            # --- update (critic warm-up: the first critic.warmup_steps train the critic only) --
+            train_policy = critic is None or step > cfg.critic.warmup_steps
             metrics = update_policy(
                 cfg,
                 model,
@@ -185,8 +204,14 @@ def train_rl(
                 old_logp=old_logp,
                 ref_logp=ref_logp,
                 kl_coef=kl_ctl.value,
+                critic=critic,
+                critic_opt=critic_opt,
+                old_values=old_values,
+                returns=returns,
+                train_policy=train_policy,
             )
-            sched.step()
+            if train_policy:
+                sched.step()
             kl_ctl.update(metrics.get("actor/kl", 0.0), len(batch.texts))
             t2 = time.perf_counter()
 
@@ -202,8 +227,8 @@ def train_rl(
                         for k, v in ro.scores.items()
                         if k != "overall"
                     },
-                    "advantage/mean": advantages.mean().item(),
-                    "advantage/abs_mean": advantages.abs().mean().item(),
+                    "advantage/mean": _mean(advantages, mask),
+                    "advantage/abs_mean": _mean(advantages.abs(), mask),
                     "response_length/mean": batch.completion_mask.sum(1).mean().item(),
                     "response_length/truncated": 0.0
                     if batch.finished is None
@@ -234,6 +259,14 @@ def train_rl(
                         "stream_position": stream.position,
                         "evals": result.evals,
                         "kl_coef": kl_ctl.value,
+                        **(
+                            {}
+                            if critic is None
+                            else {
+                                "critic": critic.state_dict(),
+                                "critic_optimizer": critic_opt.state_dict(),
+                            }
+                        ),
                     },
                 )
             bar.update(
@@ -248,18 +281,24 @@ def train_rl(
     return result
 
 
-def policy_logprobs(
+def _mean(x: torch.Tensor, mask: torch.Tensor) -> float:
+    """Mean of per-row [N] or per-token [N, L] values (real tokens only)."""
+    return (x.mean() if x.dim() == 1 else masked_mean(x, mask)).item()
+
+
+def forward_rows(
     net: torch.nn.Module,
     family: ModelFamily,
     batch: RolloutBatch,
     rows: list[int] | None = None,
     *,
     temp: float,
-) -> tuple[torch.Tensor, torch.Tensor] | torch.Tensor:
-    """Log-probs [n, L] of ``batch``'s completions (``rows``, default all) under ``net``.
+    hidden: bool = False,
+) -> tuple[torch.Tensor, ...]:
+    """``(logp [n, L], logits [n, L, V])`` of ``batch``'s completions (``rows``, default all)
+    under ``net``, plus the final hidden states [n, L, H] with ``hidden``.
 
     A group's rows share one image, so its vision encoding is computed once.
-    With ``rows=None`` only the log-probs are returned (the no-grad rollout/reference pass).
     """
     device = next(net.parameters()).device
     sel = list(range(len(batch.texts))) if rows is None else rows
@@ -267,15 +306,36 @@ def policy_logprobs(
     first: dict[int, int] = {}
     source = [first.setdefault(batch.sample_index[r], i) for i, r in enumerate(sel)]
     prompt = family.share_vision(net, prompt, source)
-    logp, logits = completion_logprobs(
+    return completion_logprobs(
         net,
         prompt,
         batch.completion_ids[sel].to(device),
         batch.completion_mask[sel].to(device),
         temperature=temp,
         suppressed_ids=family.suppressed_token_ids(),
+        hidden=hidden,
     )
-    return logp if rows is None else (logp, logits)
+
+
+def policy_logprobs(
+    net: torch.nn.Module, family: ModelFamily, batch: RolloutBatch, *, temp: float
+) -> torch.Tensor:
+    """Log-probs [N, L] of all of ``batch``'s completions (the no-grad rollout/reference pass)."""
+    return forward_rows(net, family, batch, temp=temp)[0]
+
+
+def critic_values(
+    critic: Critic,
+    policy: torch.nn.Module,
+    family: ModelFamily,
+    batch: RolloutBatch,
+    rows: list[int] | None = None,
+    *,
+    temp: float,
+) -> torch.Tensor:
+    """Values [n, L] of ``batch``'s completion states; a shared critic reads the policy."""
+    net = policy if critic.shared else critic.backbone
+    return critic.values(forward_rows(net, family, batch, rows, temp=temp, hidden=True)[2])
 
 
 def update_policy(
@@ -290,6 +350,11 @@ def update_policy(
     old_logp: torch.Tensor | None,
     ref_logp: torch.Tensor | None,
     kl_coef: float,
+    critic: Critic | None = None,
+    critic_opt: torch.optim.Optimizer | None = None,
+    old_values: torch.Tensor | None = None,
+    returns: torch.Tensor | None = None,
+    train_policy: bool = True,
 ) -> dict[str, float]:
     """``ppo_epochs`` passes over ``mini_batches`` shuffled slices; one optimizer step per slice.
 
@@ -297,17 +362,25 @@ def update_policy(
     epoch's ratio is against the rollout policy. ``None`` means one epoch of one mini-batch:
     the policy is still the rollout policy at the only forward pass, so its detached log-probs
     serve as old log-probs (ratio == 1) and the extra forward pass is skipped.
+
+    With a ``critic`` its value loss against ``returns`` [N, L] (clipped around ``old_values``)
+    is added and its optimizer stepped too. ``train_policy=False`` (critic warm-up) trains the
+    critic alone: the policy loss is left out and a shared backbone gets no gradient.
     """
-    acfg = cfg.algorithm
+    acfg, ccfg = cfg.algorithm, cfg.critic
     N = len(batch.texts)
     all_rows = list(range(N))
     model.train()
+    shared = critic is not None and critic.shared
     history: dict[str, list[float]] = {}
     for _ in range(acfg.ppo_epochs):
         perm = all_rows if acfg.mini_batches == 1 else torch.randperm(N).tolist()
         for chunk in torch.tensor(perm).chunk(acfg.mini_batches):
             rows = chunk.tolist()
-            logp, logits = policy_logprobs(model, family, batch, rows, temp=cfg.rollout.temperature)
+            temp = cfg.rollout.temperature
+            logp, logits, *hidden = forward_rows(
+                model, family, batch, rows, temp=temp, hidden=shared
+            )
             old = logp.detach() if old_logp is None else old_logp[rows]
             ref = None if ref_logp is None else ref_logp[rows]
             loss, m = compute_loss(
@@ -321,12 +394,32 @@ def update_policy(
                 kl_coef=kl_coef,
                 max_len=cfg.rollout.max_new_tokens,
             )
+            if not train_policy:
+                loss = loss.detach() * 0  # warm-up: the critic's loss alone
+            if critic is not None:
+                if shared:  # the head reads this very forward pass; warm-up keeps the trunk still
+                    values = critic.values(hidden[0] if train_policy else hidden[0].detach())
+                else:
+                    values = critic_values(critic, model, family, batch, rows, temp=temp)
+                vf_loss, vm = critic_loss(
+                    ccfg, values, old_values[rows], returns[rows], mask[rows], acfg.loss_agg_mode
+                )
+                loss = loss + ccfg.vf_coef * vf_loss
+                m.update(vm)
             opt.zero_grad(set_to_none=True)
+            if critic_opt is not None:
+                critic_opt.zero_grad(set_to_none=True)
             loss.backward()
             m["actor/grad_norm"] = torch.nn.utils.clip_grad_norm_(
                 model.parameters(), cfg.rl.max_grad_norm
             ).item()
-            opt.step()
+            if train_policy:
+                opt.step()
+            if critic is not None:
+                m["critic/grad_norm"] = torch.nn.utils.clip_grad_norm_(
+                    critic.parameters(), ccfg.max_grad_norm
+                ).item()
+                critic_opt.step()
             for k, v in m.items():
                 history.setdefault(k, []).append(v)
     return {k: sum(v) / len(v) for k, v in history.items()}
