@@ -104,10 +104,33 @@ class ModelConfig:
     """Largest image area; equal to min_pixels so every image costs the same number of tokens."""
     freeze_vision: bool = False
     """Freeze the vision encoder and train only the language side (saves memory and time)."""
+    freeze_projector: bool = False
+    """Freeze only the vision-to-text connector (freeze_vision already includes it)."""
+    gradient_checkpointing: bool = False
+    """Recompute activations in the backward pass instead of storing them: much less memory
+    for long sequences, about a third more compute. Off for the tiny CPU models."""
+    lora_rank: int = 0
+    """LoRA rank; 0 trains every weight. With LoRA only the adapters train, the frozen base
+    serves as the KL reference (no second model in memory), checkpoints hold only the adapters,
+    and each stage ends by exporting a merged model (out_dir/sft, out_dir/merged)."""
+    lora_alpha: int = 32
+    """LoRA scale numerator: the update is scaled by lora_alpha / lora_rank."""
+    lora_dropout: float = 0.0
+    """Dropout on the LoRA input; 0 keeps the rollout policy and the trained policy identical."""
+    lora_target_modules: str | None = None
+    """Modules that get adapters: null is the family's language-model attention and MLP
+    projections (never the vision tower); otherwise a regex over module names or "all-linear"."""
 
     def __post_init__(self) -> None:
         at_least(self, 1, "min_pixels")
         at_least(self, self.min_pixels, "max_pixels")
+        at_least(self, 0, "lora_rank")
+        positive(self, "lora_alpha")
+        check(
+            0 <= self.lora_dropout < 1,
+            "lora_dropout",
+            f"must be in [0, 1), got {self.lora_dropout}",
+        )
 
 
 @dataclass

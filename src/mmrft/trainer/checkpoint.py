@@ -1,7 +1,8 @@
 """Checkpoints that a crashed run resumes from: weights, optimizer, step, data position, RNG.
 
 Layout: ``out_dir/checkpoints/step_000050/`` holds the model and processor (``save_pretrained``,
-so any checkpoint is also a loadable model) and ``trainer_state.pt``. A ``COMPLETE`` marker is
+so any checkpoint is also a loadable model; for a LoRA policy, only the adapters) and
+``trainer_state.pt``. A ``COMPLETE`` marker is
 written last: a checkpoint interrupted mid-save is never picked up for resuming.
 """
 
@@ -52,6 +53,17 @@ def list_checkpoints(out_dir: str | Path) -> list[Path]:
 def latest_checkpoint(out_dir: str | Path) -> Path | None:
     found = list_checkpoints(out_dir)
     return found[-1] if found else None
+
+
+def restore_weights(model: torch.nn.Module, path: str | Path) -> None:
+    """Load checkpoint ``path``'s weights into ``model`` in place (adapters only for LoRA)."""
+    from peft import PeftModel, set_peft_model_state_dict
+    from safetensors.torch import load_file
+
+    if isinstance(model, PeftModel):
+        set_peft_model_state_dict(model, load_file(Path(path) / "adapter_model.safetensors"))
+    else:
+        model.load_state_dict(type(model).from_pretrained(path).state_dict())
 
 
 def load_trainer_state(path: str | Path) -> dict[str, Any]:

@@ -22,8 +22,9 @@ from mmrft.data.jsonl import read_jsonl
 from mmrft.data.sample import Sample
 from mmrft.data.stream import ProblemStream
 from mmrft.eval.harness import EvalResult
-from mmrft.models import FAMILIES, family_for, load_policy, save_policy
-from mmrft.models.lora import freeze_vision
+from mmrft.models import family_for, load_policy, save_policy
+from mmrft.models.lora import save_merged
+from mmrft.models.setup import is_lora, prepare_policy
 from mmrft.rewards.custom import resolve_reward
 from mmrft.tasks import TASKS
 from mmrft.trainer.rl import train_rl
@@ -99,7 +100,7 @@ def run(cfg: Config) -> dict:
     if cfg.sft.steps > 0 and not (sft_dir / "COMPLETE").exists():
         model, processor = _load(cfg, cfg.model.name_or_path)
         family = family_for(model.config.model_type, processor, cfg.data.system_prompt)
-        _freeze(model, cfg)
+        model = prepare_policy(model, cfg.model)
         sft_losses = train_sft(
             model,
             family,
@@ -111,7 +112,8 @@ def run(cfg: Config) -> dict:
             weight_decay=cfg.sft.weight_decay,
             stop_accuracy=cfg.sft.stop_accuracy,
         )
-        save_policy(model, processor, sft_dir)
+        # RL starts from a plain model either way: LoRA adapters are merged into the export.
+        (save_merged if is_lora(model) else save_policy)(model, processor, sft_dir)
         (sft_dir / "sft_metrics.jsonl").write_text(
             "".join(json.dumps(r) + "\n" for r in sft_losses)
         )
@@ -122,12 +124,15 @@ def run(cfg: Config) -> dict:
     # --- RL ------------------------------------------------------------------------------
     seed_everything(cfg.run.seed)
     model, processor = _load(cfg, init_path)
-    _freeze(model, cfg)
+    model = prepare_policy(model, cfg.model)
     family = family_for(model.config.model_type, processor, cfg.data.system_prompt)
     ref_model = None
     if cfg.algorithm.kl_coef > 0 or cfg.rl.track_kl:  # beta = 0 skips it unless KL is tracked
-        ref_model, _ = _load(cfg, init_path)
-        ref_model.eval().requires_grad_(False)
+        if is_lora(model):  # the frozen base under the adapters is the reference
+            ref_model = model
+        else:
+            ref_model, _ = _load(cfg, init_path)
+            ref_model.eval().requires_grad_(False)
 
     greedy: dict[int, EvalResult] = {}
     result = train_rl(
@@ -141,6 +146,8 @@ def run(cfg: Config) -> dict:
         ref_model=ref_model,
         on_eval=lambda step, res: greedy.__setitem__(step, res),
     )
+    if is_lora(model):  # checkpoints hold adapters only; export a plain model too
+        save_merged(model, processor, out / "merged")
     summary = summarize(cfg, result.evals, time.time() - t_start)
     summary["train_lines_skipped"] = len(skipped)
     if skipped:  # reported, not lost: every skipped line with its reason
@@ -165,11 +172,6 @@ def _load(cfg: Config, name_or_path: str):
         min_pixels=cfg.model.min_pixels,
         max_pixels=cfg.model.max_pixels,
     )
-
-
-def _freeze(model: torch.nn.Module, cfg: Config) -> None:
-    if cfg.model.freeze_vision:
-        freeze_vision(model, FAMILIES.get(model.config.model_type))
 
 
 def summarize(cfg: Config, evals: list[dict], wall_seconds: float) -> dict:

@@ -16,6 +16,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,7 +32,12 @@ from mmrft.models.families import ModelFamily
 from mmrft.models.logprobs import completion_logprobs
 from mmrft.rewards.base import RewardFn
 from mmrft.rollout.base import SAMPLERS, RolloutBatch, SamplingParams
-from mmrft.trainer.checkpoint import latest_checkpoint, load_trainer_state, save_checkpoint
+from mmrft.trainer.checkpoint import (
+    latest_checkpoint,
+    load_trainer_state,
+    restore_weights,
+    save_checkpoint,
+)
 from mmrft.trainer.critic import Critic, build_critic, critic_loss
 from mmrft.trainer.metrics import MetricsLogger, truncate_jsonl
 from mmrft.trainer.objective import (
@@ -67,6 +73,11 @@ def train_rl(
     ref_model: torch.nn.Module | None = None,
     on_eval: Callable[[int, EvalResult], None] | None = None,
 ) -> RLResult:
+    """RL-train ``model`` in place for ``cfg.rl.steps`` steps (resuming from out_dir).
+
+    ``ref_model``: the frozen KL reference, or None when no KL is computed; passing ``model``
+    itself (a LoRA policy) uses the policy with its adapters switched off, the base weights.
+    """
     out_dir = Path(cfg.run.out_dir)
     rcfg, acfg = cfg.rollout, cfg.algorithm
     device = next(model.parameters()).device
@@ -83,7 +94,7 @@ def train_rl(
 
     ckpt = latest_checkpoint(out_dir) if cfg.run.resume else None
     if ckpt is not None:  # resume: weights, optimizer, data position, RNG, eval history
-        model.load_state_dict(type(model).from_pretrained(ckpt).state_dict())
+        restore_weights(model, ckpt)
         state = load_trainer_state(ckpt)
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
@@ -169,11 +180,10 @@ def train_rl(
                     if on_policy
                     else policy_logprobs(model, family, batch, temp=rcfg.temperature)
                 )
-                ref_logp = (
-                    None
-                    if ref_model is None
-                    else policy_logprobs(ref_model, family, batch, temp=rcfg.temperature)
-                )
+                ref_logp = None
+                if ref_model is not None:  # ref_model is model: a LoRA policy, adapters off
+                    with model.disable_adapter() if ref_model is model else nullcontext():
+                        ref_logp = policy_logprobs(ref_model, family, batch, temp=rcfg.temperature)
                 old_values = (
                     None
                     if critic is None

@@ -1,0 +1,45 @@
+"""Get a loaded policy ready to train, as ``ModelConfig`` says: freezing, LoRA, checkpointing.
+
+One function so SFT and RL prepare the model the same way, in the one order that works:
+freeze first (LoRA leaves already-frozen weights alone), enable gradient checkpointing on the
+transformers model (peft forwards the call, but the base must own the flag), then wrap in LoRA.
+"""
+
+from __future__ import annotations
+
+import torch
+from peft import PeftModel
+
+from mmrft.config import ModelConfig
+from mmrft.models.families import FAMILIES
+from mmrft.models.lora import apply_lora, freeze_projector, freeze_vision
+
+
+def prepare_policy(model: torch.nn.Module, cfg: ModelConfig) -> torch.nn.Module:
+    """The model to train: ``model`` itself, or ``model`` wrapped in LoRA adapters."""
+    family = FAMILIES.get(model.config.model_type)
+    if cfg.freeze_vision:
+        freeze_vision(model, family)
+    if cfg.freeze_projector:
+        freeze_projector(model, family)
+    if cfg.gradient_checkpointing:
+        # Non-reentrant checkpointing handles frozen inputs (LoRA) without enable_input_require_grads.
+        kwargs = {"use_reentrant": False}
+        if hasattr(model, "activation_checkpointing_enable"):  # its newer transformers name
+            model.activation_checkpointing_enable(activation_checkpointing_kwargs=kwargs)
+        else:
+            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=kwargs)
+    if cfg.lora_rank > 0:
+        model = apply_lora(
+            model,
+            family,
+            rank=cfg.lora_rank,
+            alpha=cfg.lora_alpha,
+            dropout=cfg.lora_dropout,
+            target_modules=cfg.lora_target_modules,
+        )
+    return model
+
+
+def is_lora(model: torch.nn.Module) -> bool:
+    return isinstance(model, PeftModel)
