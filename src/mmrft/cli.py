@@ -2,7 +2,7 @@
 
 mmrft demo  [--out DIR] [--seed N] [key=value ...]   the flagship CPU demo (SFT -> GRPO -> eval)
 mmrft train CONFIG.yaml [key=value ...]              any run, from a YAML file plus overrides
-mmrft eval  MODEL [--task count] [--level 2] ...     evaluate a checkpoint on held-out problems
+mmrft eval  MODEL [--benchmark B | --dataset F | --task T] [--k K]   evaluate a checkpoint
 mmrft tasks list                                      the registered tasks
 """
 
@@ -73,13 +73,27 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     from mmrft.config import load_config
+
+    task_overrides = [
+        f"data.{key}={value}"
+        for key, value in (("task", args.task), ("level", args.level))
+        if value is not None
+    ]
+    cfg = load_config(args.config, [*task_overrides, *args.overrides])
+    run_options = (args.benchmark, args.dataset, args.data, args.split, args.k, args.temperature,
+                   args.limit, args.out, args.batch_size, args.max_new_tokens)  # fmt: skip
+    if all(o is None for o in run_options):  # only task options: the held-out task evaluation
+        return _eval_heldout(args, cfg)
+    return _eval_run(args, cfg)
+
+
+def _eval_heldout(args: argparse.Namespace, cfg) -> int:
     from mmrft.eval.harness import evaluate
     from mmrft.models import family_for, load_policy
     from mmrft.rewards import REWARDS
     from mmrft.rollout import SAMPLERS
     from mmrft.trainer.pipeline import make_task
 
-    cfg = load_config(args.config, args.overrides)
     task = make_task(cfg)
     samples = task.dataset(cfg.data.eval_size, cfg.data.eval_seed, cfg.data.level)
     model, processor = load_policy(args.model, dtype=cfg.model.dtype)
@@ -100,6 +114,113 @@ def cmd_eval(args: argparse.Namespace) -> int:
         )
     )
     return 0
+
+
+def _eval_source(args: argparse.Namespace, cfg):
+    """Which problems and scoring the flags select (checked before any model is loaded)."""
+    from mmrft.eval import sources
+
+    if args.benchmark is not None and args.dataset is not None:
+        raise ValueError("give one of --benchmark or --dataset, not both")
+    if args.benchmark is None and (args.data is not None or args.split is not None):
+        raise ValueError("--data/--split go with --benchmark NAME")
+    if args.benchmark is not None:
+        if args.task is not None or args.level is not None:
+            raise ValueError("--task/--level select task problems; not used with --benchmark")
+        return sources.from_benchmark(args.benchmark, args.data, args.split, args.limit)
+    if args.dataset is not None:
+        return sources.from_dataset(args.dataset, args.task, args.limit)
+    from mmrft.trainer.pipeline import make_task
+
+    n = args.limit or cfg.data.eval_size
+    return sources.from_task(make_task(cfg), n, cfg.data.eval_seed, cfg.data.level)
+
+
+def _eval_run(args: argparse.Namespace, cfg) -> int:
+    import re
+
+    import torch
+
+    from mmrft.eval.runner import run_eval
+    from mmrft.models import family_for, load_policy
+    from mmrft.rollout import SAMPLERS
+
+    source = _eval_source(args, cfg)
+    if not source.samples:
+        raise ValueError(f"{source.name}: no problems to evaluate ({len(source.skipped)} skipped)")
+    k = args.k or 1
+    temperature = args.temperature
+    if temperature is None:  # one sample: greedy; several: the policy's own distribution
+        temperature = 0.0 if k == 1 else cfg.eval.temperature
+    batch_size = args.batch_size or cfg.eval.batch_size
+    model_tag = re.sub(r"[^A-Za-z0-9._-]", "_", Path(args.model).name)
+    out = Path(args.out or Path("runs") / "eval" / f"{model_tag}-{source.name}")
+
+    model, processor = load_policy(args.model, dtype=cfg.model.dtype)
+    if torch.cuda.is_available():
+        model = model.to("cuda")
+    family = family_for(model.config.model_type, processor, cfg.data.system_prompt)
+    sampler = SAMPLERS.get(cfg.rollout.engine)(model, family)
+    if hasattr(sampler, "batch_size"):  # one engine call per batch of problems
+        sampler.batch_size = batch_size * k
+    report = run_eval(
+        sampler,
+        source.samples,
+        source.score_fn,
+        k=k,
+        temperature=temperature,
+        max_new_tokens=args.max_new_tokens or cfg.eval.max_new_tokens,
+        batch_size=batch_size,
+        seed=cfg.run.seed,
+        name=source.name,
+        skipped=source.skipped,
+        out_dir=out,
+        info={"model": args.model, **source.info},
+    )
+    print(json.dumps({**report.summary(), "out": str(out)}))
+    return 0
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def _add_eval_parser(sub) -> None:
+    ev = sub.add_parser(
+        "eval",
+        help="evaluate a model on a benchmark, the built-in suite, a dataset or task problems",
+        description="With only task options (--task/--level, config overrides) this prints the "
+        "held-out task evaluation as JSON. With --benchmark, --dataset or any of --k, "
+        "--temperature, --limit, --out, --batch-size, --max-new-tokens it runs the full "
+        "evaluation: k samples per problem, pass@k / maj@k / mean@k, official and strict "
+        "numbers, per-category results, written to --out (predictions.jsonl, results.json, "
+        "report.html), and prints a one-line JSON summary.",
+    )
+    ev.add_argument("model", help="checkpoint path, hub name or builtin tiny model")
+    ev.add_argument("--config", default=None, help="YAML config for data/eval settings")
+    ev.add_argument(
+        "--benchmark", help="benchmark name (needs --data), or mmrft-bench-v1 (built-in suite)"
+    )
+    ev.add_argument("--data", help="the benchmark's files in their official layout")
+    ev.add_argument("--split", help="benchmark split (loader default when omitted)")
+    ev.add_argument("--dataset", help="a JSONL file in the standard format, scored by task rewards")
+    ev.add_argument("--task", help="task of the problems (data.task), or the reward for --dataset")
+    ev.add_argument("--level", type=int, help="task difficulty level (data.level)")
+    ev.add_argument("--k", type=_positive_int, help="samples per problem (default 1)")
+    ev.add_argument(
+        "--temperature", type=float, help="sampling temperature (default: 0 for k=1, else 1)"
+    )
+    ev.add_argument("--limit", type=_positive_int, help="evaluate only the first N problems")
+    ev.add_argument("--out", help="output directory (default runs/eval/MODEL-NAME)")
+    ev.add_argument("--batch-size", type=_positive_int, help="problems per generation batch")
+    ev.add_argument("--max-new-tokens", type=_positive_int, help="longest completion")
+    ev.add_argument(
+        "overrides", nargs="*", help="config overrides key=value, e.g. data.eval_size=200"
+    )
+    ev.set_defaults(func=cmd_eval)
 
 
 def cmd_tasks(args: argparse.Namespace) -> int:
@@ -131,15 +252,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("overrides", nargs="*", help="config overrides key=value")
     train.set_defaults(func=cmd_train)
 
-    ev = sub.add_parser(
-        "eval", help="evaluate a model (path, hub name or tiny name) on held-out problems"
-    )
-    ev.add_argument("model", help="checkpoint path, hub name or builtin tiny model")
-    ev.add_argument("--config", default=None, help="YAML config for data/eval settings")
-    ev.add_argument(
-        "overrides", nargs="*", help="config overrides key=value, e.g. data.eval_size=200"
-    )
-    ev.set_defaults(func=cmd_eval)
+    _add_eval_parser(sub)
 
     tasks = sub.add_parser("tasks", help="procedural tasks")
     tasks_sub = tasks.add_subparsers(dest="tasks_command", required=True, metavar="SUBCOMMAND")

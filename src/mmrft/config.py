@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 from mmrft.dataclass_yaml import (
     ConfigError,
@@ -155,10 +155,42 @@ class DataConfig:
     """First seed of the evaluation problems, far above any training seed so they never overlap."""
     system_prompt: str | None = None
     """System message put before every prompt (e.g. asking real models for <think>/<answer> tags)."""
+    mixture: dict[str, float] | None = None
+    """Train and evaluate on a weighted mixture of tasks, {task: weight}, instead of data.task;
+    with rl.reward: task each sample is scored by its own task's reward."""
+    level_schedule: list[list[int]] | None = None
+    """Difficulty by schedule, [[step, level], ...]: e.g. [[0, 1], [100, 2]] trains RL steps
+    1-99 at level 1 and the rest at level 2. null keeps data.level (unless adaptive_level)."""
+    adaptive_level: bool = False
+    """Adaptive difficulty: RL starts at the task's lowest level and moves up once the success
+    rate over the last adaptive_window completions reaches adaptive_promote_at."""
+    adaptive_window: int = 256
+    """Completions the adaptive success rate is measured over (2 steps of 16 x 8 by default)."""
+    adaptive_promote_at: float = 0.8
+    """Success rate that moves the adaptive level up."""
+    adaptive_demote_at: float = 0.0
+    """Success rate that moves the adaptive level down; 0 never moves it down."""
+    prefetch: bool = True
+    """Generate the next batch of problems in a background thread while the current step
+    trains, so a step never waits on slow rendering (charts)."""
 
     def __post_init__(self) -> None:
         at_least(self, 0, "level")
         at_least(self, 1, "image_size", "train_size", "eval_size")
+        at_least(self, 1, "adaptive_window")
+        check(
+            0 <= self.adaptive_demote_at < self.adaptive_promote_at <= 1,
+            "adaptive_promote_at",
+            "needs 0 <= adaptive_demote_at < adaptive_promote_at <= 1",
+        )
+        check(
+            not (self.adaptive_level and self.level_schedule),
+            "adaptive_level",
+            "cannot be combined with level_schedule: pick one",
+        )
+        if self.level_schedule is not None:
+            ok = bool(self.level_schedule) and all(len(p) == 2 for p in self.level_schedule)
+            check(ok, "level_schedule", f"must be [[step, level], ...], got {self.level_schedule}")
         if self.count_range is not None:
             lo_hi = self.count_range
             ok = len(lo_hi) == 2 and 0 <= lo_hi[0] <= lo_hi[1]
@@ -332,9 +364,11 @@ class RLConfig:
     """AdamW learning rate, constant; lower than SFT because RL gradients are noisy."""
     max_grad_norm: float = 1.0
     """Gradient clipping norm; guards against rare huge updates from outlier groups."""
-    reward: str = "count"
+    reward: str | dict[str, Any] = "count"
     """Registered reward name (`mmrft.rewards.REWARDS`), or a custom `package.module:function` or
-    `path/to/file.py:function`; it must match the task (the demo task is verified by "count")."""
+    `path/to/file.py:function`; or a mapping: {factory: judge|reward_model|..., args: {...}} for
+    rewards built with arguments, {compose: {name: weight, ...}, gate: format} for weighted sums
+    (docs/rewards.md). It must match the task (the demo task is verified by "count")."""
     weight_decay: float = 0.0
     """AdamW weight decay; off so RL changes only what the reward asks for."""
     eval_every: int = 50

@@ -345,7 +345,8 @@ def suggest_keys(
     A candidate scores the best of: similarity of the whole dotted key (typos, also in the
     section name); similarity of the last component alone (right name, wrong level); 1.0 for
     matching initials (``learning_rate`` -> ``lr``, ``mnt`` -> ``max_new_tokens``); 0.95 for a
-    prefix (``temp`` -> ``temperature``). Only candidates within 0.1 of the best are kept, so
+    prefix (``temp`` -> ``temperature``); just above all of them, the exact last component
+    (``lr`` -> ``rl.lr`` before ``model.lora_rank``). Only candidates within 0.1 of the best are kept, so
     one clear match is not padded with noise.
 
     >>> suggest_keys("rl.lerning_rate", ["rl.lr", "rl.steps", "sft.lr"])
@@ -357,6 +358,7 @@ def suggest_keys(
     for order, cand in enumerate(candidates):
         cand_leaf = cand.rsplit(".", 1)[-1]
         score = max(
+            1.01 if leaf == cand_leaf else 0.0,  # the exact name beats every fuzzy match
             difflib.SequenceMatcher(None, key, cand).ratio(),
             difflib.SequenceMatcher(None, leaf, cand_leaf).ratio(),
             1.0 if _initials(leaf) == cand_leaf or leaf == _initials(cand_leaf) else 0.0,

@@ -42,7 +42,7 @@ def run_digit_task(tmp_path, *overrides: str, steps: int = 40, seed: int = 0) ->
     model, tok = load_policy("tiny-qwen2", seed=seed)
     family = family_for(model.config.model_type, tok)
     stream = ProblemStream(
-        lambda i: Sample(id=str(i), prompt=f"Say something #{i % 7}.", answer="")
+        lambda i, lv: Sample(id=str(i), prompt=f"Say something #{i % 7}.", answer="")
     )
     ref = None
     if cfg.algorithm.kl_coef > 0:

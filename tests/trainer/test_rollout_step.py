@@ -29,7 +29,7 @@ def test_constant_groups():
 def test_dynamic_sampling_keeps_only_informative_groups():
     _, sampler = _text_setup()
     # even-numbered prompts always score 1 (flat group); odd ones score by completion length
-    stream = ProblemStream(lambda i: Sample(id=str(i), prompt=f"p {i}", answer=str(i % 2)))
+    stream = ProblemStream(lambda i, lv: Sample(id=str(i), prompt=f"p {i}", answer=str(i % 2)))
 
     def reward(completions, samples):
         return {
@@ -52,7 +52,7 @@ def test_dynamic_sampling_keeps_only_informative_groups():
 
 def test_remax_baseline_is_greedy_reward():
     _, sampler = _text_setup()
-    stream = ProblemStream(lambda i: Sample(id=str(i), prompt=f"p {i}", answer=""))
+    stream = ProblemStream(lambda i, lv: Sample(id=str(i), prompt=f"p {i}", answer=""))
 
     def reward(completions, samples):
         return {"overall": [len(c) / 10 for c in completions]}

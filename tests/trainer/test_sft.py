@@ -28,7 +28,7 @@ def test_sft_lowers_loss_on_a_fixed_batch(fresh_vlm, vlm_family, count_samples):
     model, _ = fresh_vlm
     with torch.no_grad():
         start = sft_loss(model, vlm_family, count_samples)[0].item()
-    stream = ProblemStream(lambda i: count_samples[i % len(count_samples)])
+    stream = ProblemStream(lambda i, lv: count_samples[i % len(count_samples)])
     history = train_sft(model, vlm_family, stream, steps=30, batch_size=6, lr=3e-3)
     assert history[-1]["loss"] < 0.5 * start
 
@@ -37,7 +37,7 @@ def test_sft_stops_early_on_training_accuracy(fresh_vlm, vlm_family, count_sampl
     """One constant target (no perception needed) is learned fast: SFT must stop before its cap."""
     model, _ = fresh_vlm
     same = [dataclasses.replace(s, answer="3") for s in count_samples]
-    stream = ProblemStream(lambda i: same[i % len(same)])
+    stream = ProblemStream(lambda i, lv: same[i % len(same)])
     history = train_sft(
         model, vlm_family, stream, steps=200, batch_size=6, lr=3e-3, stop_accuracy=0.9
     )

@@ -1,45 +1,125 @@
-"""Training problems as a deterministic, resumable stream: its whole state is one integer.
+"""Training problems as a deterministic, resumable stream.
 
 A stream either generates problems from a registered task (unlimited, seeded) or cycles a loaded
-dataset, reshuffled each epoch with a seeded permutation. ``position`` is saved in checkpoints, so
-a resumed run sees exactly the problems the uninterrupted run would have seen.
+dataset, reshuffled each epoch with a seeded permutation. Its state — ``position`` (problems
+served), the current difficulty ``level`` and the level policy's own state — is saved in
+checkpoints, so a resumed run sees exactly the problems the uninterrupted run would have seen.
+
+Two things ride on top, both optional:
+
+* a **level policy** (``mmrft.tasks.curriculum``: a schedule over steps, or adaptive on the
+  success rate) that the loop feeds each step's results through ``feedback``;
+* **prefetching**: after serving a batch, one background thread generates the next one, so a
+  step whose task renders slowly (matplotlib charts) never waits on generation. Prefetched
+  problems are the same pure function of (index, level), so results do not change; a batch
+  prefetched at a level that has since changed is thrown away and made again.
 """
 
 from __future__ import annotations
 
 import random
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, Protocol
 
 from mmrft.data.sample import Sample
 from mmrft.tasks.base import sample_seeds
 
 
+class LevelPolicy(Protocol):
+    """Picks the difficulty of the next step's problems from this step's results."""
+
+    level: int
+
+    def next_level(self, step: int, successes: list[float]) -> int: ...
+
+    def state_dict(self) -> dict[str, Any]: ...
+
+    def load_state_dict(self, state: dict[str, Any]) -> None: ...
+
+
 class ProblemStream:
     """``next_batch(k)`` returns the next k problems; ``position`` counts problems served."""
 
-    def __init__(self, problem_at: Callable[[int], Sample], position: int = 0) -> None:
+    def __init__(
+        self, problem_at: Callable[[int, int], Sample], position: int = 0, level: int = 0
+    ) -> None:
         self.problem_at = problem_at
+        """``problem_at(index, level)``: a pure function of its arguments."""
         self.position = position
+        self.level = level
+        self.policy: LevelPolicy | None = None
+        self._pool: ThreadPoolExecutor | None = None
+        self._ahead: tuple[int, int, int, Future] | None = None  # (start, k, level, future)
 
+    # --- serving -------------------------------------------------------------------------
     def next_batch(self, k: int) -> list[Sample]:
-        batch = [self.problem_at(self.position + i) for i in range(k)]
+        batch = self._take_prefetched(k) or self._make(self.position, k, self.level)
         self.position += k
+        if self._pool is not None:  # start on the next batch while this one trains
+            self._ahead = (
+                self.position,
+                k,
+                self.level,
+                self._pool.submit(self._make, self.position, k, self.level),
+            )
         return batch
 
+    def _make(self, start: int, k: int, level: int) -> list[Sample]:
+        return [self.problem_at(start + i, level) for i in range(k)]
+
+    def _take_prefetched(self, k: int) -> list[Sample] | None:
+        if self._ahead is None:
+            return None
+        (start, n, level, future), self._ahead = self._ahead, None
+        batch = future.result()  # always wait: the task objects are not shared across threads
+        return batch if (start, n, level) == (self.position, k, self.level) else None
+
+    def prefetch(self, enabled: bool = True) -> ProblemStream:
+        """Generate each next batch in a background thread (see the module note)."""
+        if enabled and self._pool is None:
+            self._pool = ThreadPoolExecutor(1, thread_name_prefix="mmrft-prefetch")
+        elif not enabled and self._pool is not None:
+            self._take_prefetched(0)
+            self._pool.shutdown()
+            self._pool = None
+        return self
+
+    # --- curriculum ----------------------------------------------------------------------
+    def feedback(self, step: int, successes: list[float]) -> None:
+        """This step's per-completion successes (in [0, 1]); the policy sets the next level."""
+        if self.policy is not None:
+            self.level = self.policy.next_level(step, successes)
+
+    # --- checkpointing -------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        state: dict[str, Any] = {"position": self.position, "level": self.level}
+        if self.policy is not None:
+            state["policy"] = self.policy.state_dict()
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self._take_prefetched(0)  # whatever was made ahead belongs to the old position
+        self.position, self.level = state["position"], state.get("level", self.level)
+        if self.policy is not None and "policy" in state:
+            self.policy.load_state_dict(state["policy"])
+
+    # --- constructors --------------------------------------------------------------------
     @classmethod
     def from_task(cls, task, base_seed: int, level: int) -> ProblemStream:
         """Problem i uses seed ``sample_seeds(base_seed, ...)[i]``: disjoint from other bases."""
         start = sample_seeds(base_seed, 1)[0]
-        return cls(lambda i: task.generate(start + i, level))
+        return cls(lambda i, lv: task.generate(start + i, lv), level=level)
 
     @classmethod
     def from_samples(cls, samples: list[Sample], seed: int) -> ProblemStream:
+        """Cycle ``samples`` (the level does not apply to a fixed dataset)."""
         if not samples:
             raise ValueError("cannot train on an empty dataset (every line was skipped?)")
         n = len(samples)
         orders: dict[int, list[int]] = {}
 
-        def problem_at(i: int) -> Sample:
+        def problem_at(i: int, level: int) -> Sample:
             epoch = i // n
             if epoch not in orders:
                 order = list(range(n))

@@ -209,6 +209,187 @@ def _config_section(run_dir: Path) -> str:
 
 
 # --------------------------------------------------------------------------------------------
+# Evaluation report (``mmrft eval``): results.json -> report.html
+# --------------------------------------------------------------------------------------------
+
+
+def write_eval_report(eval_dir: str | Path) -> Path:
+    """Build ``eval_dir/report.html`` from the ``results.json`` of ``mmrft eval``."""
+    eval_dir = Path(eval_dir)
+    out = eval_dir / "report.html"
+    out.write_text(build_eval_report(eval_dir), encoding="utf-8")
+    logger.info("wrote %s", out)
+    return out
+
+
+def build_eval_report(eval_dir: Path) -> str:
+    """The evaluation page: settings, overall numbers per mode (official vs strict and their
+    difference), per-category numbers, example problems."""
+    path = eval_dir / "results.json"
+    try:
+        results = json.loads(path.read_text()) if path.is_file() else None
+    except json.JSONDecodeError as e:
+        results, error = None, f"results.json is not valid JSON: {e}"
+    else:
+        error = None if results is not None else f"No results.json in {eval_dir}."
+    sections: list[tuple[str, Callable[[dict[str, Any]], str]]] = [
+        ("Summary", _eval_summary_section),
+        ("Per category", _eval_category_section),
+        ("Examples", lambda r: _eval_examples_section(eval_dir, r)),
+    ]
+    body = []
+    for title, render in sections:
+        try:
+            content = _note(error) if error else render(results)
+        except Exception as e:  # a report must never take a finished evaluation down with it
+            logger.warning("eval report section %r failed: %s", title, e, exc_info=True)
+            content = _note(f"Could not render this section: {type(e).__name__}: {e}")
+        body.append(f"<section><h2>{html.escape(title)}</h2>\n{content}\n</section>")
+    name = html.escape(str((results or {}).get("name", eval_dir.resolve().name)))
+    stamp = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
+    return _PAGE.format(
+        title=name,
+        header=f"<h1>{name}</h1><p class='sub'>{html.escape(str(eval_dir))} &middot; "
+        f"evaluation report generated {stamp}</p>",
+        body="\n".join(body),
+    )
+
+
+_SETTINGS = (
+    "model",
+    "benchmark",
+    "scorer",
+    "data",
+    "split",
+    "fingerprint",
+    "n_problems",
+    "k",
+    "temperature",
+    "max_new_tokens",
+    "seed",
+    "wall_seconds",
+    "truncated",
+)
+
+
+def _eval_summary_section(results: dict[str, Any]) -> str:
+    info = [
+        f"<tr><td>{html.escape(key)}</td><td class='num'>{_fmt(results[key], key)}</td></tr>"
+        for key in _SETTINGS
+        if key in results
+    ]
+    skipped = results.get("skipped", {})
+    failures = results.get("failures", {})
+    info.append(f"<tr><td>skipped rows</td><td class='num'>{_fmt(skipped.get('count'))}</td></tr>")
+    info.append(f"<tr><td>failures</td><td class='num'>{_fmt(failures)}</td></tr>")
+    parts = ["<table class='summary'>" + "".join(info) + "</table>"]
+    modes, overall = results.get("modes", []), results.get("overall", {})
+    rows = {}  # metric -> {mode: value}; the k-sample metrics first, then the scorer's numbers
+    for mode in modes:
+        for key, value in overall.get(mode, {}).items():
+            if key == "scorer":
+                for sub, v in _flat(value).items():
+                    if sub != "n":
+                        rows.setdefault(f"scorer: {sub}", {})[mode] = v
+            elif key != "n":
+                rows.setdefault(key, {})[mode] = value
+    pair = len(modes) == 2
+    head = "".join(f"<th>{html.escape(m)}</th>" for m in modes)
+    head += f"<th>{html.escape(modes[1])} &minus; {html.escape(modes[0])}</th>" if pair else ""
+    lines = [f"<tr><th>metric</th>{head}</tr>"]
+    for key, values in rows.items():
+        cells = "".join(f"<td class='num'>{_fmt(values.get(m))}</td>" for m in modes)
+        if pair:
+            cells += (
+                f"<td class='num'>{_fmt_change(values.get(modes[0]), values.get(modes[1]))}</td>"
+            )
+        lines.append(f"<tr><td>{html.escape(key)}</td>{cells}</tr>")
+    parts.append("<table class='data'>" + "".join(lines) + "</table>")
+    if skipped.get("first"):
+        shown = "; ".join(f"{row}: {reason}" for row, reason in skipped["first"][:5])
+        parts.append(_note(f"Skipped rows (first {min(5, len(skipped['first']))}): {shown}"))
+    return "\n".join(parts)
+
+
+def _eval_category_section(results: dict[str, Any]) -> str:
+    modes, categories = results.get("modes", []), results.get("categories", {})
+    if not categories:
+        return _note("No per-category numbers.")
+    keys = [k for k in next(iter(categories.values())).get(modes[0], {}) if "@" in k]
+    head = "".join(f"<th>{html.escape(m)} {html.escape(k)}</th>" for m in modes for k in keys)
+    mean_key = next((k for k in keys if k.startswith("mean@")), None)
+    pair = len(modes) == 2 and mean_key is not None
+    if pair:
+        head += f"<th>{html.escape(mean_key)} {html.escape(modes[1])} &minus; {html.escape(modes[0])}</th>"
+    lines = [f"<tr><th>category</th><th>n</th>{head}</tr>"]
+    for name, cat in categories.items():
+        cells = "".join(
+            f"<td class='num'>{_fmt(cat.get(m, {}).get(k))}</td>" for m in modes for k in keys
+        )
+        if pair:
+            a, b = cat.get(modes[0], {}).get(mean_key), cat.get(modes[1], {}).get(mean_key)
+            cells += f"<td class='num'>{_fmt_change(a, b)}</td>"
+        lines.append(
+            f"<tr><td>{html.escape(name)}</td><td class='num'>{cat.get('n')}</td>{cells}</tr>"
+        )
+    return "<table class='data'>" + "".join(lines) + "</table>"
+
+
+def _eval_examples_section(eval_dir: Path, results: dict[str, Any]) -> str:
+    examples = results.get("examples") or []
+    if not examples:
+        return _note("No examples in results.json.")
+    cards = []
+    for ex in examples:
+        image = ex.get("image")
+        img = _note("no image")
+        if isinstance(image, str):
+            img_path = eval_dir / image
+            img = (
+                _img(_file_data_uri(img_path), image, cls="example")
+                if img_path.is_file()
+                else _note(f"image missing: {image}")
+            )
+        parts = [f"<div class='card'>{img}"]
+        where = f"{ex.get('id', '?')} · {ex.get('category', '')}"
+        parts.append(f"<p class='sub'>{html.escape(where)}</p>")
+        parts.append(f"<p class='prompt'>{html.escape(str(ex.get('prompt', '')))}</p>")
+        parts.append(
+            f"<p><b>answer:</b> <code>{html.escape(str(ex.get('answer', '?')))}</code></p>"
+        )
+        verdicts = []
+        for mode, res in (ex.get("results") or {}).items():
+            score = res.get("score") if isinstance(res, dict) else None
+            cls = "ok" if plots.is_number(score) and score >= 1 else "bad"
+            extracted = res.get("extracted") if isinstance(res, dict) else None
+            verdicts.append(
+                f"<span class='tag {cls}'>{html.escape(mode)} {_fmt(score)}</span> "
+                f"<code>{html.escape(json.dumps(extracted, default=str))}</code>"
+            )
+        parts.append("<p>" + "<br>".join(verdicts) + "</p>")
+        parts.append(
+            f"<div class='completion'><b>prediction</b>"
+            f"<pre>{html.escape(str(ex.get('prediction', '')))}</pre></div></div>"
+        )
+        cards.append("".join(parts))
+    legend = (
+        f"<p class='sub'>{len(examples)} problems (first completion); "
+        "<span class='tag ok'>full score</span> <span class='tag bad'>not</span>.</p>"
+    )
+    return legend + "<div class='grid'>" + "\n".join(cards) + "</div>"
+
+
+def _flat(tree: Any, prefix: str = "") -> dict[str, Any]:
+    """Scalar leaves of a nested dict as ``{"a/b": value}``."""
+    if not isinstance(tree, dict):
+        return {prefix: tree} if prefix else {}
+    out: dict[str, Any] = {}
+    for key, value in tree.items():
+        out.update(_flat(value, f"{prefix}/{key}" if prefix else str(key)))
+    return out
+
+
+# --------------------------------------------------------------------------------------------
 # Helpers
 # --------------------------------------------------------------------------------------------
 

@@ -3,7 +3,10 @@
 One module per family: format, counting (count), math, choice, numeric (numeric,
 numeric_relaxed, exact_match), grounding (grounding, detection, detection_confidence,
 gui_click), ocr (ocr, anls), length (factories only), compose (weighted sums, gating,
-schedules, per-task routing) and custom (``module:function`` / ``file.py:function``).
+schedules, per-task routing), custom (``module:function`` / ``file.py:function``), judge
+(LLM-as-judge) and reward_model (sequence classification). The last two are factories in
+``REWARD_FACTORIES``; ``build_reward`` turns any config value (name, factory, compose) into a
+reward.
 """
 
 from mmrft.rewards import choice, counting, format, grounding, length, math, numeric, ocr
@@ -14,6 +17,7 @@ from mmrft.rewards.base import (
     safe_reward,
     score_answers,
 )
+from mmrft.rewards.build import build_reward
 from mmrft.rewards.choice import choice_reward, parse_choice
 from mmrft.rewards.compose import (
     REWARD_FACTORIES,
@@ -37,6 +41,7 @@ from mmrft.rewards.grounding import (
     parse_detections,
     parse_point,
 )
+from mmrft.rewards.judge import Judge, make_judge_reward, parse_judge_score
 from mmrft.rewards.length import (
     make_overlong_reward,
     make_repetition_reward,
@@ -46,17 +51,21 @@ from mmrft.rewards.length import (
 from mmrft.rewards.math import MathVerifyPool, math_equal, math_reward
 from mmrft.rewards.numeric import normalize_text, numeric_match, parse_number
 from mmrft.rewards.ocr import anls_score, levenshtein, normalized_edit_distance
+from mmrft.rewards.reward_model import RewardModel, make_reward_model_reward, normalise_scores
 
 __all__ = [
     "BOX_FORMATS",
     "REWARDS",
     "REWARD_FACTORIES",
     "ComposedReward",
+    "Judge",
     "MathVerifyPool",
     "RewardFn",
+    "RewardModel",
     "TaskRouter",
     "anls_score",
     "average_precision",
+    "build_reward",
     "choice",
     "choice_reward",
     "compose_rewards",
@@ -73,12 +82,15 @@ __all__ = [
     "levenshtein",
     "load_reward",
     "make_box_reward",
+    "make_judge_reward",
     "make_overlong_reward",
     "make_repetition_reward",
+    "make_reward_model_reward",
     "match_boxes",
     "math",
     "math_equal",
     "math_reward",
+    "normalise_scores",
     "normalize_text",
     "normalized_edit_distance",
     "numeric",
@@ -89,6 +101,7 @@ __all__ = [
     "parse_choice",
     "parse_count",
     "parse_detections",
+    "parse_judge_score",
     "parse_number",
     "parse_point",
     "repeated_ngram_fraction",

@@ -2,8 +2,8 @@
 
 Each input line is one JSON object: ``completion`` plus the sample's fields (``answer``
 required; ``prompt``, ``task``, ``meta``, ``id`` optional; images are not loaded -- rewards read
-sizes from ``meta``). NAME is a registered reward or a ``module:function`` / ``file.py:function``
-spec. Each scored line is written back with ``reward`` (the overall score) and ``rewards`` (all
+sizes from ``meta``). NAME is a registered reward, a ``module:function`` / ``file.py:function``
+spec, or a JSON ``build_reward`` spec such as ``'{"factory": "judge", "args": {"model": "p"}}'``. Each scored line is written back with ``reward`` (the overall score) and ``rewards`` (all
 components); one JSON summary line goes to stdout. Malformed lines are reported on stderr with
 their line numbers and skipped.
 """
@@ -17,7 +17,7 @@ from pathlib import Path
 
 from mmrft.data.sample import Sample
 from mmrft.rewards.base import safe_reward
-from mmrft.rewards.custom import resolve_reward
+from mmrft.rewards.build import build_reward
 
 
 def _sample(obj: object, lineno: int) -> tuple[str, Sample]:
@@ -44,7 +44,13 @@ def _sample(obj: object, lineno: int) -> tuple[str, Sample]:
 
 def score_file(name: str, path: str | Path, out: str | Path | None = None) -> dict:
     """Score every well-formed line of ``path`` with reward ``name``; returns the summary."""
-    fn = resolve_reward(name)
+    spec: str | dict = name
+    if name.lstrip().startswith("{"):
+        try:
+            spec = json.loads(name)
+        except json.JSONDecodeError as e:
+            raise ValueError(f"reward spec {name!r} is not valid JSON: {e}") from e
+    fn = build_reward(spec)
     rows, completions, samples = [], [], []
     skipped = 0
     with open(path, encoding="utf-8") as f:
@@ -80,7 +86,9 @@ def cmd_reward(args: argparse.Namespace) -> int:
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Register ``mmrft reward`` on the main CLI's subparsers."""
     parser = subparsers.add_parser("reward", help="score saved completions (JSONL) with any reward")
-    parser.add_argument("name", help="registered reward name, or module:function / file.py:fn")
+    parser.add_argument(
+        "name", help="reward name, module:function / file.py:fn, or a JSON factory spec"
+    )
     parser.add_argument("file", help="JSONL: one {completion, answer, meta, task, ...} per line")
     parser.add_argument("--out", default=None, help="write each line back with its rewards")
     parser.set_defaults(func=cmd_reward)

@@ -36,7 +36,9 @@ from mmrft.registry import Registry
 from mmrft.rewards.base import RewardFn
 from mmrft.rewards.custom import resolve_reward
 from mmrft.rewards.grounding import make_box_reward
+from mmrft.rewards.judge import judge_reward_from_config
 from mmrft.rewards.length import make_overlong_reward, make_repetition_reward
+from mmrft.rewards.reward_model import reward_model_reward_from_config
 
 WeightSpec = float | int | Mapping[str, Any]
 
@@ -45,6 +47,10 @@ REWARD_FACTORIES: Registry[Callable[..., RewardFn]] = Registry("reward factory")
 REWARD_FACTORIES.register("overlong")(make_overlong_reward)
 REWARD_FACTORIES.register("repetition")(make_repetition_reward)
 REWARD_FACTORIES.register("box")(make_box_reward)
+# Model-based rewards: "model" is a path or hub name, loaded once and cached (judge.py,
+# reward_model.py); torch/transformers are imported only when one is built.
+REWARD_FACTORIES.register("judge")(judge_reward_from_config)
+REWARD_FACTORIES.register("reward_model")(reward_model_reward_from_config)
 
 
 def schedule_value(spec: WeightSpec, step: int) -> float:

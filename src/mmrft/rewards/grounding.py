@@ -25,6 +25,9 @@ Parsing reads every ``[x1, y1, x2, y2]`` / ``(x1, y1, x2, y2)`` quadruple (so JS
 * a huge list of boxes ("detection"): matching is one-to-one, so precision and F1 collapse.
   AP does not punish low-confidence extras, which is why "detection" trains on F1 and only
   logs AP.
+* boxes at confidence 0 ("detection_confidence"): Visual-RFT's confidence term pays ``1 - c``
+  per unmatched box, so their sum gives any zero-confidence guess half marks; the reward
+  trains on ``iou * (1 + confidence) / 2`` instead.
 
 Matching is Hungarian (``scipy.optimize.linear_sum_assignment``) on the pairs with IoU >= the
 threshold, maximising the number of matches and then their total IoU; ``method="greedy"``
@@ -332,7 +335,13 @@ def grounding_accuracy(answer: str | None, sample: Sample, box_format: str | Non
 
 
 def detection_accuracy(answer: str | None, sample: Sample, box_format: str | None = None) -> dict:
-    """F1 at IoU 0.5 (trains), with precision, recall and AP@0.5 logged."""
+    """F1 at IoU 0.5 (trains), with precision, recall and AP@0.5 logged.
+
+    "No boxes" must be said (``[]``): a missing or empty answer scores 0 even when there is
+    nothing to find, or silence would be a free win on every empty scene.
+    """
+    if answer is None or not answer.strip():
+        return {"accuracy": 0.0, "precision": 0.0, "recall": 0.0, "ap50": 0.0}
     pred, scores, gold = _pred_and_gold(answer, sample, box_format)
     precision, recall, f1 = detection_f1(pred, gold)
     ap = average_precision(pred, scores, gold)
@@ -342,10 +351,17 @@ def detection_accuracy(answer: str | None, sample: Sample, box_format: str | Non
 def detection_confidence_accuracy(
     answer: str | None, sample: Sample, box_format: str | None = None
 ) -> dict:
-    """Visual-RFT's IoU and confidence rewards, averaged (Visual-RFT sums them)."""
+    """Visual-RFT's IoU and confidence rewards (both logged), combined as
+    ``iou * (1 + confidence) / 2``: confidence scales what localisation earned.
+
+    Visual-RFT sums them, which pays ``1 - c`` for every unmatched box: one wrong box, or 400,
+    at confidence 0 would earn half the maximum while an honest near miss at confidence 0.9
+    earns 0.05. The product keeps its two anchors (a correct box at confidence 1 scores 1, at
+    confidence 0 scores 1/2) and gives nothing that localises nothing.
+    """
     pred, scores, gold = _pred_and_gold(answer, sample, box_format)
     iou_r, conf_r = visual_rft_rewards([tuple(b) for b in pred.tolist()], scores.tolist(), gold)
-    return {"accuracy": (iou_r + conf_r) / 2, "iou": iou_r, "confidence": conf_r}
+    return {"accuracy": iou_r * (1 + conf_r) / 2, "iou": iou_r, "confidence": conf_r}
 
 
 def parse_point(text: str | None) -> tuple[float, float] | None:
@@ -438,7 +454,8 @@ def detection_reward(completions: list[str], samples: list[Sample]) -> dict[str,
 def detection_confidence_reward(
     completions: list[str], samples: list[Sample]
 ) -> dict[str, list[float]]:
-    """``0.9 * (iou + confidence) / 2 + 0.1 * format``, Visual-RFT's confidence-aware rewards.
+    """``0.9 * iou * (1 + confidence) / 2 + 0.1 * format`` from Visual-RFT's confidence-aware
+    rewards (see ``detection_confidence_accuracy`` for why not their sum).
 
     >>> s = Sample(id="x", prompt="", answer="[0, 0, 10, 10]", meta={"box_format": "abs"})
     >>> detection_confidence_reward(

@@ -8,6 +8,12 @@ percentages, sets, intervals, equations) on both sides, gold and prediction alik
   before parsing. Unwrapped, math-verify falls back to "the last number in the text", which
   turns a hedge like ``1, 2, 3, 4`` into ``4``; wrapped, it is the set {1, 2, 3, 4} and scores 0
   (and ``3 3 3 3`` is a product, not 3).
+* An answer longer than ``MAX_ANSWER_CHARS`` scores 0 without parsing. Past roughly 2,000
+  characters of space-separated tokens the LaTeX parser hits Python's recursion limit and
+  math-verify falls back to "the last number in the text", so ``"3 " * 1000`` (or 999 wrong
+  numbers then the right one) would score 1 while ``3 3 3 3`` scores 0. No final answer needs
+  that much text; the cap also bounds parsing cost. A repeated single answer (``3, 3``) is the
+  set {3} and counts as 3: it names no second candidate.
 * Timeouts: math-verify bounds each parse and each comparison with ``signal.alarm``, which only
   works on the main thread. ``math_equal`` uses it there (``timeout_s`` per parse/comparison; the
   worst case is about 6x that: two parses and up to four comparisons). Off the main thread the
@@ -36,6 +42,9 @@ logger = logging.getLogger(__name__)
 # completion while leaving slow-but-valid expressions room. Its alarm takes whole seconds.
 DEFAULT_TIMEOUT_S = 2
 _DELIMITERS = ("$", "\\(", "\\[", "\\boxed")
+# Real final answers are short; this is half the length at which the parser's recursion limit
+# turns a long string into its last number (see the module note).
+MAX_ANSWER_CHARS = 1000
 
 
 def _math_verify() -> Any:
@@ -64,11 +73,12 @@ def math_equal(pred: str | None, gold: str, *, timeout_s: int = DEFAULT_TIMEOUT_
 
     ``timeout_s`` (whole seconds) bounds each parse and comparison on the main thread; off the
     main thread no alarm is possible and none is used (see the module note and MathVerifyPool).
+    A ``pred`` longer than ``MAX_ANSWER_CHARS`` is False without parsing.
 
     >>> math_equal("\\\\frac{1}{2}", "0.5"), math_equal("50\\\\%", "0.5"), math_equal("1, 2", "2")
     (True, True, False)
     """
-    if not pred or not pred.strip():
+    if not pred or not pred.strip() or len(pred) > MAX_ANSWER_CHARS:
         return False
     mv = _math_verify()
     timeout = timeout_s if threading.current_thread() is threading.main_thread() else None

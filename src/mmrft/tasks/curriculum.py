@@ -123,3 +123,45 @@ class AdaptiveLevel:
                 self.index -= 1
                 self.recent.clear()
         return self.level
+
+    # The stream's LevelPolicy interface (mmrft.data.stream).
+    def next_level(self, step: int, successes: list[float]) -> int:
+        return self.update(successes)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"index": self.index, "recent": list(self.recent)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.index = state["index"]
+        self.recent = deque(state["recent"], maxlen=self.window)
+
+
+class LevelSchedule:
+    """Difficulty by RL step: ``[[0, 1], [100, 2]]`` is level 1 for steps 1-99, then level 2.
+
+    >>> s = LevelSchedule([[100, 2], [0, 1], [200, 4]])
+    >>> s.level, s.next_level(99, []), s.next_level(100, []), s.next_level(250, [])
+    (1, 2, 2, 4)
+    """
+
+    def __init__(self, points: Iterable[Iterable[int]]) -> None:
+        pairs = sorted((int(a), int(b)) for a, b in points)
+        if not pairs or pairs[0][0] > 1:
+            raise ValueError(f"a level schedule must start at step 0 or 1, got {pairs}")
+        self.steps = [s for s, _ in pairs]
+        self.values = [lv for _, lv in pairs]
+        self.level = self.level_at(1)
+
+    def level_at(self, step: int) -> int:
+        return self.values[max(bisect.bisect_right(self.steps, step) - 1, 0)]
+
+    def next_level(self, step: int, successes: list[float]) -> int:
+        """The level of step ``step + 1`` (results do not matter to a schedule)."""
+        self.level = self.level_at(step + 1)
+        return self.level
+
+    def state_dict(self) -> dict[str, Any]:
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        pass

@@ -25,8 +25,11 @@ from mmrft.eval.harness import EvalResult
 from mmrft.models import family_for, load_policy, save_policy
 from mmrft.models.lora import save_merged
 from mmrft.models.setup import is_lora, prepare_policy
-from mmrft.rewards.custom import resolve_reward
+from mmrft.rewards import REWARDS
+from mmrft.rewards.base import RewardFn
+from mmrft.rewards.build import build_reward
 from mmrft.tasks import TASKS
+from mmrft.tasks.curriculum import AdaptiveLevel, LevelSchedule, TaskMixture
 from mmrft.trainer.rl import train_rl
 from mmrft.trainer.sft import train_sft
 
@@ -45,10 +48,34 @@ def seed_everything(seed: int) -> None:
 
 
 def make_task(cfg: Config):
+    """The configured task, or a ``TaskMixture`` when ``data.mixture`` is set."""
+    if cfg.data.mixture:
+        return TaskMixture(cfg.data.mixture)  # each task with its own defaults
     kwargs = {"image_size": cfg.data.image_size}
     if cfg.data.count_range is not None:
         kwargs["count_range"] = tuple(cfg.data.count_range)
     return TASKS.get(cfg.data.task)(**kwargs)
+
+
+def make_reward(cfg: Config, task) -> RewardFn:
+    """``rl.reward``; the special name "task" scores each sample with its own task's reward."""
+    if cfg.rl.reward == "task":
+        return task.reward() if isinstance(task, TaskMixture) else REWARDS.get(task.reward_name)
+    return build_reward(cfg.rl.reward)  # a name, module:function, file.py:function or spec
+
+
+def level_policy(cfg: Config, task) -> LevelSchedule | AdaptiveLevel | None:
+    """The RL stream's difficulty curriculum, if one is configured."""
+    if cfg.data.level_schedule:
+        return LevelSchedule(cfg.data.level_schedule)
+    if cfg.data.adaptive_level:
+        return AdaptiveLevel(
+            task.levels,
+            window=cfg.data.adaptive_window,
+            promote_at=cfg.data.adaptive_promote_at,
+            demote_at=cfg.data.adaptive_demote_at,
+        )
+    return None
 
 
 def make_data(
@@ -73,11 +100,16 @@ def make_data(
             ProblemStream.from_samples(loaded.samples, cfg.run.seed + 1),
             eval_samples,
             loaded.skipped,
-        )
+        )  # a fixed dataset: nothing to prefetch, no levels
     base = cfg.run.seed * 10
+    rl_stream = ProblemStream.from_task(task, base + RL_BASE, cfg.data.level)
+    rl_stream.policy = level_policy(cfg, task)
+    if rl_stream.policy is not None:
+        rl_stream.level = rl_stream.policy.level
+    sft_stream = ProblemStream.from_task(task, base + SFT_BASE, cfg.data.level)
     return (
-        ProblemStream.from_task(task, base + SFT_BASE, cfg.data.level),
-        ProblemStream.from_task(task, base + RL_BASE, cfg.data.level),
+        sft_stream.prefetch(cfg.data.prefetch),
+        rl_stream.prefetch(cfg.data.prefetch),
         eval_samples,
         [],
     )
@@ -90,10 +122,8 @@ def run(cfg: Config) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     save_config(cfg, out / "config.yaml")
     seed_everything(cfg.run.seed)
-    reward_fn = resolve_reward(
-        cfg.rl.reward
-    )  # a registered name or module:function / file.py:function
     sft_stream, rl_stream, eval_samples, skipped = make_data(cfg)
+    reward_fn = make_reward(cfg, make_task(cfg))
 
     # --- cold start --------------------------------------------------------------------
     sft_dir = out / "sft"

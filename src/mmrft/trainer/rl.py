@@ -98,11 +98,8 @@ def train_rl(
         state = load_trainer_state(ckpt)
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
-        stream.position, start, result.evals = (
-            state["stream_position"],
-            state["step"],
-            state["evals"],
-        )
+        stream.load_state_dict(state["stream"])
+        start, result.evals = state["step"], state["evals"]
         kl_ctl.value = state.get("kl_coef", kl_ctl.value)
         if critic is not None:
             critic.load_state_dict(state["critic"])
@@ -170,6 +167,8 @@ def train_rl(
             if acfg.overlong_filter and batch.finished is not None:  # truncated rows: no loss
                 mask = mask * batch.finished.to(device).unsqueeze(1)
             rewards = torch.tensor(ro.scores["overall"], dtype=torch.float32, device=device)  # [N]
+            level = stream.level  # of this step's problems; a curriculum may change the next
+            stream.feedback(step, ro.scores.get("accuracy", ro.scores["overall"]))
 
             # --- rollout-policy and reference log-probs, advantages ----------------------------
             t1 = time.perf_counter()
@@ -251,6 +250,7 @@ def train_rl(
                     / max(t2 - t1, 1e-9),
                     "actor/kl_coef": kl_ctl.value,
                     "lr": sched.get_last_lr()[0],
+                    "curriculum/level": level,
                 }
             )
             if step % cfg.run.log_every == 0:
@@ -266,7 +266,7 @@ def train_rl(
                     {
                         "optimizer": opt.state_dict(),
                         "scheduler": sched.state_dict(),
-                        "stream_position": stream.position,
+                        "stream": stream.state_dict(),
                         "evals": result.evals,
                         "kl_coef": kl_ctl.value,
                         **(
