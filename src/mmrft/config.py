@@ -140,7 +140,8 @@ class DataConfig:
     task: str = "count"
     """Registered task that generates problems and verifies answers."""
     train_path: str | None = None
-    """A JSONL file in the standard format to train on instead of generating problems."""
+    """A dataset in the standard format to train on instead of generating problems: a JSONL
+    file, a Parquet file or a `datasets` directory saved with save_to_disk (docs/data.md)."""
     level: int = 2
     """Task difficulty level; 2 is hard enough that the base model does not already solve it."""
     count_range: list[int] | None = None
@@ -309,6 +310,10 @@ class AlgorithmConfig:
     """GAE discount (adv_estimator: gae); 1.0 because the reward arrives once, at the end."""
     gae_lambda: float = 0.95
     """GAE lambda (adv_estimator: gae): 1 is the Monte-Carlo return, 0 the one-step TD target."""
+    tis_cap: float | None = None
+    """Truncated importance sampling against the train/inference gap: weight each token's
+    policy loss by min(pi_trainer / pi_rollout, tis_cap) using the engine's own log-probs
+    (2.0 is the paper's choice). null logs the gap (rollout/logp_abs_diff_*) without correcting."""
     overlong_filter: bool = False
     """DAPO overlong filtering: completions cut off at max_new_tokens (no EOS) are left out of
     the loss, so truncation is not punished as if it were a wrong answer."""
@@ -319,6 +324,8 @@ class AlgorithmConfig:
             check(self.dual_clip > 1, "dual_clip", f"must be > 1 (or null), got {self.dual_clip}")
         at_least(self, 0, "kl_coef")
         at_least(self, 1, "ppo_epochs", "mini_batches")
+        if self.tis_cap is not None:
+            positive(self, "tis_cap")
         for key in ("gae_gamma", "gae_lambda"):
             value = getattr(self, key)
             check(0 <= value <= 1, key, f"must be in [0, 1], got {value}")

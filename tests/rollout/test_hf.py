@@ -72,3 +72,47 @@ def test_select_rows_matches_full_batch(tiny_vlm, vlm_family, count_samples):
             model, batch.select(rows), batch.completion_ids[rows], batch.completion_mask[rows]
         )
     assert torch.allclose(full[rows], part, atol=1e-5)
+
+
+def _trainer_logits(model, batch):
+    with torch.no_grad():
+        _, logits = completion_logprobs(
+            model, batch.prompt_inputs, batch.completion_ids, batch.completion_mask
+        )
+    return logits.float()  # [N, L, V]
+
+
+def test_engine_logprobs_are_the_sampling_distribution(tiny_vlm, vlm_family, count_samples):
+    """Recorded log-probs = log-softmax of the warped logits, recomputed here by hand."""
+    model, _ = tiny_vlm
+    sampler = HFSampler(model, vlm_family, batch_size=4)  # chunks: concat keeps log-probs
+    suppressed = vlm_family.suppressed_token_ids()
+    for temp, top_k in ((1.0, 0), (0.7, 0), (0.7, 5)):
+        batch = sampler.generate(
+            count_samples[:3],
+            SamplingParams(n=2, temperature=temp, top_k=top_k, max_new_tokens=6, seed=0),
+        )
+        logits = _trainer_logits(model, batch) / temp  # [N, L, V]
+        logits[..., suppressed] = float("-inf")
+        if top_k:  # keep the k largest, as the sampler's top-k warper does
+            kth = logits.topk(top_k, dim=-1).values[..., -1:]
+            logits = logits.masked_fill(logits < kth, float("-inf"))
+        expected = torch.log_softmax(logits, -1).gather(-1, batch.completion_ids[..., None])[..., 0]
+        mask = batch.completion_mask.bool()
+        assert torch.allclose(batch.logprobs[mask], expected[mask], atol=1e-4), (temp, top_k)
+    greedy = sampler.generate(count_samples[:1], SamplingParams(n=1, temperature=0.0))
+    assert greedy.logprobs is None
+
+
+def test_checkpoint_generation_config_does_not_change_sampling(
+    fresh_vlm, vlm_family, count_samples
+):
+    """A checkpoint's own sampling defaults (Qwen2.5-VL ships top_k=1) must not leak in."""
+    model, _ = fresh_vlm
+    model.generation_config.top_k = 1
+    model.generation_config.repetition_penalty = 5.0
+    batch = HFSampler(model, vlm_family).generate(
+        count_samples[:1], SamplingParams(n=8, max_new_tokens=6, seed=0)
+    )
+    assert len({tuple(r) for r in batch.completion_ids.tolist()}) > 1  # top_k=1 would be greedy
+    assert model.generation_config.top_k == 1  # and the checkpoint's config is left as it was

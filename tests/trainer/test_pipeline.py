@@ -93,3 +93,24 @@ def test_freeze_vision_keeps_the_vision_tower_fixed(tmp_path):
     for name, p in trained.model.visual.named_parameters():
         assert torch.equal(p, visual[name]), name
     assert not torch.equal(trained.lm_head.weight, start.lm_head.weight)
+
+
+def test_training_data_may_be_a_parquet_file(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from mmrft.trainer.pipeline import make_data
+
+    samples = TASKS.get("count")().dataset(5, 0, 2)
+    write_jsonl(samples, tmp_path / "d.jsonl", embed_images=True)
+    rows = [json.loads(x) for x in (tmp_path / "d.jsonl").read_text().splitlines()]
+    for r in rows:
+        r["meta"] = json.dumps(r["meta"])  # a JSON string column, as many exports store it
+    pq.write_table(pa.Table.from_pylist(rows), tmp_path / "d.parquet")
+    cfg = load_config(None, [f"data.train_path={tmp_path / 'd.parquet'}", "data.eval_size=1"])
+    _, rl_stream, _, skipped = make_data(cfg)
+    got = {s.id: s for s in rl_stream.next_batch(5)}
+    assert not skipped and set(got) == {s.id for s in samples}
+    for s in samples:
+        assert got[s.id].answer == s.answer and got[s.id].meta == s.meta
+        assert list(got[s.id].images[0].getdata()) == list(s.images[0].getdata())

@@ -117,3 +117,14 @@ def test_multiple_epochs_and_minibatches_run(tmp_path):
     row = json.loads((tmp_path / "metrics.jsonl").read_text().splitlines()[0])
     # later mini-batches see a policy that moved: ratios leave 1
     assert row["actor/ratio_max"] > 1.0 or row["actor/ratio_min"] < 1.0
+
+
+def test_train_inference_gap_is_logged_and_tis_runs(tmp_path):
+    _run(_cfg(tmp_path / "exact", "rl.steps=1"))
+    exact = json.loads((tmp_path / "exact" / "metrics.jsonl").read_text().splitlines()[0])
+    assert exact["rollout/logp_abs_diff_max"] < 1e-4  # the HF engine samples what we train
+    # top-k sampling is a different distribution from the trainer's full softmax: a real gap
+    _run(_cfg(tmp_path / "topk", "rl.steps=1", "rollout.top_k=5", "algorithm.tis_cap=2.0"))
+    topk = json.loads((tmp_path / "topk" / "metrics.jsonl").read_text().splitlines()[0])
+    assert topk["rollout/logp_abs_diff_mean"] > 0.5 and topk["rollout/mismatch_kl"] > 0
+    assert math.isfinite(topk["actor/loss"])

@@ -6,47 +6,31 @@ cannot be decoded) is skipped and recorded as ``(line_number, reason)``, and one
 summarises the count. Only a missing dataset file raises (FileNotFoundError), since that is a
 configuration mistake rather than bad data.
 
-Line fields: ``id``, ``prompt``, ``answer`` (required; a numeric ``answer`` or ``id`` is turned
-into a string), ``images`` (list of paths relative to the JSONL file, absolute paths, or
-``data:image/...;base64,`` URIs), ``task`` and ``meta`` (an object, passed to rewards untouched).
-Other top-level keys are ignored without error: put anything the verifier needs under ``meta``.
+Line fields: ``id``, ``prompt`` (or chat ``messages``), ``answer`` (required; a numeric
+``answer`` or ``id`` is turned into a string), ``images`` (list of paths relative to the JSONL
+file, absolute paths, or ``data:image/...;base64,`` URIs), ``task`` and ``meta`` (an object,
+passed to rewards untouched). Other top-level keys are ignored without error: put anything the
+verifier needs under ``meta``. The field rules live in ``mmrft.data.rows`` and are shared with
+the Parquet and ``datasets`` loaders (``mmrft.data.load``).
 """
 
 from __future__ import annotations
 
 import base64
-import binascii
 import io
 import json
 import logging
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from PIL import Image
-
+from mmrft.data.rows import BadLine, LoadResult, sample_from_row, warn_skipped
+from mmrft.data.rows import decode_image as _decode  # noqa: F401 (re-export for eval loaders)
 from mmrft.data.sample import Sample
 
 logger = logging.getLogger(__name__)
 
-REQUIRED = ("id", "prompt", "answer")
-_DATA_URI = re.compile(r"data:image/[\w.+-]+;base64,(.*)", re.DOTALL)
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
-
-
-class BadLine(ValueError):
-    """A line that cannot become a Sample; the message names the field or file."""
-
-
-@dataclass
-class LoadResult:
-    """What ``read_jsonl`` loaded and what it skipped."""
-
-    samples: list[Sample] = field(default_factory=list)
-    skipped: list[tuple[int, str]] = field(default_factory=list)
-    """``(line_number, reason)``, 1-based; the reason starts with ``"line N: "``."""
 
 
 def write_jsonl(samples: Iterable[Sample], path: str | Path, *, embed_images: bool = False) -> Path:
@@ -106,17 +90,7 @@ def read_jsonl(path: str | Path) -> LoadResult:
                 reason = f"line {number}: {e}"
                 result.skipped.append((number, reason))
                 logger.debug("%s: skipped %s", path, reason)
-    if result.skipped:
-        shown = "; ".join(reason for _, reason in result.skipped[:5])
-        more = f" (+{len(result.skipped) - 5} more)" if len(result.skipped) > 5 else ""
-        logger.warning(
-            "%s: skipped %d of %d samples: %s%s",
-            path,
-            len(result.skipped),
-            len(result.skipped) + len(result.samples),
-            shown,
-            more,
-        )
+    warn_skipped(logger, path, result)
     return result
 
 
@@ -125,56 +99,4 @@ def _parse_line(line: str, root: Path) -> Sample:
         row = json.loads(line)
     except json.JSONDecodeError as e:
         raise BadLine(f"invalid JSON ({e.msg} at column {e.colno})") from None
-    if not isinstance(row, dict):
-        raise BadLine(f"expected a JSON object, got {type(row).__name__}")
-    for key in REQUIRED:
-        if key not in row:
-            raise BadLine(f"missing field {key!r}")
-    images = row.get("images", [])
-    meta = row.get("meta", {})
-    if not isinstance(images, list) or not all(isinstance(r, str) for r in images):
-        raise BadLine("field 'images' must be a list of strings")
-    if not isinstance(meta, dict):
-        raise BadLine("field 'meta' must be an object")
-    return Sample(
-        id=_text(row, "id"),
-        prompt=_text(row, "prompt", numbers=False),
-        answer=_text(row, "answer"),
-        images=[_load_image(ref, k, root) for k, ref in enumerate(images)],
-        task=_text(row, "task", numbers=False) if "task" in row else "",
-        meta=meta,
-    )
-
-
-def _text(row: dict[str, Any], key: str, *, numbers: bool = True) -> str:
-    """``row[key]`` as a string; ints and floats are accepted only where ``numbers``."""
-    value = row[key]
-    if isinstance(value, str):
-        return value
-    if numbers and isinstance(value, (int, float)) and not isinstance(value, bool):
-        return str(value)
-    raise BadLine(f"field {key!r} must be a string, got {type(value).__name__}")
-
-
-def _load_image(ref: str, index: int, root: Path) -> Image.Image:
-    match = _DATA_URI.fullmatch(ref)
-    if match:
-        name = f"embedded image {index}"
-        try:
-            data = base64.b64decode(match.group(1), validate=True)
-        except (binascii.Error, ValueError):
-            raise BadLine(f"{name} is not valid base64") from None
-        return _decode(io.BytesIO(data), name)
-    file = root / ref  # an absolute ``ref`` replaces ``root``
-    if not file.is_file():
-        raise BadLine(f"image {ref!r} not found")
-    return _decode(file, f"image {ref!r}")
-
-
-def _decode(source: io.BytesIO | Path, name: str) -> Image.Image:
-    try:
-        with Image.open(source) as image:
-            image.load()  # PIL opens lazily; force the decode here so truncation is caught
-            return image.convert("RGB")
-    except Exception as e:  # PIL raises many types (OSError, SyntaxError, ValueError, ...)
-        raise BadLine(f"{name} cannot be decoded ({type(e).__name__})") from None
+    return sample_from_row(row, root)

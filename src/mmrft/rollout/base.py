@@ -41,6 +41,9 @@ class RolloutBatch:
     finished: Tensor | None = None
     """[N] bool: the completion ended with EOS (False = cut off at max_new_tokens)."""
     pad_id: int = 0
+    logprobs: Tensor | None = None
+    """[N, L] log-probs of the sampled tokens under the distribution the engine sampled from
+    (0 at padding), or None; the trainer compares them with its own (train/inference gap)."""
 
     def select(self, rows: list[int]) -> dict[str, Tensor]:
         """Prompt inputs of a subset of rows (vision tensors sliced to those rows' images)."""
@@ -59,6 +62,7 @@ class RolloutBatch:
             sample_index=index,
             images_per_row=[self.images_per_row[r] for r in rows],
             finished=None if self.finished is None else self.finished[rows],
+            logprobs=None if self.logprobs is None else self.logprobs[rows],
         )
 
     @property
@@ -95,6 +99,7 @@ def concat_batches(batches: list[RolloutBatch]) -> RolloutBatch:
         index += [i + offset for i in b.sample_index]
         offset += max(b.sample_index, default=-1) + 1
     finished = [b.finished for b in batches]
+    logprobs = [b.logprobs for b in batches]
     return RolloutBatch(
         prompt_inputs,
         _pad_cat([b.completion_ids for b in batches], pad_id, left=False),
@@ -104,6 +109,7 @@ def concat_batches(batches: list[RolloutBatch]) -> RolloutBatch:
         [k for b in batches for k in b.images_per_row],
         None if any(f is None for f in finished) else torch.cat(finished),
         pad_id,
+        None if any(x is None for x in logprobs) else _pad_cat(logprobs, 0.0, left=False),
     )
 
 

@@ -7,9 +7,17 @@ ordinary batch row: simple, and the same layout the trainer's log-prob pass uses
 from __future__ import annotations
 
 import dataclasses
+from contextlib import contextmanager
 
 import torch
 from torch import Tensor
+from transformers import (
+    GenerationConfig,
+    LogitsProcessorList,
+    TemperatureLogitsWarper,
+    TopKLogitsWarper,
+    TopPLogitsWarper,
+)
 
 from mmrft.data.sample import Sample
 from mmrft.models.families import ModelFamily
@@ -24,6 +32,38 @@ def completion_mask_from_ids(ids: Tensor, eos_id: int, pad_id: int) -> Tensor:
     is_eos = ids == eos_id  # [N, L]
     after_eos = (is_eos.cumsum(1) - is_eos.long()) > 0  # [N, L] strictly after the first EOS
     return (~after_eos).float()
+
+
+@contextmanager
+def neutral_generation_config(model: torch.nn.Module):
+    """Generate with transformers' defaults instead of the checkpoint's generation_config."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    saved = base.generation_config
+    base.generation_config = GenerationConfig()
+    try:
+        yield
+    finally:
+        base.generation_config = saved
+
+
+class _SampledLogprobs:
+    """A last-in-line logits processor that keeps log p(sampled token) under the final
+    (temperature / top-k / top-p / suppression) distribution: the step-t token is known at
+    step t+1, so one [n, V] log-softmax is held at a time, never the whole [L, n, V]."""
+
+    def __init__(self) -> None:
+        self.pending: Tensor | None = None  # [n, V] log-softmax of the last step
+        self.steps: list[Tensor] = []  # each [n]
+
+    def __call__(self, input_ids: Tensor, scores: Tensor) -> Tensor:
+        self.take(input_ids[:, -1])
+        self.pending = torch.log_softmax(scores.float(), dim=-1)  # [n, V]
+        return scores
+
+    def take(self, tokens: Tensor) -> None:
+        if self.pending is not None:
+            self.steps.append(self.pending.gather(1, tokens[:, None]).squeeze(1))  # [n]
+            self.pending = None
 
 
 @SAMPLERS.register("hf")
@@ -66,15 +106,28 @@ class HFSampler:
             pad_token_id=self.pad_id,
             suppress_tokens=self.suppressed or None,
         )
-        if not greedy:
-            gen_kwargs.update(
-                temperature=params.temperature, top_p=params.top_p, top_k=params.top_k or None
+        recorder = None if greedy else _SampledLogprobs()
+        if recorder is not None:
+            # Our own warpers, so the recorder (which transformers runs before its warpers)
+            # sees the final distribution; the checkpoint's generation_config is set aside
+            # for the call, or its sampling defaults (Qwen2.5-VL ships top_k=1, top_p=0.001,
+            # repetition_penalty=1.05) would silently replace the policy being trained.
+            warpers = [
+                TemperatureLogitsWarper(params.temperature) if params.temperature != 1 else None,
+                TopKLogitsWarper(params.top_k) if params.top_k else None,
+                TopPLogitsWarper(params.top_p) if params.top_p < 1 else None,
+            ]
+            gen_kwargs["logits_processor"] = LogitsProcessorList(
+                [w for w in warpers if w is not None] + [recorder]
             )
-        else:
-            gen_kwargs.update(temperature=None, top_p=None, top_k=None)
-        out = self.model.generate(**inputs, **gen_kwargs)  # [n, P + L]
+        with neutral_generation_config(self.model):
+            out = self.model.generate(**inputs, **gen_kwargs)  # [n, P + L]
         completion_ids = out[:, inputs["input_ids"].shape[1] :]  # [n, L]
         mask = completion_mask_from_ids(completion_ids, self.eos_id, self.pad_id)
+        logprobs = None
+        if recorder is not None:
+            recorder.take(completion_ids[:, len(recorder.steps)])  # the last step's token
+            logprobs = torch.stack(recorder.steps, dim=1) * mask  # [n, L]
         completion_ids = completion_ids.masked_fill(mask == 0, self.pad_id)
         texts = self.family.tokenizer.batch_decode(
             completion_ids.masked_fill(completion_ids == self.eos_id, self.pad_id),
@@ -89,4 +142,5 @@ class HFSampler:
             images_per_row=[len(r.images) if self.family.multimodal else 0 for r in rows],
             finished=(completion_ids == self.eos_id).any(dim=1),
             pad_id=self.pad_id,
+            logprobs=logprobs,
         )

@@ -1,12 +1,31 @@
 """Procedural task generators; importing this package registers the built-in tasks."""
 
-from mmrft.tasks import charts, counting, digits, grounding, multi_image, ocr, puzzles, spatial
+from mmrft.tasks import (
+    charts,
+    clevr,
+    counting,
+    detection,
+    digits,
+    geometry,
+    grounding,
+    gym,
+    maze,
+    multi_image,
+    ocr,
+    puzzles,
+    spatial,
+)
 from mmrft.tasks.base import SEED_STRIDE, TASKS, Task, sample_seeds
 from mmrft.tasks.charts import ChartTask
+from mmrft.tasks.clevr import ClevrTask
 from mmrft.tasks.counting import CountingTask
 from mmrft.tasks.curriculum import AdaptiveLevel, TaskMixture
+from mmrft.tasks.detection import DetectionTask
 from mmrft.tasks.digits import DigitsTask
+from mmrft.tasks.geometry import GeometryTask
 from mmrft.tasks.grounding import GroundingTask
+from mmrft.tasks.gym import GymTask
+from mmrft.tasks.maze import MazeTask
 from mmrft.tasks.multi_image import CompareCountTask
 from mmrft.tasks.ocr import OCRTask
 from mmrft.tasks.puzzles import ClockTask, GridCountTask
@@ -17,20 +36,30 @@ __all__ = [
     "AdaptiveLevel",
     "TASKS",
     "ChartTask",
+    "ClevrTask",
     "ClockTask",
     "CompareCountTask",
     "CountingTask",
+    "DetectionTask",
     "DigitsTask",
+    "GeometryTask",
     "GridCountTask",
     "GroundingTask",
+    "GymTask",
+    "MazeTask",
     "OCRTask",
     "SpatialTask",
     "Task",
     "TaskMixture",
     "charts",
+    "clevr",
     "counting",
+    "detection",
     "digits",
+    "geometry",
     "grounding",
+    "gym",
+    "maze",
     "multi_image",
     "ocr",
     "puzzles",

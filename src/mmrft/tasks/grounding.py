@@ -7,6 +7,15 @@ picks it out alone, trying in order ``"the {kind}"``, ``"the {colour} {kind}"`` 
 smallest (or largest) shape of its colour and kind by a factor of ``SIZE_RATIO`` in side length.
 Levels 4-5 plant such a "twin" so the size word is needed.
 
+Backgrounds: ``background="plain"`` (default) draws on white as in the table below;
+``background="photo"`` pastes the same shapes onto a square crop of a real photograph shipped
+with scikit-learn or matplotlib (``mmrft.data.photos``), chosen from the sample's seed. On a
+photo every shape gets a 1 px white rim (the shape drawn in white at its box, then in its
+colour 1 px inside), so it stands out from any texture while its box stays the drawn box;
+the speckle of level 5 is left out (the photo is the clutter). ``meta["background"]`` records
+``{"photo": name, "crop": [x0, y0, x1, y1]}`` in the photo's pixels, so the plain crop can be
+rebuilt with ``mmrft.data.photos.photo_crop(name, crop, image_size)``.
+
 The gold ``answer`` is the target's box ``[x1, y1, x2, y2]`` in pixels of the image
 (``meta["answer_box_format"] = "abs"``; box edges are pixel edges, so ``x2 - x1`` is the width).
 ``meta["box_format"]`` is the convention the *model* answers in -- the constructor's
@@ -30,6 +39,9 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
+from PIL import Image, ImageDraw
+
+from mmrft.data.photos import photo_crop, random_crop
 from mmrft.data.sample import Sample
 from mmrft.tasks.base import TASKS, Task
 from mmrft.tasks.counting import COLOURS, SHAPES
@@ -42,6 +54,8 @@ PROMPT_FORMATS = {
     "norm": "as fractions (0 to 1) of the image width and height",
     "rel1000": "scaled to 0-1000 of the image width and height",
 }
+BACKGROUNDS = ("plain", "photo")
+RIM = (255, 255, 255)  # the rim that separates a shape from a photo background
 
 
 @dataclass(frozen=True)
@@ -94,6 +108,7 @@ class GroundingTask(Task):
         box_format: the convention the model answers in ("abs", "norm" or "rel1000"), written
             to ``meta["box_format"]`` and the prompt; set it per model family.
         min_shape / max_shape: shape sides in pixels (defaults scale with ``image_size``).
+        background: "plain" (white) or "photo" (a crop of a real photograph; module note).
 
     >>> s = GroundingTask(box_format="rel1000").generate(seed=0, level=1)
     >>> s.meta["box_format"], s.meta["image_size"], s.answer.startswith("[")
@@ -111,7 +126,11 @@ class GroundingTask(Task):
         box_format: str = "abs",
         min_shape: int | None = None,
         max_shape: int | None = None,
+        background: str = "plain",
     ) -> None:
+        if background not in BACKGROUNDS:
+            raise ValueError(f"background must be one of {list(BACKGROUNDS)}, got {background!r}")
+        self.background = background
         if box_format not in PROMPT_FORMATS:
             raise ValueError(
                 f"box_format must be one of {list(PROMPT_FORMATS)}, got {box_format!r}"
@@ -141,11 +160,18 @@ class GroundingTask(Task):
             raise RuntimeError(f"no describable target after {SCENE_RESTARTS} scenes")
         box = objects[target]["bbox"]
         fmt = PROMPT_FORMATS[self.box_format].format(w=self.image_size, h=self.image_size)
+        if self.background == "photo":
+            photo, crop = random_crop(rng, self.image_size)
+            image = paste_shapes(photo_crop(photo, crop, self.image_size), objects)
+            background: str | dict[str, Any] = {"photo": photo, "crop": list(crop)}
+        else:
+            image = render_shapes(objects, self.image_size, spec.noise, [seed, level])
+            background = "plain"
         return Sample(
             id=f"{self.name}-L{level}-{seed}",
             prompt=f"Give the bounding box of {text} as [x1, y1, x2, y2], {fmt}.",
             answer=f"[{box[0]}, {box[1]}, {box[2]}, {box[3]}]",
-            images=[render_shapes(objects, self.image_size, spec.noise, [seed, level])],
+            images=[image],
             task=self.name,
             meta={
                 "level": level,
@@ -156,6 +182,7 @@ class GroundingTask(Task):
                 "objects": objects,
                 "target": target,
                 "description": text,
+                "background": background,
             },
         )
 
@@ -178,3 +205,17 @@ class GroundingTask(Task):
         target = 0 if spec.twin else rng.randrange(n)
         text = describe(objects, target)
         return None if text is None else (objects, target, text)
+
+
+def paste_shapes(background: Image.Image, objects: list[dict[str, Any]]) -> Image.Image:
+    """``objects`` drawn on ``background`` (modified in place) with a 1 px ``RIM``.
+
+    Each shape is drawn in ``RIM`` at its box and again in its colour inside a box 1 px smaller,
+    so the shape's pixels still fill exactly its box.
+    """
+    draw = ImageDraw.Draw(background)
+    for obj in objects:
+        x0, y0, x1, y1 = obj["bbox"]
+        SHAPES[obj["kind"]](draw, (x0, y0, x1, y1), RIM)
+        SHAPES[obj["kind"]](draw, (x0 + 1, y0 + 1, x1 - 1, y1 - 1), tuple(obj["rgb"]))
+    return background

@@ -102,12 +102,17 @@ def compute_loss(
     logits: Tensor | None = None,
     kl_coef: float | None = None,
     max_len: int | None = None,
+    token_weights: Tensor | None = None,
 ) -> tuple[Tensor, dict[str, float]]:
-    """Scalar loss and metrics. logp/old_logp/ref_logp/mask [N, L], advantages [N] or [N, L]."""
+    """Scalar loss and metrics. logp/old_logp/ref_logp/mask [N, L], advantages [N] or [N, L];
+    ``token_weights`` [N, L] (importance weights for the train/inference gap) scale the policy
+    loss per token."""
     loss_fn = POLICY_LOSSES.get(cfg.policy_loss)
     loss_mat, metrics = call_with_options(
         loss_fn, logp, old_logp, advantages, mask, options=algorithm_options(cfg)
     )
+    if token_weights is not None:
+        loss_mat = loss_mat * token_weights  # [N, L]
     # Dr.GRPO's constant normaliser must be the configured max length, not this batch's L.
     max_len = max_len or mask.shape[1]
     pg_loss = agg_loss(loss_mat, mask, cfg.loss_agg_mode, max_len=max_len)

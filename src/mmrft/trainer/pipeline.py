@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from mmrft.config import Config, save_config
-from mmrft.data.jsonl import read_jsonl
+from mmrft.data.load import load_dataset_file
 from mmrft.data.sample import Sample
 from mmrft.data.stream import ProblemStream
 from mmrft.eval.harness import EvalResult
@@ -87,7 +87,7 @@ def make_data(
     # never meet while run.seed < eval_seed / 10.
     eval_samples = task.dataset(cfg.data.eval_size, cfg.data.eval_seed, cfg.data.level)
     if cfg.data.train_path:
-        loaded = read_jsonl(cfg.data.train_path)
+        loaded = load_dataset_file(cfg.data.train_path)  # JSONL, Parquet or a datasets dir
         if loaded.skipped:
             log.warning(
                 "%s: skipped %d bad lines (first: %s)",

@@ -24,6 +24,7 @@ import torch
 
 from mmrft.algorithms.aggregation import masked_mean
 from mmrft.algorithms.kl import AdaptiveKLController, FixedKLController
+from mmrft.algorithms.mismatch import mismatch_metrics, truncated_is_weights
 from mmrft.config import Config
 from mmrft.data.sample import Sample
 from mmrft.data.stream import ProblemStream
@@ -393,6 +394,12 @@ def update_policy(
             )
             old = logp.detach() if old_logp is None else old_logp[rows]
             ref = None if ref_logp is None else ref_logp[rows]
+            weights, gap = None, {}
+            if batch.logprobs is not None:  # the engine's log-probs: measure (and correct) the gap
+                rollout_logp = batch.logprobs[rows].to(old.device)
+                gap = mismatch_metrics(old, rollout_logp, mask[rows])
+                if acfg.tis_cap is not None:
+                    weights = truncated_is_weights(old, rollout_logp, mask[rows], acfg.tis_cap)
             loss, m = compute_loss(
                 acfg,
                 logp,
@@ -403,7 +410,9 @@ def update_policy(
                 logits=logits,
                 kl_coef=kl_coef,
                 max_len=cfg.rollout.max_new_tokens,
+                token_weights=weights,
             )
+            m.update(gap)
             if not train_policy:
                 loss = loss.detach() * 0  # warm-up: the critic's loss alone
             if critic is not None:

@@ -1,0 +1,233 @@
+"""One row of the standard format -> one ``Sample``: the field rules every loader shares.
+
+Design note: JSONL lines, Parquet rows and ``datasets`` rows reach here as the same plain dict
+(Arrow rows via ``to_pylist``), so a field means the same thing in every format and a bad row
+fails with the same message. ``sample_from_row`` raises ``BadLine`` naming the field or image;
+the loaders catch it, skip the row and record ``(number, reason)``.
+
+Fields: ``id``, ``answer`` (strings; numbers are turned into strings), ``prompt`` (a string or
+a list of chat messages) or ``messages`` (chat messages), ``images``, ``task`` and ``meta`` (an
+object, or a JSON string holding one). A null field counts as absent.
+
+Images: ``images`` is a list (or one item) of a path relative to the dataset's folder or
+absolute, a ``data:image/...;base64,`` URI, raw encoded bytes, or a ``{"bytes": ..., "path":
+...}`` object as ``datasets.Image`` stores it (bytes win when both are set).
+
+Chat messages (``messages``, or ``prompt`` given as a list): ``[{"role", "content"}, ...]`` where
+``content`` is a string or a list of ``{"type": "text", "text": ...}`` / ``{"type": "image"}``
+parts. The k-th image part, counted across the messages in order, is ``images[k]``, so their
+counts must agree (a row with no image parts may still carry images). One user turn is
+required; a system turn before it is prepended to the prompt text with a blank line, and a
+final assistant turn is ignored (``answer`` is the reference). Every model family shows a
+sample's images before its text, so where image parts sit between text parts is not kept.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import json
+import logging
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+from mmrft.data.sample import Sample
+
+_DATA_URI = re.compile(r"data:image/[\w.+-]+;base64,(.*)", re.DOTALL)
+
+
+class BadLine(ValueError):
+    """A row that cannot become a Sample; the message names the field or file."""
+
+
+@dataclass
+class LoadResult:
+    """What a loader loaded and what it skipped."""
+
+    samples: list[Sample] = field(default_factory=list)
+    skipped: list[tuple[int, str]] = field(default_factory=list)
+    """``(number, reason)``: the 1-based line of a JSONL file (reason ``"line N: ..."``) or the
+    0-based row index of a Parquet file / ``datasets`` folder (reason ``"row N: ..."``)."""
+
+
+def sample_from_row(row: Any, root: Path) -> Sample:
+    """The ``Sample`` one row describes; image paths resolve against ``root``.
+
+    >>> row = {"id": 3, "answer": 7, "messages": [{"role": "user", "content": "2 + 5?"}]}
+    >>> s = sample_from_row(row, Path("."))
+    >>> s.id, s.prompt, s.answer, s.images, s.meta
+    ('3', '2 + 5?', '7', [], {})
+    """
+    if not isinstance(row, dict):
+        raise BadLine(f"expected a JSON object, got {type(row).__name__}")
+    # A null field counts as absent: Arrow gives every row every column, null where unused.
+    row = {k: v for k, v in row.items() if v is not None}
+    if "id" not in row:
+        raise BadLine("missing field 'id'")
+    if "prompt" not in row and "messages" not in row:
+        raise BadLine("missing field 'prompt' (or 'messages')")
+    if "answer" not in row:
+        raise BadLine("missing field 'answer'")
+    if "prompt" in row and "messages" in row:
+        raise BadLine("give 'prompt' or 'messages', not both")
+    refs = _image_refs(row.get("images"))
+    if "messages" in row or isinstance(row["prompt"], list):
+        key = "messages" if "messages" in row else "prompt"
+        prompt, parts = prompt_from_messages(row[key], key)
+        if parts and parts != len(refs):
+            raise BadLine(f"{key!r} has {parts} image parts but the row has {len(refs)} images")
+    else:
+        prompt = _text(row, "prompt", numbers=False)
+    return Sample(
+        id=_text(row, "id"),
+        prompt=prompt,
+        answer=_text(row, "answer"),
+        images=[load_image(ref, k, root) for k, ref in enumerate(refs)],
+        task=_text(row, "task", numbers=False) if "task" in row else "",
+        meta=_meta(row.get("meta")),
+    )
+
+
+def prompt_from_messages(messages: Any, key: str = "messages") -> tuple[str, int]:
+    """``(prompt text, number of image parts)`` of a single-turn chat (see the module note).
+
+    >>> prompt_from_messages([
+    ...     {"role": "system", "content": "Be brief."},
+    ...     {"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "Count."}]},
+    ...     {"role": "assistant", "content": "3"}])
+    ('Be brief.\\n\\nCount.', 1)
+    """
+    if not isinstance(messages, list) or not messages:
+        raise BadLine(f"field {key!r} must be a non-empty list of {{role, content}} messages")
+    roles, texts, images = [], [], 0
+    for i, message in enumerate(messages):
+        if not isinstance(message, dict) or "role" not in message or "content" not in message:
+            raise BadLine(f"{key}[{i}] must be an object with 'role' and 'content'")
+        text, n = _content(message["content"], f"{key}[{i}].content")
+        roles.append(message["role"])
+        texts.append(text)
+        images += n
+    if roles[-1] == "assistant":  # the reference answer of an SFT-style row; `answer` rules
+        roles, texts = roles[:-1], texts[:-1]
+    if roles not in (["user"], ["system", "user"]):
+        raise BadLine(
+            f"field {key!r} must be one user turn, optionally after a system turn and before "
+            f"an assistant turn; got roles {[m.get('role') for m in messages]}"
+        )
+    return "\n\n".join(t for t in texts if t), images
+
+
+def _content(content: Any, where: str) -> tuple[str, int]:
+    """Text and image-part count of one message's ``content``."""
+    if isinstance(content, str):
+        return content, 0
+    if not isinstance(content, list):
+        raise BadLine(f"{where} must be a string or a list of parts")
+    texts, images = [], 0
+    for j, part in enumerate(content):
+        kind = part.get("type") if isinstance(part, dict) else None
+        if kind == "image":
+            images += 1
+        elif kind == "text" and isinstance(part.get("text"), str):
+            texts.append(part["text"])
+        else:
+            raise BadLine(
+                f"{where}[{j}] must be {{'type': 'image'}} or {{'type': 'text', 'text': str}}"
+            )
+    return "\n".join(texts), images
+
+
+def _image_refs(images: Any) -> list[Any]:
+    """``images`` as a list; one bare item (path, bytes or {bytes, path}) counts as a list of one."""
+    if images is None:
+        return []
+    if isinstance(images, (str, bytes, dict)):
+        return [images]
+    if isinstance(images, list):
+        return images
+    raise BadLine(
+        "field 'images' must be a list of paths, data URIs, bytes or {bytes, path} objects, "
+        f"got {type(images).__name__}"
+    )
+
+
+def _meta(meta: Any) -> dict[str, Any]:
+    """``meta`` as a dict; a JSON string is decoded (Parquet/Arrow rows often store it so)."""
+    if meta is None:
+        return {}
+    if isinstance(meta, str):
+        try:
+            meta = json.loads(meta)
+        except json.JSONDecodeError as e:
+            raise BadLine(f"field 'meta' is a string but not JSON ({e.msg})") from None
+    if not isinstance(meta, dict):
+        raise BadLine("field 'meta' must be an object")
+    return meta
+
+
+def _text(row: dict[str, Any], key: str, *, numbers: bool = True) -> str:
+    """``row[key]`` as a string; ints and floats are accepted only where ``numbers``."""
+    value = row[key]
+    if isinstance(value, str):
+        return value
+    if numbers and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    raise BadLine(f"field {key!r} must be a string, got {type(value).__name__}")
+
+
+def load_image(ref: Any, index: int, root: Path) -> Image.Image:
+    """Decode one ``images`` item (path, data URI, bytes or {bytes, path}) to an RGB image."""
+    if isinstance(ref, dict):
+        if ref.get("bytes") is not None:
+            ref = ref["bytes"]
+        elif ref.get("path") is not None:
+            ref = ref["path"]
+        else:
+            raise BadLine(f"image {index} has neither 'bytes' nor 'path'")
+    if isinstance(ref, bytes):
+        return decode_image(io.BytesIO(ref), f"image {index} (bytes)")
+    if not isinstance(ref, str):
+        raise BadLine(f"image {index} must be a path, data URI, bytes or {{bytes, path}} object")
+    match = _DATA_URI.fullmatch(ref)
+    if match:
+        name = f"embedded image {index}"
+        try:
+            data = base64.b64decode(match.group(1), validate=True)
+        except (binascii.Error, ValueError):
+            raise BadLine(f"{name} is not valid base64") from None
+        return decode_image(io.BytesIO(data), name)
+    file = root / ref  # an absolute ``ref`` replaces ``root``
+    if not file.is_file():
+        raise BadLine(f"image {ref!r} not found")
+    return decode_image(file, f"image {ref!r}")
+
+
+def decode_image(source: io.BytesIO | Path, name: str) -> Image.Image:
+    """Fully decode ``source`` to RGB, or raise ``BadLine`` naming ``name``."""
+    try:
+        with Image.open(source) as image:
+            image.load()  # PIL opens lazily; force the decode here so truncation is caught
+            return image.convert("RGB")
+    except Exception as e:  # PIL raises many types (OSError, SyntaxError, ValueError, ...)
+        raise BadLine(f"{name} cannot be decoded ({type(e).__name__})") from None
+
+
+def warn_skipped(logger: logging.Logger, path: Path, result: LoadResult) -> None:
+    """One WARNING summarising ``result.skipped`` (the first five reasons), if any."""
+    if not result.skipped:
+        return
+    shown = "; ".join(reason for _, reason in result.skipped[:5])
+    more = f" (+{len(result.skipped) - 5} more)" if len(result.skipped) > 5 else ""
+    logger.warning(
+        "%s: skipped %d of %d samples: %s%s",
+        path,
+        len(result.skipped),
+        len(result.skipped) + len(result.samples),
+        shown,
+        more,
+    )
