@@ -14,6 +14,7 @@ from mmrft.tasks import (
     ocr,
     puzzles,
     spatial,
+    video,
 )
 from mmrft.tasks.base import SEED_STRIDE, TASKS, Task, sample_seeds
 from mmrft.tasks.charts import ChartTask
@@ -30,6 +31,7 @@ from mmrft.tasks.multi_image import CompareCountTask
 from mmrft.tasks.ocr import OCRTask
 from mmrft.tasks.puzzles import ClockTask, GridCountTask
 from mmrft.tasks.spatial import SpatialTask
+from mmrft.tasks.video import MotionTask
 
 __all__ = [
     "SEED_STRIDE",
@@ -47,6 +49,7 @@ __all__ = [
     "GroundingTask",
     "GymTask",
     "MazeTask",
+    "MotionTask",
     "OCRTask",
     "SpatialTask",
     "Task",
@@ -65,4 +68,5 @@ __all__ = [
     "puzzles",
     "sample_seeds",
     "spatial",
+    "video",
 ]
