@@ -171,6 +171,9 @@ class DataConfig:
     """Success rate that moves the adaptive level up."""
     adaptive_demote_at: float = 0.0
     """Success rate that moves the adaptive level down; 0 never moves it down."""
+    drop_saturated_after: int = 0
+    """With train_path: stop serving a prompt once its whole group was solved — or failed —
+    this many visits in a row (it gives no gradient any more). 0 keeps every prompt."""
     prefetch: bool = True
     """Generate the next batch of problems in a background thread while the current step
     trains, so a step never waits on slow rendering (charts)."""
@@ -179,6 +182,7 @@ class DataConfig:
         at_least(self, 0, "level")
         at_least(self, 1, "image_size", "train_size", "eval_size")
         at_least(self, 1, "adaptive_window")
+        at_least(self, 0, "drop_saturated_after")
         check(
             0 <= self.adaptive_demote_at < self.adaptive_promote_at <= 1,
             "adaptive_promote_at",

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import threading
 
+import pytest
+
 from mmrft.data.sample import Sample
 from mmrft.data.stream import ProblemStream
 from mmrft.tasks.curriculum import AdaptiveLevel, LevelSchedule
@@ -54,3 +56,35 @@ def test_adaptive_state_round_trips_through_the_stream():
     b.feedback(3, [1, 1])
     a.feedback(3, [1, 1])
     assert b.level == a.level == 3
+
+
+def _dataset(n=4):
+    return [Sample(id=f"s{i}", prompt="", answer="") for i in range(n)]
+
+
+def test_saturated_prompts_are_dropped_after_consecutive_flat_groups():
+    samples = _dataset()
+    stream = ProblemStream.from_samples(samples, seed=0)
+    stream.drop_after = 2
+    a, b = samples[0], samples[1]
+    stream.feedback(1, [1, 1, 0, 1], [a, a, b, b])  # a all solved (1st time), b mixed
+    stream.feedback(2, [1, 1, 0, 0], [a, a, b, b])  # a 2nd time -> dropped; b all failed once
+    stream.feedback(3, [0, 1], [b, b])  # b mixed again: its streak restarts
+    assert stream.saturated == {"s0"}
+    served = [s.id for s in stream.next_batch(12)]  # three epochs' worth
+    assert "s0" not in served and set(served) == {"s1", "s2", "s3"}
+    # resumes with the same drops
+    other = ProblemStream.from_samples(samples, seed=0)
+    other.load_state_dict(stream.state_dict())
+    assert other.saturated == {"s0"} and [s.id for s in other.next_batch(3)] == [
+        s.id for s in stream.next_batch(3)
+    ]
+
+
+def test_everything_saturated_is_a_clear_error():
+    samples = _dataset(2)
+    stream = ProblemStream.from_samples(samples, seed=0)
+    stream.drop_after = 1
+    stream.feedback(1, [1, 1, 0, 0], [samples[0], samples[0], samples[1], samples[1]])
+    with pytest.raises(ValueError, match="drop_saturated_after"):
+        stream.next_batch(1)

@@ -9,6 +9,8 @@ Two things ride on top, both optional:
 
 * a **level policy** (``mmrft.tasks.curriculum``: a schedule over steps, or adaptive on the
   success rate) that the loop feeds each step's results through ``feedback``;
+* **dropping saturated prompts** (``drop_after``): a prompt whose whole group was solved —
+  or failed — ``drop_after`` visits in a row teaches nothing more and is skipped from then on;
 * **prefetching**: after serving a batch, one background thread generates the next one, so a
   step whose task renders slowly (matplotlib charts) never waits on generation. Prefetched
   problems are the same pure function of (index, level), so results do not change; a batch
@@ -49,13 +51,18 @@ class ProblemStream:
         self.position = position
         self.level = level
         self.policy: LevelPolicy | None = None
+        self.drop_after = 0
+        """Skip a prompt after this many all-solved / all-failed visits in a row; 0 never."""
+        self.saturated: set[str] = set()
+        self._streak: dict[str, int] = {}
+        self.size: int | None = None  # distinct problems, for a finite dataset
         self._pool: ThreadPoolExecutor | None = None
         self._ahead: tuple[int, int, int, Future] | None = None  # (start, k, level, future)
 
     # --- serving -------------------------------------------------------------------------
     def next_batch(self, k: int) -> list[Sample]:
-        batch = self._take_prefetched(k) or self._make(self.position, k, self.level)
-        self.position += k
+        made = self._take_prefetched(k) or self._make(self.position, k, self.level)
+        batch, self.position = made
         if self._pool is not None:  # start on the next batch while this one trains
             self._ahead = (
                 self.position,
@@ -65,15 +72,31 @@ class ProblemStream:
             )
         return batch
 
-    def _make(self, start: int, k: int, level: int) -> list[Sample]:
-        return [self.problem_at(start + i, level) for i in range(k)]
+    def _make(self, start: int, k: int, level: int) -> tuple[list[Sample], int]:
+        """``k`` problems from index ``start`` on, skipping saturated ones; and the next index."""
+        batch, i, skipped = [], start, 0
+        while len(batch) < k:
+            sample = self.problem_at(i, level)
+            i += 1
+            if sample.id in self.saturated:
+                skipped += 1
+                if self.size is not None and skipped > self.size:
+                    raise ValueError(
+                        f"every problem of the dataset is saturated (solved or failed by the "
+                        f"whole group {self.drop_after} times in a row); lower "
+                        "data.drop_saturated_after or add harder problems"
+                    )
+                continue
+            batch.append(sample)
+        return batch, i
 
     def _take_prefetched(self, k: int) -> list[Sample] | None:
         if self._ahead is None:
             return None
         (start, n, level, future), self._ahead = self._ahead, None
-        batch = future.result()  # always wait: the task objects are not shared across threads
-        return batch if (start, n, level) == (self.position, k, self.level) else None
+        made = future.result()  # always wait: the task objects are not shared across threads
+        fresh = not any(s.id in self.saturated for s in made[0])
+        return made if fresh and (start, n, level) == (self.position, k, self.level) else None
 
     def prefetch(self, enabled: bool = True) -> ProblemStream:
         """Generate each next batch in a background thread (see the module note)."""
@@ -86,14 +109,29 @@ class ProblemStream:
         return self
 
     # --- curriculum ----------------------------------------------------------------------
-    def feedback(self, step: int, successes: list[float]) -> None:
-        """This step's per-completion successes (in [0, 1]); the policy sets the next level."""
+    def feedback(self, step: int, successes: list[float], rows: list[Sample] | None = None) -> None:
+        """This step's per-completion successes (in [0, 1]) and the sample behind each row:
+        the level policy sets the next level; saturated prompts are marked for skipping."""
         if self.policy is not None:
             self.level = self.policy.next_level(step, successes)
+        if self.drop_after and rows is not None:
+            groups: dict[str, list[float]] = {}
+            for sample, value in zip(rows, successes, strict=True):
+                groups.setdefault(sample.id, []).append(value)
+            for sid, values in groups.items():
+                flat = min(values) >= 1.0 or max(values) <= 0.0
+                self._streak[sid] = self._streak.get(sid, 0) + 1 if flat else 0
+                if self._streak[sid] >= self.drop_after:
+                    self.saturated.add(sid)
 
     # --- checkpointing -------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
-        state: dict[str, Any] = {"position": self.position, "level": self.level}
+        state: dict[str, Any] = {
+            "position": self.position,
+            "level": self.level,
+            "saturated": sorted(self.saturated),
+            "streak": dict(self._streak),
+        }
         if self.policy is not None:
             state["policy"] = self.policy.state_dict()
         return state
@@ -101,6 +139,8 @@ class ProblemStream:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self._take_prefetched(0)  # whatever was made ahead belongs to the old position
         self.position, self.level = state["position"], state.get("level", self.level)
+        self.saturated = set(state.get("saturated", ()))
+        self._streak = dict(state.get("streak", {}))
         if self.policy is not None and "policy" in state:
             self.policy.load_state_dict(state["policy"])
 
@@ -128,4 +168,6 @@ class ProblemStream:
                 orders[epoch] = order
             return samples[orders[epoch][i % n]]
 
-        return cls(problem_at)
+        stream = cls(problem_at)
+        stream.size = len({s.id for s in samples})
+        return stream

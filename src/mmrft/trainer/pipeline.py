@@ -95,9 +95,11 @@ def make_data(
                 len(loaded.skipped),
                 loaded.skipped[0],
             )
+        rl_stream = ProblemStream.from_samples(loaded.samples, cfg.run.seed + 1)
+        rl_stream.drop_after = cfg.data.drop_saturated_after
         return (
             ProblemStream.from_samples(loaded.samples, cfg.run.seed),
-            ProblemStream.from_samples(loaded.samples, cfg.run.seed + 1),
+            rl_stream,
             eval_samples,
             loaded.skipped,
         )  # a fixed dataset: nothing to prefetch, no levels

@@ -169,7 +169,7 @@ def train_rl(
                 mask = mask * batch.finished.to(device).unsqueeze(1)
             rewards = torch.tensor(ro.scores["overall"], dtype=torch.float32, device=device)  # [N]
             level = stream.level  # of this step's problems; a curriculum may change the next
-            stream.feedback(step, ro.scores.get("accuracy", ro.scores["overall"]))
+            stream.feedback(step, ro.scores.get("accuracy", ro.scores["overall"]), ro.rows)
 
             # --- rollout-policy and reference log-probs, advantages ----------------------------
             t1 = time.perf_counter()
@@ -252,6 +252,7 @@ def train_rl(
                     "actor/kl_coef": kl_ctl.value,
                     "lr": sched.get_last_lr()[0],
                     "curriculum/level": level,
+                    "curriculum/saturated": len(stream.saturated),
                 }
             )
             if step % cfg.run.log_every == 0:
