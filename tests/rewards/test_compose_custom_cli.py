@@ -176,6 +176,9 @@ def test_every_reward_survives_garbage():
         "choice": Sample(id="c", prompt="", answer="A", meta={"options": ["x", "y"]}),
         "count": Sample(id="n", prompt="", answer="3"),
     }
+    from mmrft.tasks import TASKS  # rewards registered by task modules need their own samples
+
+    samples["gym"] = TASKS.get("gym")(dataset="basic_arithmetic").generate(0)
     box = Sample(id="b", prompt="", answer="[0, 0, 10, 10]", meta={"box_format": "abs"})
     for name in REWARDS.names():
         sample = box if name in BOX_REWARDS else samples.get(name, samples["math"])
