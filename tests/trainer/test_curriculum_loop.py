@@ -56,7 +56,7 @@ def test_mixture_with_task_reward_scores_each_sample_by_its_own_task(tmp_path):
     task = make_task(cfg)
     samples = task.dataset(12, 0, 2)
     assert {s.task for s in samples} == {"count", "clock"}
-    reward = make_reward(cfg, task)
+    reward = make_reward(cfg)
     right = reward([f"<answer>{s.answer}</answer>" for s in samples], samples)
     wrong = reward(["<answer>no idea</answer>"] * len(samples), samples)
     assert right["accuracy"] == [1.0] * 12 and wrong["accuracy"] == [0.0] * 12
@@ -68,3 +68,29 @@ def test_adaptive_config_starts_rl_at_the_lowest_level():
     assert rl_stream.level == min(make_task(cfg).levels)
     assert {s.meta["level"] for s in eval_samples} == {3}  # evaluation stays at data.level
     rl_stream.prefetch(False)
+
+
+def test_task_reward_uses_each_rows_own_reward_field(tmp_path):
+    from mmrft.data.load import load_dataset_file
+    from mmrft.rewards.base import safe_reward
+
+    rows = [
+        {"id": "a", "prompt": "1/2 as a decimal?", "answer": "0.5", "reward": "math"},
+        {
+            "id": "b",
+            "prompt": "Pick",
+            "answer": "B",
+            "reward": "choice",
+            "meta": {"options": ["x", "y"]},
+        },
+        {"id": "c", "prompt": "How many?", "answer": "3", "task": "count"},  # its task's reward
+        {"id": "d", "prompt": "?", "answer": "1", "task": "not-a-task"},  # no reward at all
+    ]
+    (tmp_path / "d.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    samples = load_dataset_file(tmp_path / "d.jsonl").samples
+    assert samples[0].meta == {"reward": "math"}
+    reward = make_reward(load_config(None, ["rl.reward=task"]))
+    answers = ["<answer>\\frac{1}{2}</answer>", "<answer>y</answer>", "<answer>3</answer>"]
+    scores, failed = safe_reward(reward, [*answers, "<answer>1</answer>"], samples)
+    # math-verify: 1/2 == 0.5; choice: option text "y" is B; count: 3; the last has no reward
+    assert scores["accuracy"] == [1.0, 1.0, 1.0, 0.0] and failed == 1

@@ -83,13 +83,16 @@ def sample_from_row(row: Any, root: Path) -> Sample:
             raise BadLine(f"{key!r} has {parts} image parts but the row has {len(refs)} images")
     else:
         prompt = _text(row, "prompt", numbers=False)
+    meta = _meta(row.get("meta"))
+    if row.get("reward") is not None:  # the row names the reward that verifies it
+        meta = {**meta, "reward": _text(row, "reward", numbers=False)}
     return Sample(
         id=_text(row, "id"),
         prompt=prompt,
         answer=_text(row, "answer"),
         images=[load_image(ref, k, root) for k, ref in enumerate(refs)],
         task=_text(row, "task", numbers=False) if "task" in row else "",
-        meta=_meta(row.get("meta")),
+        meta=meta,
     )
 
 

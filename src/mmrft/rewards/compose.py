@@ -189,12 +189,16 @@ class TaskRouter:
             if hasattr(fn, "set_step"):
                 fn.set_step(step)
 
+    def route(self, sample: Sample) -> str:
+        """The routing key of ``sample`` (its task)."""
+        if sample.task not in self.routes and self.default is None:
+            raise KeyError(f"no reward for task {sample.task!r}; routed: {sorted(self.routes)}")
+        return sample.task
+
     def __call__(self, completions: list[str], samples: list[Sample]) -> dict[str, list[float]]:
         groups: dict[str, list[int]] = {}
         for i, sample in enumerate(samples):
-            if sample.task not in self.routes and self.default is None:
-                raise KeyError(f"no reward for task {sample.task!r}; routed: {sorted(self.routes)}")
-            groups.setdefault(sample.task, []).append(i)
+            groups.setdefault(self.route(sample), []).append(i)
         n = len(completions)
         out: dict[str, list[float]] = {"overall": [0.0] * n}
         for task, idx in groups.items():
@@ -205,6 +209,21 @@ class TaskRouter:
                 for i, v in zip(idx, values, strict=True):
                     column[i] = float(v)
         return out
+
+
+class SampleRouter(TaskRouter):
+    """Scores each sample with the reward ``name_of(sample)`` names, resolved once per name
+    (e.g. a dataset row's own ``reward`` field, else its task's reward)."""
+
+    def __init__(self, name_of: Callable[[Sample], str]) -> None:
+        super().__init__({})
+        self.name_of = name_of
+
+    def route(self, sample: Sample) -> str:
+        name = self.name_of(sample)
+        if name not in self.routes:
+            self.routes[name] = resolve_reward(name)
+        return name
 
 
 def route_by_task(routes: Mapping[str, str | RewardFn], default: str | RewardFn | None = None):

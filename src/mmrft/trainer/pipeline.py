@@ -25,9 +25,9 @@ from mmrft.eval.harness import EvalResult
 from mmrft.models import family_for, load_policy, save_policy
 from mmrft.models.lora import save_merged
 from mmrft.models.setup import is_lora, prepare_policy
-from mmrft.rewards import REWARDS
 from mmrft.rewards.base import RewardFn
 from mmrft.rewards.build import build_reward
+from mmrft.rewards.compose import SampleRouter
 from mmrft.tasks import TASKS
 from mmrft.tasks.curriculum import AdaptiveLevel, LevelSchedule, TaskMixture
 from mmrft.trainer.rl import train_rl
@@ -57,11 +57,23 @@ def make_task(cfg: Config):
     return TASKS.get(cfg.data.task)(**kwargs)
 
 
-def make_reward(cfg: Config, task) -> RewardFn:
-    """``rl.reward``; the special name "task" scores each sample with its own task's reward."""
+def make_reward(cfg: Config) -> RewardFn:
+    """``rl.reward``; the special name "task" scores each sample with the reward its dataset
+    row names (``meta["reward"]``), else with its own task's reward (mixtures, datasets)."""
     if cfg.rl.reward == "task":
-        return task.reward() if isinstance(task, TaskMixture) else REWARDS.get(task.reward_name)
+        return SampleRouter(sample_reward_name)
     return build_reward(cfg.rl.reward)  # a name, module:function, file.py:function or spec
+
+
+def sample_reward_name(sample: Sample) -> str:
+    if "reward" in sample.meta:
+        return sample.meta["reward"]
+    if sample.task in TASKS:
+        return TASKS.get(sample.task).reward_name
+    raise KeyError(
+        f"sample {sample.id!r}: rl.reward is 'task' but the sample names no reward (a 'reward' "
+        f"field) and its task {sample.task!r} is not a registered task"
+    )
 
 
 def level_policy(cfg: Config, task) -> LevelSchedule | AdaptiveLevel | None:
@@ -125,7 +137,7 @@ def run(cfg: Config) -> dict:
     save_config(cfg, out / "config.yaml")
     seed_everything(cfg.run.seed)
     sft_stream, rl_stream, eval_samples, skipped = make_data(cfg)
-    reward_fn = make_reward(cfg, make_task(cfg))
+    reward_fn = make_reward(cfg)
 
     # --- cold start --------------------------------------------------------------------
     sft_dir = out / "sft"
