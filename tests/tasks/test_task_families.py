@@ -16,9 +16,11 @@ import mmrft.tasks.digits
 import mmrft.tasks.grounding
 import mmrft.tasks.multi_image
 import mmrft.tasks.ocr
+import mmrft.tasks.paths
 import mmrft.tasks.puzzles
 import mmrft.tasks.scene
 import mmrft.tasks.spatial
+import mmrft.tasks.video
 from mmrft.rewards import REWARDS
 from mmrft.tasks import TASKS
 
@@ -110,8 +112,10 @@ def test_deterministic_across_processes():
         mmrft.tasks.multi_image,
         mmrft.tasks.ocr,
         mmrft.tasks.puzzles,
+        mmrft.tasks.paths,
         mmrft.tasks.scene,
         mmrft.tasks.spatial,
+        mmrft.tasks.video,
     ],
 )
 def test_doctests(module):

@@ -12,6 +12,7 @@ from mmrft.tasks import (
     maze,
     multi_image,
     ocr,
+    paths,
     puzzles,
     spatial,
     video,
@@ -29,6 +30,7 @@ from mmrft.tasks.gym import GymTask
 from mmrft.tasks.maze import MazeTask
 from mmrft.tasks.multi_image import CompareCountTask
 from mmrft.tasks.ocr import OCRTask
+from mmrft.tasks.paths import GridPathsTask
 from mmrft.tasks.puzzles import ClockTask, GridCountTask
 from mmrft.tasks.spatial import SpatialTask
 from mmrft.tasks.video import MotionTask
@@ -46,6 +48,7 @@ __all__ = [
     "DigitsTask",
     "GeometryTask",
     "GridCountTask",
+    "GridPathsTask",
     "GroundingTask",
     "GymTask",
     "MazeTask",
@@ -65,6 +68,7 @@ __all__ = [
     "maze",
     "multi_image",
     "ocr",
+    "paths",
     "puzzles",
     "sample_seeds",
     "spatial",
