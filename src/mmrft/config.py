@@ -96,6 +96,9 @@ class ModelConfig:
     """A hub name, a local path, or a builtin tiny model name (the default trains on a CPU)."""
     dtype: Literal["float32", "bfloat16", "float16"] = "float32"
     """Parameter dtype. float32 is exact and fine for tiny models; use bfloat16 on GPUs."""
+    device: str = "auto"
+    """Where the policy (and reference, critic) live: auto is the first CUDA GPU if there is one,
+    else the CPU; or any torch device string (cpu, cuda, cuda:1, mps)."""
     attn_implementation: str = "sdpa"
     """Attention kernel passed to transformers; sdpa is built into torch and works everywhere."""
     min_pixels: int = 112 * 112

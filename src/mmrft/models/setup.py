@@ -41,5 +41,22 @@ def prepare_policy(model: torch.nn.Module, cfg: ModelConfig) -> torch.nn.Module:
     return model
 
 
+def resolve_device(name: str) -> torch.device:
+    """``model.device`` as a torch device; "auto" picks CUDA when present.
+
+    >>> resolve_device("cpu")
+    device(type='cpu')
+    """
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError as e:
+        raise ValueError(f"model.device {name!r} is not a torch device ({e})") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"model.device is {name!r} but no CUDA device is available here")
+    return device
+
+
 def is_lora(model: torch.nn.Module) -> bool:
     return isinstance(model, PeftModel)

@@ -24,7 +24,7 @@ from mmrft.data.stream import ProblemStream
 from mmrft.eval.harness import EvalResult
 from mmrft.models import family_for, load_policy, save_policy
 from mmrft.models.lora import save_merged
-from mmrft.models.setup import is_lora, prepare_policy
+from mmrft.models.setup import is_lora, prepare_policy, resolve_device
 from mmrft.rewards.base import RewardFn
 from mmrft.rewards.build import build_reward
 from mmrft.rewards.compose import SampleRouter
@@ -208,7 +208,7 @@ def run(cfg: Config) -> dict:
 
 
 def _load(cfg: Config, name_or_path: str):
-    return load_policy(
+    model, processor = load_policy(
         name_or_path,
         dtype=cfg.model.dtype,
         attn_implementation=cfg.model.attn_implementation,
@@ -216,6 +216,7 @@ def _load(cfg: Config, name_or_path: str):
         min_pixels=cfg.model.min_pixels,
         max_pixels=cfg.model.max_pixels,
     )
+    return model.to(resolve_device(cfg.model.device)), processor
 
 
 def summarize(cfg: Config, evals: list[dict], wall_seconds: float) -> dict:
