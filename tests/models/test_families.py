@@ -16,15 +16,23 @@ from mmrft.models.logprobs import completion_logprobs
 from mmrft.rewards.grounding import BOX_FORMATS
 from mmrft.rollout import HFSampler, SamplingParams
 
-# builtin name -> placeholder tokens per image (0: text-only)
+# builtin name -> placeholder tokens for a 112x112 image (alone, and each of two in one prompt);
+# 0: text-only
 TOKENS_PER_IMAGE = {
-    "tiny-qwen2-vl": 16,  # 112x112 -> 8x8 patches of 14 px -> 2x2 merge
-    "tiny-qwen2.5-vl": 16,
-    "tiny-qwen3-vl": 16,  # resized to 128x128 -> 8x8 patches of 16 px -> 2x2 merge
-    "tiny-smolvlm": 4,  # 64x64 -> 4x4 patches of 16 px -> pixel shuffle by 2
-    "tiny-smolvlm2": 4,  # same, model_type "smolvlm" (its processor needs num2words)
-    "tiny-llava": 16,  # 56x56 crop -> 4x4 patches of 14 px (+ CLS, dropped)
-    "tiny-qwen3": 0,
+    "tiny-qwen2-vl": (16, 16),  # 112x112 -> 8x8 patches of 14 px -> 2x2 merge
+    "tiny-qwen2.5-vl": (16, 16),
+    "tiny-qwen3-vl": (16, 16),  # resized to 128x128 -> 8x8 patches of 16 px -> 2x2 merge
+    "tiny-smolvlm": (4, 4),  # 64x64 -> 4x4 patches of 16 px -> pixel shuffle by 2
+    "tiny-smolvlm2": (4, 4),  # same, model_type "smolvlm" (its processor needs num2words)
+    "tiny-llava": (16, 16),  # 56x56 crop -> 4x4 patches of 14 px (+ CLS, dropped)
+    # any-res: a square image's best pinpoint is 56x56 = one tile of 4x4 patches -> 4x4
+    # features (no unpadding when square) + 4 newlines + the 4x4 base view = 16 + 4 + 16
+    "tiny-llava-next": (36, 36),
+    # same when alone; several images in one prompt: base view + 1 newline each = 16 + 1
+    "tiny-llava-onevision": (36, 17),
+    "tiny-gemma3": (4, 4),  # 64x64 -> 4x4 patches of 16 px -> 2x2 average pool
+    "tiny-internvl": (4, 4),  # square -> one 56-px tile (no thumbnail) -> 4x4 -> shuffle 0.5
+    "tiny-qwen3": (0, 0),
 }
 NAMES = list(TOKENS_PER_IMAGE)
 
@@ -64,6 +72,10 @@ def test_every_builtin_family_is_registered():
         "idefics3",
         "smolvlm",
         "llava",
+        "llava_next",
+        "llava_onevision",
+        "gemma3",
+        "internvl",
         "qwen3",
     ):
         family = FAMILIES.get(model_type)
@@ -77,12 +89,16 @@ def test_processor_places_image_tokens(built, samples):
     name, model, _, family = built
     inputs = family.encode(samples)
     assert inputs["input_ids"].shape[0] == 2
-    k = TOKENS_PER_IMAGE[name]
-    if not k:
+    alone, each_of_two = TOKENS_PER_IMAGE[name]
+    if not alone:
         assert set(inputs) == {"input_ids", "attention_mask"}  # images ignored
         return
     image_id = _image_token_id(model.config)
-    assert (inputs["input_ids"] == image_id).sum(1).tolist() == [k, 2 * k]
+    is_image = inputs["input_ids"] == image_id  # [2, P]
+    assert is_image.sum(1).tolist() == [alone, 2 * each_of_two]
+    # one slot per image: runs of image tokens (each image's tokens are contiguous)
+    starts = is_image & ~torch.nn.functional.pad(is_image, (1, 0))[:, :-1]
+    assert starts.sum(1).tolist() == [1, 2]
     assert image_id in family.suppressed_token_ids()
 
 

@@ -23,6 +23,10 @@ NAMES = [
     "tiny-qwen3-vl",
     "tiny-smolvlm",
     "tiny-llava",
+    "tiny-llava-next",
+    "tiny-llava-onevision",
+    "tiny-gemma3",
+    "tiny-internvl",
     "tiny-qwen3",
 ]
 
@@ -80,7 +84,19 @@ def test_lora_adapts_language_model_only_and_merges_exactly(name, count_samples,
         assert torch.allclose(reloaded(**inputs).logits, adapted_logits, atol=1e-5)
 
 
-@pytest.mark.parametrize("name", ["tiny-qwen2.5-vl", "tiny-qwen3-vl", "tiny-smolvlm", "tiny-llava"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "tiny-qwen2.5-vl",
+        "tiny-qwen3-vl",
+        "tiny-smolvlm",
+        "tiny-llava",
+        "tiny-llava-next",
+        "tiny-llava-onevision",
+        "tiny-gemma3",
+        "tiny-internvl",
+    ],
+)
 def test_freeze_vision_and_projector(name):
     model, _, family = _fresh(name)
     vision = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from mmrft.models.logprobs import completion_logprobs
@@ -116,3 +117,66 @@ def test_checkpoint_generation_config_does_not_change_sampling(
     )
     assert len({tuple(r) for r in batch.completion_ids.tolist()}) > 1  # top_k=1 would be greedy
     assert model.generation_config.top_k == 1  # and the checkpoint's config is left as it was
+
+
+def _left_trim(t, width):
+    return t[..., -width:]
+
+
+@pytest.mark.parametrize(
+    ("model_name", "tasks"),
+    [
+        ("tiny-qwen2.5-vl", ("motion", "count", "compare_count")),  # video, 1 and 2 images
+        ("tiny-llava", ("compare_count", "count")),  # per-image pixel_values
+    ],
+)
+def test_selecting_rows_of_a_mixed_batch_equals_encoding_them_alone(model_name, tasks):
+    from mmrft.models import family_for, load_policy
+    from mmrft.tasks import TASKS
+
+    model, processor = load_policy(model_name, seed=0)
+    family = family_for(model.config.model_type, processor)
+    samples = [TASKS.get(t)().generate(3, 1) for t in tasks]
+    batch = HFSampler(model, family, batch_size=3).generate(  # chunks: concat must keep layout
+        samples, SamplingParams(n=2, max_new_tokens=3, seed=0)
+    )
+    for i, sample in enumerate(samples):
+        alone = family.encode([sample, sample])
+        sub = batch.subset([2 * i, 2 * i + 1]).prompt_inputs
+        assert sorted(sub) == sorted(alone), sample.id
+        for key, value in alone.items():
+            got = sub[key]
+            if key in ("input_ids", "attention_mask", "mm_token_type_ids"):
+                got = _left_trim(got, value.shape[-1])  # the batch is left-padded wider
+            assert torch.equal(got, value), (sample.id, key)
+
+
+def test_make_sampler_passes_the_engine_options_from_config(monkeypatch):
+    from mmrft.config import load_config
+    from mmrft.rollout import SAMPLERS, make_sampler
+
+    seen = {}
+
+    class Recorder:
+        def __init__(self, model, family, **options):
+            seen.update(options)
+
+    monkeypatch.setitem(SAMPLERS._items, "vllm", Recorder)
+    cfg = load_config(
+        None, ["rollout.engine=vllm", "rollout.vllm_kv_cache_gib=2", "rollout.vllm_sleep=false"]
+    )
+    make_sampler(cfg.rollout, None, None)
+    assert seen == {
+        "gpu_memory_utilization": 0.3,
+        "kv_cache_gib": 2.0,
+        "sync": "auto",
+        "sleep": False,
+    }
+    assert isinstance(make_sampler(load_config(None).rollout, *_tiny()), HFSampler)
+
+
+def _tiny():
+    from mmrft.models import family_for, load_policy
+
+    model, tok = load_policy("tiny-qwen2", seed=0)
+    return model, family_for(model.config.model_type, tok)

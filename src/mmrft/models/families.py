@@ -17,7 +17,20 @@ freezing helpers in ``mmrft.models.lora``) and which pixel budget knob its image
     Qwen3-VL (qwen3_vl)          flat list over batch    vision_start/image_pad    rel1000
     SmolVLM (idefics3, smolvlm)  one list per prompt     <image>, <global-img>...  None
     LLaVA-1.5 (llava)            flat list over batch    <image>                   norm
+    LLaVA-NeXT (llava_next)      flat list over batch    <image> (any-res count)   None
+    LLaVA-OneVision              one list per prompt     <image>, <video>          None
+    Gemma 3 (gemma3)             one list per prompt     <start_of_image>, ...     None
+    InternVL (internvl)          flat list over batch    <img>, <IMG_CONTEXT>...   rel1000
     text (qwen2, qwen3, llama)   ignored                 none                      None
+
+Every multimodal family takes several images per prompt. Only the Qwen-VL families take video:
+a sample with ``meta["video"] = True`` has its ``images`` read as the frames of one video (see
+``ModelFamily.is_video``).
+
+``encode`` fails early, naming the sample, where the model would otherwise fail late and
+anonymously: a prompt that contains a placeholder string as text, more images than the family
+takes, a video for a family without video, a processor that rejects a row, a row whose image
+tokens disagree with its images, a prompt longer than the model's context.
 
 Sources for ``box_format`` are in docs/models.md; ``None`` means the family has no documented
 convention, so a grounding reward must be given one explicitly.
@@ -71,12 +84,36 @@ class ModelFamily:
     """Vision-to-text connector; may sit inside ``vision_tower`` (Qwen's merger does)."""
     lora_projections: ClassVar[tuple[str, ...]] = DECODER_PROJECTIONS
 
+    max_images: ClassVar[int | None] = None
+    """Most images one prompt may carry (None: no limit)."""
+    supports_video: ClassVar[bool] = False
+    per_image_keys: ClassVar[tuple[str, ...]] = ()
+    """Processor outputs stacked per image ([n_images, ...]) rather than per row; selecting
+    rows of a batch slices them by image (``rollout.base.select_prompt_rows``)."""
+    max_length: int | None = None
+    """Context length prompts are checked against; None: the tokenizer's ``model_max_length``
+    (where that is set; real checkpoints and the tiny builders set it)."""
+
     @property
     def tokenizer(self):
         return getattr(self.processor, "tokenizer", self.processor)
 
+    @staticmethod
+    def is_video(sample: Sample) -> bool:
+        """A video sample: ``meta["video"]`` is true and ``images`` are its frames, in order.
+
+        A flag rather than a new ``Sample`` field, so JSONL rows and every task keep one format;
+        ``meta["fps"]`` (default 2, Qwen's sampling rate) dates the frames where a family
+        writes timestamps (Qwen3-VL).
+        """
+        return bool(sample.meta.get("video"))
+
     def messages(self, sample: Sample) -> list[dict]:
-        content: list[dict] = [{"type": "image"} for _ in sample.images] if self.multimodal else []
+        content: list[dict] = []
+        if self.multimodal and self.is_video(sample):
+            content.append({"type": "video"})
+        elif self.multimodal:
+            content += [{"type": "image"} for _ in sample.images]
         content.append({"type": "text", "text": sample.prompt})
         msgs = [{"role": "system", "content": self.system_prompt}] if self.system_prompt else []
         return msgs + [{"role": "user", "content": content}]
@@ -87,7 +124,20 @@ class ModelFamily:
         )
 
     def encode(self, samples: list[Sample]) -> dict[str, torch.Tensor]:
-        """Left-padded prompt inputs for a batch: input_ids [B, P], attention_mask [B, P], + vision keys."""
+        """Left-padded prompt inputs for a batch: input_ids [B, P], attention_mask [B, P], + vision keys.
+
+        Raises ValueError naming the sample for inputs the model cannot take (see module doc).
+        """
+        for sample in samples:
+            self.check_sample(sample)
+        try:
+            inputs = self._encode(samples)
+        except (ValueError, RuntimeError, TypeError) as err:
+            raise self._blame(samples, err) from err
+        self.check_encoded(inputs, samples)
+        return inputs
+
+    def _encode(self, samples: list[Sample]) -> dict[str, torch.Tensor]:
         texts = [self.prompt_text(s) for s in samples]
         tok = self.tokenizer
         tok.padding_side = "left"
@@ -99,6 +149,78 @@ class ModelFamily:
     def processor_images(self, samples: list[Sample]) -> list | None:
         """The ``images=`` argument of the processor: here one flat list over the batch."""
         return [img for s in samples for img in s.images] or None
+
+    def check_sample(self, sample: Sample) -> None:
+        """Reject what the processor would misread or the model cannot take, naming the sample."""
+        if not self.multimodal:
+            return
+        for token in self.never_sample_tokens:
+            if token in sample.prompt:
+                raise ValueError(
+                    f"sample {sample.id!r}: the prompt contains {token!r}, a {type(self).__name__} "
+                    "placeholder the processor would read as an image slot; rewrite the prompt"
+                )
+        if self.is_video(sample):
+            if not self.supports_video:
+                raise ValueError(
+                    f"sample {sample.id!r} is a video (meta['video']) but {type(self).__name__} "
+                    "takes no video; families with video: Qwen2-VL, Qwen2.5-VL, Qwen3-VL"
+                )
+            if not sample.images:
+                raise ValueError(f"sample {sample.id!r} is a video (meta['video']) with no frames")
+        elif self.max_images is not None and len(sample.images) > self.max_images:
+            raise ValueError(
+                f"sample {sample.id!r} has {len(sample.images)} images; {type(self).__name__} "
+                f"takes at most {self.max_images} per prompt"
+            )
+
+    def _blame(self, samples: list[Sample], err: Exception) -> Exception:
+        """The processor failed on the batch: re-encode one sample at a time to name the culprit."""
+        if len(samples) > 1:
+            for sample in samples:
+                try:
+                    self._encode([sample])
+                except (ValueError, RuntimeError, TypeError) as single:
+                    return ValueError(f"sample {sample.id!r} cannot be encoded: {single}")
+        name = samples[0].id if len(samples) == 1 else [s.id for s in samples]
+        return ValueError(f"sample {name!r} cannot be encoded: {err}")
+
+    def check_encoded(self, inputs: dict[str, torch.Tensor], samples: list[Sample]) -> None:
+        """Per row: prompt within the context, image-token count as the family expects."""
+        lengths = inputs["attention_mask"].sum(1).tolist()
+        limit = self.context_length()
+        for sample, length in zip(samples, lengths, strict=True):
+            if limit is not None and length > limit:
+                raise ValueError(
+                    f"sample {sample.id!r}: the prompt is {length} tokens, longer than the "
+                    f"model's context of {limit}; shorten it or lower the images' pixel budget"
+                )
+        expected = self.expected_image_tokens(inputs, samples)
+        if expected is None:
+            return
+        image_id = self.image_token_id()
+        found = (inputs["input_ids"] == image_id).sum(1).tolist()
+        for sample, want, got in zip(samples, expected, found, strict=True):
+            if want != got:
+                raise ValueError(
+                    f"sample {sample.id!r}: {got} image tokens in the prompt but its "
+                    f"{len(sample.images)} image(s) give {want} features"
+                )
+
+    def context_length(self) -> int | None:
+        limit = self.max_length or getattr(self.tokenizer, "model_max_length", None)
+        return limit if limit is not None and limit < 10**9 else None  # unset = VERY_LARGE
+
+    def image_token_id(self) -> int | None:
+        """Id of the token each image feature replaces (``processor.image_token_id``)."""
+        return getattr(self.processor, "image_token_id", None)
+
+    def expected_image_tokens(
+        self, inputs: dict[str, torch.Tensor], samples: list[Sample]
+    ) -> list[int] | None:
+        """Image features per row, where the processor outputs determine them; None: unknown
+        (any-res and tiling families), and the model's own check is the last line."""
+        return None
 
     @classmethod
     def lora_target_modules(cls) -> str:
@@ -151,6 +273,53 @@ class QwenVLFamily(ModelFamily):
     box_format: str | None = "resized"
     vision_tower: ClassVar[tuple[str, ...]] = ("model.visual",)
     projector: ClassVar[tuple[str, ...]] = ("model.visual.merger",)
+    supports_video: ClassVar[bool] = True
+
+    def _encode(self, samples):
+        """Images of image samples as one flat list; each video sample's frames as one video
+        (``videos=``: pixel_values_videos [patches, D], video_grid_thw [n_videos, 3])."""
+        videos = [list(s.images) for s in samples if self.is_video(s)]
+        if not videos:
+            return super()._encode(samples)
+        texts = [self.prompt_text(s) for s in samples]
+        self.tokenizer.padding_side = "left"
+        images = [img for s in samples if not self.is_video(s) for img in s.images] or None
+        # The frames are the ones to use: no resampling, timestamps from meta["fps"].
+        metadata = [
+            {
+                "fps": float(s.meta.get("fps", 2.0)),
+                "total_num_frames": len(s.images),
+                "frames_indices": list(range(len(s.images))),
+            }
+            for s in samples
+            if self.is_video(s)
+        ]
+        return dict(
+            self.processor(
+                text=texts,
+                images=images,
+                videos=videos,
+                video_metadata=metadata,
+                do_sample_frames=False,
+                return_tensors="pt",
+                padding=True,
+            )
+        )
+
+    def expected_image_tokens(self, inputs, samples):
+        """grid t*h*w / merge^2 per image, summed over each row's images (video rows: 0)."""
+        merge = self.processor.image_processor.merge_size
+        per_image = (
+            (inputs["image_grid_thw"].prod(-1) // merge**2).tolist()
+            if ("image_grid_thw" in inputs)
+            else []
+        )
+        expected, start = [], 0
+        for s in samples:
+            k = 0 if self.is_video(s) else len(s.images)
+            expected.append(int(sum(per_image[start : start + k])))
+            start += k
+        return expected
 
     @classmethod
     def apply_pixel_budget(cls, processor, min_pixels, max_pixels):
@@ -170,8 +339,12 @@ class QwenVLFamily(ModelFamily):
         gradients into the one shared encoder pass. Saves (G-1)/G of the vision compute.
         """
         grid = prompt_inputs.get("image_grid_thw")
-        if grid is None or len(set(source)) == len(source) or grid.shape[0] != len(source):
-            return prompt_inputs  # nothing shared, or not one image per row
+        if (
+            grid is None
+            or len(set(source)) == len(source)
+            or not self._one_image_per_row(prompt_inputs)
+        ):
+            return prompt_inputs  # nothing shared, or not one image per row (videos: not shared)
         from transformers.modeling_outputs import BaseModelOutputWithPooling
 
         from mmrft.rollout.base import select_prompt_rows
@@ -186,6 +359,16 @@ class QwenVLFamily(ModelFamily):
         inputs = {k: v for k, v in prompt_inputs.items() if k != "pixel_values"}
         inputs["mm_encoder_outputs"] = {"image": BaseModelOutputWithPooling(pooler_output=pooled)}
         return inputs
+
+    def _one_image_per_row(self, prompt_inputs: dict[str, torch.Tensor]) -> bool:
+        """Every row holds exactly one image and no video: counted from the prompt ids, since
+        ``image_grid_thw`` only has one entry per image, not per row."""
+        if "pixel_values_videos" in prompt_inputs:
+            return False
+        ids = prompt_inputs["input_ids"]  # [N, P]
+        start, pad = self.tokenizer.convert_tokens_to_ids(["<|vision_start|>", "<|image_pad|>"])
+        opens = (ids[:, :-1] == start) & (ids[:, 1:] == pad)  # [N, P-1] an image begins
+        return bool((opens.sum(1) == 1).all())
 
 
 @FAMILIES.register("qwen2_vl")
@@ -242,6 +425,12 @@ class SmolVLMFamily(ModelFamily):
     def processor_images(self, samples):
         return [list(s.images) for s in samples] if any(s.images for s in samples) else None
 
+    def expected_image_tokens(self, inputs, samples):
+        """``image_seq_len`` per image when splitting is off; tiles make it size-dependent."""
+        if getattr(self.processor.image_processor, "do_image_splitting", True):
+            return None
+        return [self.processor.image_seq_len * len(s.images) for s in samples]
+
 
 @FAMILIES.register("llava")
 @dataclass
@@ -254,6 +443,91 @@ class LlavaFamily(ModelFamily):
 
     never_sample_tokens: tuple[str, ...] = ("<image>",)
     box_format: str | None = "norm"
+    vision_tower: ClassVar[tuple[str, ...]] = ("model.vision_tower",)
+    projector: ClassVar[tuple[str, ...]] = ("model.multi_modal_projector",)
+    per_image_keys: ClassVar[tuple[str, ...]] = ("pixel_values", "image_sizes")
+
+
+@FAMILIES.register("llava_next")
+@dataclass
+class LlavaNextFamily(LlavaFamily):
+    """LLaVA-NeXT (1.6): LLaVA plus any-res tiling over ``image_grid_pinpoints``.
+
+    An image costs a base view plus its tiles, unpadded to the image's aspect ratio, plus one
+    ``image_newline`` per row of features -- the count depends on the image's size.
+    ``pixel_values`` is ``[n_images, max_tiles, 3, H, W]`` (padded over the batch) with
+    ``image_sizes`` ``[n_images, 2]``. No documented box convention: LLaVA-1.5's "norm" was
+    relative to the image padded to a square, which any-res no longer does.
+    """
+
+    box_format: str | None = None
+
+
+@FAMILIES.register("llava_onevision")
+@dataclass
+class LlavaOnevisionFamily(LlavaFamily):
+    """LLaVA-OneVision: SigLIP + MLP + Qwen2 in ChatML, any-res for single images.
+
+    Images go in one list per prompt: the processor returns ``batch_num_images`` [B], and a
+    prompt with several images gives each only its base view (+ newline) instead of any-res
+    tiles. The video path is not wired here. No documented box convention.
+    """
+
+    never_sample_tokens: tuple[str, ...] = ("<image>", "<video>")
+    box_format: str | None = None
+
+    def processor_images(self, samples):
+        return [list(s.images) for s in samples] if any(s.images for s in samples) else None
+
+
+@FAMILIES.register("gemma3")
+@dataclass
+class Gemma3Family(ModelFamily):
+    """Gemma 3 (4B/12B/27B): SigLIP + average-pool projector + Gemma 3 decoder.
+
+    The chat template writes ``<start_of_image>`` per image; the processor expands it to
+    ``<start_of_image><image_soft_token>*mm_tokens_per_image<end_of_image>``. It returns
+    ``token_type_ids`` (1 on soft tokens): the model lets an image's tokens attend to each
+    other bidirectionally only when they are passed, so they must reach every forward pass
+    (``concat_prompt_completion`` passes them through; transformers pads them for the
+    completion). No documented box convention (PaliGemma's ``<locNNNN>`` tokens are not
+    Gemma 3's).
+    """
+
+    never_sample_tokens: tuple[str, ...] = (
+        "<start_of_image>",
+        "<end_of_image>",
+        "<image_soft_token>",
+    )
+    per_image_keys: ClassVar[tuple[str, ...]] = ("pixel_values",)
+    vision_tower: ClassVar[tuple[str, ...]] = ("model.vision_tower",)
+    projector: ClassVar[tuple[str, ...]] = ("model.multi_modal_projector",)
+
+    def processor_images(self, samples):
+        return [list(s.images) for s in samples] if any(s.images for s in samples) else None
+
+    def image_token_id(self):
+        return self.tokenizer.image_token_id  # the processor's image_token_id is <start_of_image>
+
+    def expected_image_tokens(self, inputs, samples):
+        """``image_seq_length`` soft tokens per image (pan-and-scan crops are off)."""
+        return [self.processor.image_seq_length * len(s.images) for s in samples]
+
+
+@FAMILIES.register("internvl")
+@dataclass
+class InternVLFamily(ModelFamily):
+    """InternVL 2.5/3 in transformers' native format (``OpenGVLab/InternVL3-*-hf``).
+
+    The chat template writes ``<IMG_CONTEXT>`` per image; the processor cuts the image into up
+    to ``max_patches`` tiles (+ a thumbnail) and writes ``<img><IMG_CONTEXT>*n</img>``.
+    ``pixel_values`` is ``[total tiles, 3, H, W]`` over the batch. Grounding boxes are
+    ``[[x1, y1, x2, y2]]`` scaled to [0, 1000] (InternVL's grounding prompts): ``"rel1000"``.
+    The remote-code checkpoints (``model_type`` ``internvl_chat``) are not this family.
+    """
+
+    never_sample_tokens: tuple[str, ...] = ("<img>", "</img>", "<IMG_CONTEXT>", "<video>")
+    box_format: str | None = "rel1000"
     vision_tower: ClassVar[tuple[str, ...]] = ("model.vision_tower",)
     projector: ClassVar[tuple[str, ...]] = ("model.multi_modal_projector",)
 

@@ -88,13 +88,19 @@ def build_tiny_qwen2_5_vl(
     )
     torch.manual_seed(seed)
     model = Qwen2_5_VLForConditionalGeneration(config)
+    tokenizer.model_max_length = config.text_config.max_position_embeddings  # prompt length check
     model.generation_config.eos_token_id = tokenizer.eos_token_id
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     image_processor = Qwen2VLImageProcessor(
         min_pixels=image_pixels, max_pixels=image_pixels, patch_size=14, merge_size=2
     )
-    # A video processor is required even for image-only use: save/load expects it.
-    video_processor = Qwen2VLVideoProcessor(patch_size=14, merge_size=2)
+    # A video processor is required even for image-only use: save/load expects it. Frames get
+    # the image budget, so a pair of frames (one temporal patch) costs what one image does.
+    video_processor = Qwen2VLVideoProcessor(
+        patch_size=14,
+        merge_size=2,
+        size={"shortest_edge": image_pixels, "longest_edge": image_pixels},
+    )
     processor = Qwen2_5_VLProcessor(
         image_processor=image_processor,
         tokenizer=tokenizer,

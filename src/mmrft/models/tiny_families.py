@@ -1,4 +1,5 @@
-"""Tiny builders for every supported family: Qwen2-VL, Qwen3-VL, SmolVLM (Idefics3), LLaVA, Qwen3.
+"""Tiny builders for Qwen2-VL, Qwen3-VL, SmolVLM (Idefics3), LLaVA and Qwen3 (the any-res and
+tiled families -- LLaVA-NeXT, LLaVA-OneVision, Gemma 3, InternVL -- are in ``tiny_families_anyres``).
 
 Same recipe as ``tiny.py``: a real transformers class from a small config, the project's own
 tokenizer (``train_tokenizer``) and an offline processor, so the processor call, chat template,
@@ -81,11 +82,27 @@ LLAVA_CHAT_TEMPLATE = (
 
 
 def _tokenizer_with(
-    extra_special: list[str], *, eos: str, chat_template: str
+    extra_special: list[str],
+    *,
+    eos: str,
+    chat_template: str,
+    named: dict[str, str] | None = None,
 ) -> PreTrainedTokenizerFast:
-    """The project tokenizer plus a family's own special tokens, EOS and chat template."""
+    """The project tokenizer plus a family's own special tokens, EOS and chat template.
+
+    ``named`` tokens also become tokenizer attributes (``tok.boi_token``, ``tok.boi_token_id``),
+    which the Gemma 3 and InternVL processors read.
+    """
     tok = train_tokenizer()
-    tok.add_tokens(extra_special, special_tokens=True)
+    if named:
+        tok = PreTrainedTokenizerFast(
+            tokenizer_object=tok.backend_tokenizer,
+            eos_token=tok.eos_token,
+            pad_token=tok.pad_token,
+            extra_special_tokens=named,
+            padding_side="left",
+        )
+    tok.add_tokens([*extra_special, *(named or {}).values()], special_tokens=True)
     tok.eos_token = eos
     tok.chat_template = chat_template
     return tok
@@ -114,10 +131,17 @@ def _text_config(tokenizer, hidden_size: int, num_layers: int, num_heads: int, *
 
 
 def _finish(model: PreTrainedModel, tokenizer) -> PreTrainedModel:
+    # the context length travels with the tokenizer, where ModelFamily.encode checks prompts
+    tokenizer.model_max_length = model.config.get_text_config().max_position_embeddings
     model.generation_config.eos_token_id = tokenizer.eos_token_id
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     model.generation_config.bos_token_id = tokenizer.pad_token_id
     return model
+
+
+def _pixel_budget(pixels: int) -> dict[str, int]:
+    """A Qwen video processor's ``size``: min = max area, so the frame size is fixed."""
+    return {"shortest_edge": pixels, "longest_edge": pixels}
 
 
 def _qwen_vision_ids(tokenizer) -> dict[str, int]:
@@ -171,8 +195,11 @@ def build_tiny_qwen2_vl(
             min_pixels=image_pixels, max_pixels=image_pixels, patch_size=14, merge_size=2
         ),
         tokenizer=tokenizer,
-        # A video processor is required even for image-only use: save/load expects it.
-        video_processor=Qwen2VLVideoProcessor(patch_size=14, merge_size=2),
+        # A video processor is required even for image-only use: save/load expects it. Frames
+        # get the image budget, so a frame pair costs what one image does.
+        video_processor=Qwen2VLVideoProcessor(
+            patch_size=14, merge_size=2, size=_pixel_budget(image_pixels)
+        ),
         chat_template=tokenizer.chat_template,
     )
     return model, processor
@@ -228,7 +255,9 @@ def build_tiny_qwen3_vl(
             min_pixels=image_pixels, max_pixels=image_pixels, patch_size=16, merge_size=2
         ),
         tokenizer=tokenizer,
-        video_processor=Qwen3VLVideoProcessor(patch_size=16, merge_size=2),
+        video_processor=Qwen3VLVideoProcessor(
+            patch_size=16, merge_size=2, size=_pixel_budget(image_pixels)
+        ),
         chat_template=tokenizer.chat_template,
     )
     return model, processor

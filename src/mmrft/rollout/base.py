@@ -41,13 +41,24 @@ class RolloutBatch:
     finished: Tensor | None = None
     """[N] bool: the completion ended with EOS (False = cut off at max_new_tokens)."""
     pad_id: int = 0
+    videos_per_row: list[int] | None = None
+    """Videos in each row's prompt (their frames are not counted in ``images_per_row``)."""
+    per_image_keys: tuple[str, ...] = ()
+    """Processor outputs stacked per image ([n_images, ...], e.g. LLaVA's pixel_values), which
+    row selection must slice by image rather than by row (``ModelFamily.per_image_keys``)."""
     logprobs: Tensor | None = None
     """[N, L] log-probs of the sampled tokens under the distribution the engine sampled from
     (0 at padding), or None; the trainer compares them with its own (train/inference gap)."""
 
     def select(self, rows: list[int]) -> dict[str, Tensor]:
         """Prompt inputs of a subset of rows (vision tensors sliced to those rows' images)."""
-        return select_prompt_rows(self.prompt_inputs, rows, self.images_per_row)
+        return select_prompt_rows(
+            self.prompt_inputs,
+            rows,
+            self.images_per_row,
+            videos_per_row=self.videos_per_row,
+            per_image_keys=self.per_image_keys,
+        )
 
     def subset(self, rows: list[int]) -> RolloutBatch:
         """The batch restricted to ``rows``; sample_index renumbered densely in row order."""
@@ -61,6 +72,9 @@ class RolloutBatch:
             texts=[self.texts[r] for r in rows],
             sample_index=index,
             images_per_row=[self.images_per_row[r] for r in rows],
+            videos_per_row=None
+            if self.videos_per_row is None
+            else [self.videos_per_row[r] for r in rows],
             finished=None if self.finished is None else self.finished[rows],
             logprobs=None if self.logprobs is None else self.logprobs[rows],
         )
@@ -68,6 +82,20 @@ class RolloutBatch:
     @property
     def num_tokens(self) -> int:
         return int(self.completion_mask.sum())
+
+
+def _cat_padded(tensors: list[Tensor]) -> Tensor:
+    """Concatenate along dim 0, zero-padding the other dims to the largest (e.g. LLaVA-NeXT's
+    pixel_values [n_images, tiles, C, H, W] with a different tile count per chunk)."""
+    shape = [max(t.shape[d] for t in tensors) for d in range(1, tensors[0].dim())]
+    padded = []
+    for t in tensors:
+        if list(t.shape[1:]) != shape:
+            out = t.new_zeros((t.shape[0], *shape))
+            out[tuple(slice(0, n) for n in t.shape)] = t
+            t = out
+        padded.append(t)
+    return torch.cat(padded, 0)
 
 
 def _pad_cat(tensors: list[Tensor], value: float, left: bool) -> Tensor:
@@ -86,20 +114,22 @@ def concat_batches(batches: list[RolloutBatch]) -> RolloutBatch:
         return batches[0]
     pad_id = batches[0].pad_id
     prompt_inputs: dict[str, Tensor] = {}
-    for key in batches[0].prompt_inputs:
-        parts = [b.prompt_inputs[key] for b in batches]
+    keys = dict.fromkeys(k for b in batches for k in b.prompt_inputs)  # a chunk may lack
+    for key in keys:  # e.g. video tensors when none of its rows has a video
+        parts = [b.prompt_inputs[key] for b in batches if key in b.prompt_inputs]
         if key == "input_ids":
             prompt_inputs[key] = _pad_cat(parts, pad_id, left=True)
-        elif key in ("attention_mask", "mm_token_type_ids"):
+        elif key in ("attention_mask", "mm_token_type_ids", "token_type_ids"):
             prompt_inputs[key] = _pad_cat(parts, 0, left=True)
-        else:  # pixel_values [sum patches, D], image_grid_thw [n_images, 3]: plain concat
-            prompt_inputs[key] = torch.cat(parts, 0)
+        else:  # pixel_values [sum patches, D] / [n_images, ...], grids: concat (padded if needed)
+            prompt_inputs[key] = _cat_padded(parts)
     index, offset = [], 0
     for b in batches:
         index += [i + offset for i in b.sample_index]
         offset += max(b.sample_index, default=-1) + 1
     finished = [b.finished for b in batches]
     logprobs = [b.logprobs for b in batches]
+    videos = [b.videos_per_row for b in batches]
     return RolloutBatch(
         prompt_inputs,
         _pad_cat([b.completion_ids for b in batches], pad_id, left=False),
@@ -109,34 +139,67 @@ def concat_batches(batches: list[RolloutBatch]) -> RolloutBatch:
         [k for b in batches for k in b.images_per_row],
         None if any(f is None for f in finished) else torch.cat(finished),
         pad_id,
+        None if any(v is None for v in videos) else [k for v in videos for k in v],
+        batches[0].per_image_keys,
         None if any(x is None for x in logprobs) else _pad_cat(logprobs, 0.0, left=False),
     )
 
 
+def _starts(counts: list[int]) -> list[int]:
+    """Prefix sums: item range of row r is [starts[r], starts[r + 1])."""
+    out = [0]
+    for k in counts:
+        out.append(out[-1] + k)
+    return out
+
+
+def _slice_patches(pixels: Tensor, grid: Tensor, items: list[int]) -> Tensor:
+    """Rows of ``pixels`` [total patches, D] belonging to ``items`` (grid [n_items, 3])."""
+    patches = grid.prod(-1)  # [n_items] patches per image / video
+    start = torch.cat([patches.new_zeros(1), patches.cumsum(0)])
+    return torch.cat([pixels[start[i] : start[i + 1]] for i in items], 0)
+
+
 def select_prompt_rows(
-    prompt_inputs: dict[str, Tensor], rows: list[int], images_per_row: list[int]
+    prompt_inputs: dict[str, Tensor],
+    rows: list[int],
+    images_per_row: list[int],
+    *,
+    videos_per_row: list[int] | None = None,
+    per_image_keys: tuple[str, ...] = (),
 ) -> dict[str, Tensor]:
     """Slice a batch of processor outputs to ``rows``.
 
-    Per-row keys ([N, ...]) are indexed directly; ``pixel_values`` ([total patches, D]) and
-    ``image_grid_thw`` ([n_images, 3]) are concatenations over images, so they are sliced by
-    each row's image range and patch count (``grid_thw.prod()`` patches per image).
+    Per-row keys ([N, ...]) are indexed directly. Qwen-style ``pixel_values`` /
+    ``pixel_values_videos`` ([total patches, D]) with ``image_grid_thw`` / ``video_grid_thw``
+    ([n, 3]) are concatenations over images (videos), sliced by each row's range and patch count
+    (``grid_thw.prod()`` patches each); ``per_image_keys`` ([n_images, ...]) by image range.
     """
     out: dict[str, Tensor] = {}
     n_rows = len(images_per_row)
-    grid = prompt_inputs.get("image_grid_thw")
-    img_start = [0]
-    for k in images_per_row:
-        img_start.append(img_start[-1] + k)
-    for key, value in prompt_inputs.items():
-        if key in ("pixel_values", "image_grid_thw"):
-            continue
-        out[key] = value[rows] if value.shape[0] == n_rows else value
+    img_start = _starts(images_per_row)
+    imgs = [i for r in rows for i in range(img_start[r], img_start[r + 1])]
+    vid_start = _starts(videos_per_row or [0] * n_rows)
+    vids = [i for r in rows for i in range(vid_start[r], vid_start[r + 1])]
+    grid, vgrid = prompt_inputs.get("image_grid_thw"), prompt_inputs.get("video_grid_thw")
+    special = {"pixel_values_videos", "video_grid_thw", "second_per_grid_ts"}
     if grid is not None:
-        patches = grid.prod(-1)  # [n_images]
-        patch_start = torch.cat([patches.new_zeros(1), patches.cumsum(0)])
-        imgs = [i for r in rows for i in range(img_start[r], img_start[r + 1])]
+        special |= {"pixel_values", "image_grid_thw"}
+    for key, value in prompt_inputs.items():
+        if key in special:
+            continue
+        if key in per_image_keys:
+            out[key] = value[imgs]
+        else:
+            out[key] = value[rows] if value.shape[0] == n_rows else value
+    if grid is not None and imgs:  # rows without images get no image keys, as when encoded
         out["image_grid_thw"] = grid[imgs]
-        pix = prompt_inputs["pixel_values"]
-        out["pixel_values"] = torch.cat([pix[patch_start[i] : patch_start[i + 1]] for i in imgs], 0)
+        out["pixel_values"] = _slice_patches(prompt_inputs["pixel_values"], grid, imgs)
+    if "second_per_grid_ts" in prompt_inputs and vids:  # one entry per video (Qwen2.5-VL)
+        out["second_per_grid_ts"] = prompt_inputs["second_per_grid_ts"][vids]
+    if vgrid is not None and vids:
+        out["video_grid_thw"] = vgrid[vids]
+        out["pixel_values_videos"] = _slice_patches(
+            prompt_inputs["pixel_values_videos"], vgrid, vids
+        )
     return out

@@ -139,7 +139,12 @@ class HFSampler:
             mask,
             texts,
             sample_index=[],  # set by generate() for the whole batch
-            images_per_row=[len(r.images) if self.family.multimodal else 0 for r in rows],
+            images_per_row=[
+                len(r.images) if self.family.multimodal and not self.family.is_video(r) else 0
+                for r in rows
+            ],
+            videos_per_row=[int(self.family.multimodal and self.family.is_video(r)) for r in rows],
+            per_image_keys=self.family.per_image_keys,
             finished=(completion_ids == self.eos_id).any(dim=1),
             pad_id=self.pad_id,
             logprobs=logprobs,

@@ -32,7 +32,8 @@ from mmrft.eval.harness import EvalResult, evaluate
 from mmrft.models.families import ModelFamily
 from mmrft.models.logprobs import completion_logprobs
 from mmrft.rewards.base import RewardFn
-from mmrft.rollout.base import SAMPLERS, RolloutBatch, SamplingParams
+from mmrft.rollout import make_sampler
+from mmrft.rollout.base import RolloutBatch, SamplingParams
 from mmrft.trainer.checkpoint import (
     latest_checkpoint,
     load_trainer_state,
@@ -83,7 +84,7 @@ def train_rl(
     rcfg, acfg = cfg.rollout, cfg.algorithm
     device = next(model.parameters()).device
     opt, sched = make_optimizer(model, cfg.rl.lr, cfg.rl.weight_decay)
-    sampler = SAMPLERS.get(rcfg.engine)(model, family)
+    sampler = make_sampler(rcfg, model, family)
     critic = build_critic(cfg.critic, model) if needs_critic(acfg) else None
     critic_opt = None if critic is None else make_optimizer(critic, cfg.critic.lr, 0.0)[0]
     result, start = RLResult(), 0
