@@ -159,6 +159,10 @@ class DataConfig:
     """First seed of the evaluation problems, far above any training seed so they never overlap."""
     system_prompt: str | None = None
     """System message put before every prompt (e.g. asking real models for <think>/<answer> tags)."""
+    task_kwargs: dict[str, Any] = field(default_factory=dict)
+    """Constructor arguments of data.task, e.g. {box_format: rel1000} so grounding answers come
+    in the model family's convention (docs/models.md), or {background: photo}. With a mixture:
+    {task: {argument: value}} per task."""
     mixture: dict[str, float] | None = None
     """Train and evaluate on a weighted mixture of tasks, {task: weight}, instead of data.task;
     with rl.reward: task each sample is scored by its own task's reward."""

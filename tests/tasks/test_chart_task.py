@@ -37,13 +37,16 @@ def recompute(meta):
         "min": lambda: sorted(table.values())[0],
         "diff": lambda: table[q["a"]] - table[q["b"]],
         "sum": lambda: sum(table.values()),
+        "rises": lambda: sum(  # consecutive labels in chart order, ups counted
+            table[b] > table[a] for a, b in zip(chart["labels"], chart["labels"][1:], strict=False)
+        ),
     }
     return ops[q["op"]]()
 
 
 @pytest.mark.parametrize("level", sorted(LEVELS))
 def test_answer_recomputed_from_data(task, level):
-    kinds = set()
+    kinds, ops = set(), set()
     for seed in SEEDS:
         sample = task.generate(seed, level)
         meta = sample.meta
@@ -54,6 +57,10 @@ def test_answer_recomputed_from_data(task, level):
             assert sum(meta["chart"]["values"]) == 100 and min(meta["chart"]["values"]) >= 5
         if meta["question"]["op"] == "diff":
             assert parse_number(sample.answer) >= 0
+        if meta["question"]["op"] == "rises":
+            assert "abs_tol" not in meta  # a count is exact
+            ops.add("rises")
+            continue
         assert ("abs_tol" in meta) == (
             not LEVELS[level].labelled or meta["chart"]["kind"] == "stock"
         )
@@ -109,3 +116,21 @@ def test_figure_is_reused_and_pickle_safe(task):
     clone = pickle.loads(pickle.dumps(task))
     assert clone._fig is None
     assert clone.generate(2, 3).answer == task.generate(2, 3).answer
+
+
+def test_trend_questions_count_the_rising_steps():
+    line = TASKS.get("chart")(kinds=("line",))
+    found = 0
+    for seed in range(40):
+        s = line.generate(seed, 3)
+        if s.meta["question"]["op"] != "rises":
+            continue
+        found += 1
+        values = s.meta["chart"]["values"]
+        ups = sum(values[i + 1] > values[i] for i in range(len(values) - 1))
+        assert parse_number(s.answer) == ups and "abs_tol" not in s.meta
+        span = max(values) - min(values)
+        assert all(
+            abs(values[i + 1] - values[i]) >= max(1, 0.05 * span) for i in range(len(values) - 1)
+        )
+    assert found >= 2

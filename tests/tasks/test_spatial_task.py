@@ -31,6 +31,18 @@ def centre(b):
     return (b[0] + b[2]) / 2, (b[1] + b[3]) / 2
 
 
+def _in_line(a, b, c) -> bool:
+    """b shares at least a third of its extent, across the row, with both a and c."""
+
+    def shared(p, q, lo, hi):
+        return min(p[hi], q[hi]) - max(p[lo], q[lo])
+
+    horizontal = a[2] < b[0]
+    lo, hi = (1, 3) if horizontal else (0, 2)
+    need = (b[hi] - b[lo]) / 3
+    return shared(a, b, lo, hi) >= need and shared(b, c, lo, hi) >= need
+
+
 def gold_from_pixels(sample, boxes):
     """The option text the question's rule picks, computed from pixel boxes."""
     q, names = sample.meta["question"], [o["name"] for o in sample.meta["objects"]]
@@ -45,6 +57,18 @@ def gold_from_pixels(sample, boxes):
         axis = 0 if "left" in q["direction"] or "right" in q["direction"] else 1
         pick = min if "left" in q["direction"] or "top" in q["direction"] else max
         return names[pick(range(len(boxes)), key=lambda i: centre(boxes[i])[axis])]
+    if q["kind"] == "between":  # strictly inside the gap between the two ends, along one axis
+        i, j = q["ends"]
+        a, c = boxes[i], boxes[j]
+        inside = [
+            k
+            for k, b in enumerate(boxes)
+            if k not in (i, j)
+            and ((a[2] < b[0] and b[2] < c[0]) or (a[3] < b[1] and b[3] < c[1]))
+            and _in_line(a, b, c)
+        ]
+        assert len(inside) == 1, sample.id
+        return names[inside[0]]
     ref = centre(boxes[q["reference"]])
     others = [i for i in range(len(boxes)) if i != q["reference"]]
     return names[min(others, key=lambda i: math.dist(centre(boxes[i]), ref))]

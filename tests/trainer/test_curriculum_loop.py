@@ -94,3 +94,17 @@ def test_task_reward_uses_each_rows_own_reward_field(tmp_path):
     scores, failed = safe_reward(reward, [*answers, "<answer>1</answer>"], samples)
     # math-verify: 1/2 == 0.5; choice: option text "y" is B; count: 3; the last has no reward
     assert scores["accuracy"] == [1.0, 1.0, 1.0, 0.0] and failed == 1
+
+
+def test_task_kwargs_reach_the_task_and_a_misspelt_one_names_the_key():
+    import pytest
+
+    cfg = load_config(None, ["data.task=ground", "data.task_kwargs={box_format: rel1000}"])
+    sample = make_task(cfg).generate(0, 1)
+    assert sample.meta["box_format"] == "rel1000" and "1000" in sample.prompt
+    with pytest.raises(ValueError, match="data.task_kwargs for task 'ground'"):
+        make_task(load_config(None, ["data.task=ground", "data.task_kwargs={box_fmt: 1}"]))
+    mix = load_config(
+        None, ["data.mixture={ground: 1}", "data.task_kwargs={ground: {box_format: norm}}"]
+    )
+    assert make_task(mix).generate(0, 1).meta["box_format"] == "norm"

@@ -3,8 +3,9 @@
 Design note: the generator draws a small data table, renders it with matplotlib's Agg canvas
 (no pyplot, no global backend) at a fixed size and dpi under matplotlib's default style, and
 asks for a number computed from the table: a value lookup, the max or min, a difference, a
-sum (bar and line only), a pie share, or (scatter) the top y value or how many points lie
-above a line. The "stock" chart is real
+sum (bar and line only), a pie share, a trend (line and stock: in how many steps the value
+rises, asked only when every step is clearly up or down), or (scatter) the top y value or how
+many points lie above a line. The "stock" chart is real
 data: a window of Google's daily closing prices from ``matplotlib.cbook.get_sample_data(
 "goog.npz")`` (2004-2008); its answers are computed from those prices.
 
@@ -25,7 +26,7 @@ Levels:
     level  charts                          questions                         printed values
     1      bar (3-4 bars)                  value                             yes
     2      bar, line (4-5)                 value, max, min                   yes
-    3      bar, line, pie, stock (4-6)     value, max, min, diff, sum        yes
+    3      bar, line, pie, stock (4-6)     value, max, min, diff, sum, rises yes
     4      bar, line, pie, scatter, stock  all                               no (read the axes)
     5      as 4 with 6-8 categories        all                               no
 """
@@ -70,7 +71,8 @@ class LevelSpec:
 
 
 KINDS = ("bar", "line", "pie", "scatter", "stock")
-_ALL_OPS = ("value", "max", "min", "diff", "sum")
+_ALL_OPS = ("value", "max", "min", "diff", "sum", "rises")
+TREND_STEP = 0.05  # "rises" is asked only if every step moves >= this share of the value range
 LEVELS: dict[int, LevelSpec] = {
     1: LevelSpec((3, 4), ("bar",), ("value",), True),
     2: LevelSpec((4, 5), ("bar", "line"), ("value", "max", "min"), True),
@@ -116,6 +118,9 @@ def answer_for(question: dict[str, Any], chart: dict[str, Any]) -> float:
         return round(values[question["a"]] - values[question["b"]], 2)
     if op == "sum":
         return round(sum(values.values()), 2)
+    if op == "rises":
+        series = chart["values"]
+        return float(sum(b > a for a, b in zip(series, series[1:], strict=False)))
     raise ValueError(f"unknown chart question op {op!r}")
 
 
@@ -165,7 +170,9 @@ class ChartTask(Task):
         image, span = self._render(chart, spec.labelled)
         meta: dict[str, Any] = {"level": level, "seed": seed, "image_size": self.image_size}
         meta.update(chart=chart, question=question)
-        if not spec.labelled:
+        if question["op"] == "rises":
+            pass  # a count of steps: exact, whatever the axis
+        elif not spec.labelled:
             meta["abs_tol"] = PIE_TOL if kind == "pie" else round(AXIS_TOL * span, 2)
         elif kind == "stock":
             meta["abs_tol"] = STOCK_LABEL_TOL
@@ -221,9 +228,31 @@ class ChartTask(Task):
                 "op": "count_above",
                 "threshold": t,
             }
-        # A pie always sums to 100 and a sum of share prices means nothing: no "sum" for those.
-        op = rng.choice([op for op in spec.ops if not (kind in ("pie", "stock") and op == "sum")])
+        # A pie always sums to 100 and a sum of share prices means nothing: no "sum" for those;
+        # only a series over time (line, stock) has a trend.
+        op = rng.choice(
+            [
+                op
+                for op in spec.ops
+                if not (kind in ("pie", "stock") and op == "sum")
+                and not (kind not in ("line", "stock") and op == "rises")
+            ]
+        )
         labels, values = chart["labels"], chart["values"]
+        if op == "rises":
+            steps = [abs(b - a) for a, b in zip(values, values[1:], strict=False)]
+            if min(steps) >= max(1.0, TREND_STEP * (max(values) - min(values))):
+                lead = (
+                    "The chart shows Google's daily closing price (USD). "
+                    if kind == "stock"
+                    else ""
+                )
+                return (
+                    f"{lead}In how many of the {len(values) - 1} steps from one point to the next "
+                    "does the value go up?",
+                    {"op": op},
+                )
+            op = "max"  # a near-flat step would make the trend a judgement call
         thing = {
             "bar": "the value",
             "line": "the value",

@@ -11,6 +11,8 @@ the answer is never a judgement call (``MARGIN`` px, box coordinates half-open):
   it beats the runner-up by ``MARGIN`` px.
 * ``nearest``: the shape whose box centre is nearest to a reference shape's, asked only when
   the runner-up is at least ``NEAREST_RATIO`` times farther.
+* ``between``: the one shape B with A "left of" B and B "left of" C (or A "above" B "above"
+  C) under the ``relation`` rule, asked only when exactly one shape qualifies.
 
 The options (``meta["options"]``, the "choice" reward's key) are shuffled; object questions
 offer the answer and up to three other shapes of the scene. ``answer`` is the gold letter.
@@ -21,8 +23,9 @@ Levels:
     1      2-3     relation                       plain
     2      3-4     relation, extreme              plain
     3      4-5     relation, extreme, nearest     plain
-    4      5-6     relation, extreme, nearest     plain
-    5      6-8     relation, extreme, nearest     3% grey speckle
+    4      5-6     relation, extreme, nearest,    plain
+                   between
+    5      6-8     as level 4                     3% grey speckle
 """
 
 from __future__ import annotations
@@ -60,8 +63,8 @@ LEVELS: dict[int, LevelSpec] = {
     1: LevelSpec((2, 3), ("relation",)),
     2: LevelSpec((3, 4), ("relation", "extreme")),
     3: LevelSpec((4, 5), ("relation", "extreme", "nearest")),
-    4: LevelSpec((5, 6), ("relation", "extreme", "nearest")),
-    5: LevelSpec((6, 8), ("relation", "extreme", "nearest"), noise=0.03),
+    4: LevelSpec((5, 6), ("relation", "extreme", "nearest", "between")),
+    5: LevelSpec((6, 8), ("relation", "extreme", "nearest", "between"), noise=0.03),
 }
 
 
@@ -113,6 +116,24 @@ def nearest(boxes: list[list[int]], ref: int) -> int | None:
     return dists[0][1]
 
 
+def between(boxes: list[list[int]], i: int, j: int) -> int | None:
+    """The one box k with i, k, j in a row ("left of" or "above" twice), or None.
+
+    >>> between([[0, 0, 10, 10], [20, 0, 30, 10], [40, 0, 50, 10]], 0, 2)
+    1
+    """
+    found = [
+        k
+        for k in range(len(boxes))
+        if k not in (i, j)
+        and any(
+            relation(boxes[i], boxes[k]) == rel == relation(boxes[k], boxes[j])
+            for rel in ("left of", "above")
+        )
+    ]
+    return found[0] if len(found) == 1 else None
+
+
 @TASKS.register("spatial")
 class SpatialTask(Task):
     """Multiple-choice spatial relations between uniquely coloured shapes; ``answer`` is a letter.
@@ -127,7 +148,9 @@ class SpatialTask(Task):
     """
 
     name = "spatial"
-    description = "Answer left/right/above/below/nearest questions about shapes (multiple choice)."
+    description = (
+        "Answer left/right/above/below/nearest/between questions about shapes (multiple choice)."
+    )
     reward_name = "choice"
     levels = tuple(LEVELS)
 
@@ -215,6 +238,22 @@ class SpatialTask(Task):
             text = f"Which shape is {direction}?"
             options = self._object_options(rng, names, k, exclude=None)
             return text, options, names[k], {"kind": kind, "direction": direction}
+        if kind == "between":
+            triples = [
+                (i, j, between(boxes, i, j))
+                for i in range(len(boxes))
+                for j in range(len(boxes))
+                if i != j
+            ]
+            triples = [(i, j, k) for i, j, k in triples if k is not None]
+            if not triples:
+                return None
+            i, j, k = rng.choice(triples)
+            text = f"Which shape is between {names[i]} and {names[j]}?"
+            others = [n for x, n in enumerate(names) if x not in (i, j, k)]
+            options = [names[k], *rng.sample(others, min(3, len(others)))]
+            rng.shuffle(options)
+            return text, options, names[k], {"kind": kind, "ends": [i, j]}
         found = [(ref, nearest(boxes, ref)) for ref in range(len(boxes))]
         found = [(ref, k) for ref, k in found if k is not None]
         if not found:

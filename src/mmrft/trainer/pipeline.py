@@ -49,12 +49,15 @@ def seed_everything(seed: int) -> None:
 
 def make_task(cfg: Config):
     """The configured task, or a ``TaskMixture`` when ``data.mixture`` is set."""
-    if cfg.data.mixture:
-        return TaskMixture(cfg.data.mixture)  # each task with its own defaults
+    if cfg.data.mixture:  # each task with its defaults, plus its own task_kwargs entry
+        return TaskMixture(cfg.data.mixture, cfg.data.task_kwargs)
     kwargs = {"image_size": cfg.data.image_size}
     if cfg.data.count_range is not None:
         kwargs["count_range"] = tuple(cfg.data.count_range)
-    return TASKS.get(cfg.data.task)(**kwargs)
+    try:
+        return TASKS.get(cfg.data.task)(**kwargs, **cfg.data.task_kwargs)
+    except TypeError as e:  # a misspelt argument: name the config key, not the constructor
+        raise ValueError(f"data.task_kwargs for task {cfg.data.task!r}: {e}") from None
 
 
 def make_reward(cfg: Config) -> RewardFn:
