@@ -37,6 +37,6 @@ quiet "$VENV/bin/pip" install -q --no-deps -e .
 "$VENV/bin/pip" uninstall -q -y torchvision torchaudio torchcodec 2>/dev/null || true
 
 step "running the vllm tests"
-# The vllm-marked engine tests plus tests/vllm's plain ones (pushed weights, no engine needed).
-"$VENV/bin/python" -m pytest -m "vllm or not slow" tests/vllm -p no:cacheprovider -v "$@"
+# The vllm-marked engine tests plus tests/rollout_vllm's plain ones (pushed weights, no engine needed).
+"$VENV/bin/python" -m pytest -m "vllm or not slow" tests/rollout_vllm -p no:cacheprovider -v "$@"
 step "done"

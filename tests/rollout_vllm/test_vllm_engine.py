@@ -21,8 +21,9 @@ from mmrft.trainer.rl import policy_logprobs
 
 
 def _vllm_installed() -> bool:
-    # tests/vllm/ is on sys.path during pytest, so a bare `import vllm` could find this very
-    # directory as a namespace package; the real package has a file origin.
+    # A folder named like the package on sys.path (tests/ is, via conftest.py) would be found
+    # as a namespace package; the real package has a file origin. (This folder is not named
+    # "vllm" for that reason: TRL's vLLM check would take it for an installed vLLM.)
     spec = importlib.util.find_spec("vllm")
     return spec is not None and spec.origin is not None
 
