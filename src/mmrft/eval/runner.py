@@ -227,29 +227,16 @@ def _generate_all(
     progress: bool,
 ) -> _Generated:
     from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
+
+    from mmrft.trainer.progress import progress_bar
 
     out = _Generated(
         [[""] * k for _ in samples], [[None] * k for _ in samples], [None] * len(samples), 0
     )
     # Seeded per batch so a rerun draws the same completions; the caller's RNG is restored.
     rng_state = torch.get_rng_state()
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-    )
     console = Console(stderr=True)  # stdout stays free for the one-line JSON summary
-    with Progress(*columns, console=console, disable=not progress) as bar:
+    with progress_bar(console=console, disable=not progress) as bar:
         task = bar.add_task(f"{name}: generating (k={k})", total=len(samples))
         for b, lo in enumerate(range(0, len(samples), batch_size)):
             idx = list(range(lo, min(lo + batch_size, len(samples))))

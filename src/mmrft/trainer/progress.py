@@ -12,7 +12,8 @@ from rich.progress import (
 )
 
 
-def progress_bar() -> Progress:
+def progress_bar(**kwargs) -> Progress:
+    """The house progress bar; ``kwargs`` go to ``rich.progress.Progress`` (console, disable)."""
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -20,4 +21,5 @@ def progress_bar() -> Progress:
         TimeElapsedColumn(),
         TimeRemainingColumn(),
         transient=False,
+        **kwargs,
     )
