@@ -84,6 +84,20 @@ class RolloutBatch:
         return int(self.completion_mask.sum())
 
 
+def media_layout(family, rows: list) -> dict:
+    """How each row's images and videos sit in the processor outputs: the ``RolloutBatch``
+    fields every engine fills the same way (a video's frames are not counted as images)."""
+    video = [family.multimodal and family.is_video(r) for r in rows]
+    return {
+        "images_per_row": [
+            len(r.images) if family.multimodal and not v else 0
+            for r, v in zip(rows, video, strict=True)
+        ],
+        "videos_per_row": [int(v) for v in video],
+        "per_image_keys": family.per_image_keys,
+    }
+
+
 def _cat_padded(tensors: list[Tensor]) -> Tensor:
     """Concatenate along dim 0, zero-padding the other dims to the largest (e.g. LLaVA-NeXT's
     pixel_values [n_images, tiles, C, H, W] with a different tile count per chunk)."""

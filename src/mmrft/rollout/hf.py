@@ -21,7 +21,13 @@ from transformers import (
 
 from mmrft.data.sample import Sample
 from mmrft.models.families import ModelFamily
-from mmrft.rollout.base import SAMPLERS, RolloutBatch, SamplingParams, concat_batches
+from mmrft.rollout.base import (
+    SAMPLERS,
+    RolloutBatch,
+    SamplingParams,
+    concat_batches,
+    media_layout,
+)
 
 
 def completion_mask_from_ids(ids: Tensor, eos_id: int, pad_id: int) -> Tensor:
@@ -139,12 +145,7 @@ class HFSampler:
             mask,
             texts,
             sample_index=[],  # set by generate() for the whole batch
-            images_per_row=[
-                len(r.images) if self.family.multimodal and not self.family.is_video(r) else 0
-                for r in rows
-            ],
-            videos_per_row=[int(self.family.multimodal and self.family.is_video(r)) for r in rows],
-            per_image_keys=self.family.per_image_keys,
+            **media_layout(self.family, rows),
             finished=(completion_ids == self.eos_id).any(dim=1),
             pad_id=self.pad_id,
             logprobs=logprobs,

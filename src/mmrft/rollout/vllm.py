@@ -45,7 +45,7 @@ from torch import Tensor
 
 from mmrft.data.sample import Sample
 from mmrft.models.families import ModelFamily
-from mmrft.rollout.base import SAMPLERS, RolloutBatch, SamplingParams
+from mmrft.rollout.base import SAMPLERS, RolloutBatch, SamplingParams, media_layout
 
 log = logging.getLogger(__name__)
 
@@ -354,7 +354,7 @@ class VLLMSampler:
             mask,
             texts,
             sample_index=[],  # set by generate()
-            images_per_row=[len(r.images) if self.family.multimodal else 0 for r in rows],
+            **media_layout(self.family, rows),
             finished=(ids == self.eos_id).any(dim=1),
             pad_id=self.pad_id,
             logprobs=logprobs,
