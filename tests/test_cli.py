@@ -51,3 +51,12 @@ def test_eval_prints_json(argv, capsys):
     assert main(argv) == 0
     row = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert row["n_problems"] == 4 and 0 <= row["accuracy"] <= 1
+
+
+def test_overrides_may_follow_the_options():
+    from mmrft.cli import parse_args
+
+    args = parse_args(["eval", "tiny-qwen2", "data.eval_size=3", "--k", "2", "run.seed=7"])
+    assert args.k == 2 and args.overrides == ["data.eval_size=3", "run.seed=7"]
+    with pytest.raises(SystemExit):  # a real unknown option still fails
+        parse_args(["eval", "tiny-qwen2", "--kk", "2"])
