@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import torch
 
 from mmrft.config import load_config
@@ -108,3 +109,37 @@ def test_task_kwargs_reach_the_task_and_a_misspelt_one_names_the_key():
         None, ["data.mixture={ground: 1}", "data.task_kwargs={ground: {box_format: norm}}"]
     )
     assert make_task(mix).generate(0, 1).meta["box_format"] == "norm"
+
+
+@pytest.mark.parametrize(
+    ("model", "box_format"),
+    [("tiny-qwen2-vl", "rel1000"), ("tiny-llava", "norm"), ("tiny-qwen2.5-vl", "resized")],
+)
+def test_box_tasks_follow_the_model_familys_convention(model, box_format):
+    from mmrft.models.loading import load_family
+    from mmrft.rewards import REWARDS
+
+    cfg = load_config(None, [f"model.name_or_path={model}", "data.task=ground"])
+    family = load_family(model, min_pixels=cfg.model.min_pixels, max_pixels=cfg.model.max_pixels)
+    s = make_task(cfg, family).generate(0, 2)
+    assert s.meta["box_format"] == family.box_format == box_format
+    x1, y1, x2, y2 = json.loads(s.answer)  # gold in original-image pixels
+    W, H = s.meta["image_size"]
+    if box_format == "rel1000":
+        pred = [x1 * 1000 / W, y1 * 1000 / H, x2 * 1000 / W, y2 * 1000 / H]
+    elif box_format == "norm":
+        pred = [x1 / W, y1 / H, x2 / W, y2 / H]
+    else:  # pixels of the processor-resized image: what the processor really produced
+        pixels = family.encode([s])["image_grid_thw"][0]  # [t, h/patch, w/patch]
+        patch = family.processor.image_processor.patch_size
+        rh, rw = int(pixels[1]) * patch, int(pixels[2]) * patch
+        assert s.meta["resized_size"] == [rw, rh] and f"{rw}x{rh}" in s.prompt
+        pred = [x1 * rw / W, y1 * rh / H, x2 * rw / W, y2 * rh / H]
+    got = REWARDS.get("grounding")([f"<answer>{pred}</answer>"], [s])
+    assert got["iou"] == [pytest.approx(1.0)]
+    # an explicit data.task_kwargs wins over the family
+    cfg2 = load_config(
+        None,
+        [f"model.name_or_path={model}", "data.task=ground", "data.task_kwargs={box_format: abs}"],
+    )
+    assert make_task(cfg2, family).generate(0, 2).meta["box_format"] == "abs"

@@ -241,6 +241,21 @@ class ModelFamily:
         if min_pixels or max_pixels:
             log.info("%s has no pixel budget; min/max_pixels ignored", cls.__name__)
 
+    def resized_image_size(self, width: int, height: int) -> tuple[int, int]:
+        """The size the processor resizes a ``width`` x ``height`` image to (boxes in the
+        "resized" convention are pixels of that image); the default keeps it."""
+        return width, height
+
+    def task_box_kwargs(self, image_size: int) -> dict[str, object]:
+        """Constructor arguments that make a box task (ground, detect) prompt and score in this
+        family's convention; {} when the family has no documented one."""
+        if self.box_format is None:
+            return {}
+        if self.box_format == "resized":
+            w, h = self.resized_image_size(image_size, image_size)
+            return {"box_format": "resized", "resized_size": [w, h]}
+        return {"box_format": self.box_format}
+
     def share_vision(
         self, model: torch.nn.Module, prompt_inputs: dict[str, torch.Tensor], source: list[int]
     ) -> dict[str, torch.Tensor]:
@@ -320,6 +335,26 @@ class QwenVLFamily(ModelFamily):
             expected.append(int(sum(per_image[start : start + k])))
             start += k
         return expected
+
+    def resized_image_size(self, width: int, height: int) -> tuple[int, int]:
+        """Qwen-VL's ``smart_resize``: sides rounded to patch x merge multiples, area kept within
+        the processor's pixel budget."""
+        from transformers.models.qwen2_vl.image_processing_qwen2_vl import smart_resize
+
+        ip = getattr(self.processor, "image_processor", None)
+        if ip is None:
+            return width, height
+        size = dict(getattr(ip, "size", None) or {})
+        h, w = smart_resize(
+            height,
+            width,
+            factor=ip.patch_size * ip.merge_size,
+            min_pixels=size.get("shortest_edge") or getattr(ip, "min_pixels", None) or 56 * 56,
+            max_pixels=size.get("longest_edge")
+            or getattr(ip, "max_pixels", None)
+            or 28 * 28 * 1280,
+        )
+        return w, h
 
     @classmethod
     def apply_pixel_budget(cls, processor, min_pixels, max_pixels):

@@ -84,6 +84,32 @@ def _from_pretrained(
     return model, processor
 
 
+def load_family(
+    name_or_path: str,
+    *,
+    seed: int = 0,
+    min_pixels: int | None = None,
+    max_pixels: int | None = None,
+    system_prompt: str | None = None,
+):
+    """The family adapter (with its processor) of a policy, without loading real weights: what
+    data preparation needs to know (box convention, resized image size) before training."""
+    from mmrft.models.families import family_for
+
+    if name_or_path in TINY_MODELS:  # builds the tiny model too: about a second
+        with torch.random.fork_rng():  # the builder seeds torch: leave the caller's RNG alone
+            model, processor = TINY_MODELS.get(name_or_path)(seed)
+        model_type = model.config.model_type
+    else:
+        if not Path(name_or_path).exists() and "/" not in name_or_path:
+            _from_pretrained(name_or_path, "float32", None)  # raises the clear error
+        model_type = AutoConfig.from_pretrained(name_or_path).model_type
+        multimodal = model_type in FAMILIES and FAMILIES.get(model_type).multimodal
+        processor = (AutoProcessor if multimodal else AutoTokenizer).from_pretrained(name_or_path)
+    FAMILIES.get(model_type).apply_pixel_budget(processor, min_pixels, max_pixels)
+    return family_for(model_type, processor, system_prompt)
+
+
 def save_policy(model: PreTrainedModel, processor: object, path: str | Path) -> None:
     """Save model + processor so that ``load_policy(path)`` restores both."""
     model.save_pretrained(path)

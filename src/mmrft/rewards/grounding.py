@@ -51,7 +51,7 @@ Box = tuple[float, float, float, float]
 BOX_FORMATS = ("abs", "resized", "norm", "rel1000")
 IOU_THRESHOLD = 0.5  # PASCAL VOC / RefCOCO "correct" threshold, and mAP@0.5
 
-_N = r"(-?\d{1,7}(?:\.\d{1,8})?)"
+_N = r"(-?\d{1,7}(?:\.\d{1,17})?)"  # a float repr has up to 17 significant digits
 _BOX_RE = re.compile(
     rf"[\[(]\s*{_N}\s*,\s*{_N}\s*,\s*{_N}\s*,\s*{_N}\s*[\])]"  # [x1, y1, x2, y2]
     rf"|\(\s*{_N}\s*,\s*{_N}\s*\)\s*,\s*\(\s*{_N}\s*,\s*{_N}\s*\)"  # (x1,y1),(x2,y2)

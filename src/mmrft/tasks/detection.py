@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from mmrft.data.sample import Sample
 from mmrft.tasks.base import TASKS, Task
 from mmrft.tasks.counting import COLOURS, SHAPES
-from mmrft.tasks.grounding import PROMPT_FORMATS
+from mmrft.tasks.grounding import box_convention
 from mmrft.tasks.scene import PALETTE, place_boxes, render_shapes, shape_meta
 
 P_NONE = 0.1  # chance of a no-target scene at levels whose target range starts at 0
@@ -104,8 +104,9 @@ class DetectionTask(Task):
 
     Args:
         image_size: side of the square image in pixels (shape sides scale with it).
-        box_format: the convention the model answers in ("abs", "norm" or "rel1000"), written
-            to ``meta["box_format"]`` and the prompt; set it per model family.
+        box_format: the convention the model answers in ("abs", "resized", "norm" or
+            "rel1000"), written to ``meta["box_format"]`` and the prompt; the training pipeline
+            sets it from the model family. resized_size: for "resized", as in ``ground``.
 
     >>> s = DetectionTask().generate(seed=0, level=1)
     >>> len(json.loads(s.answer)) == len(s.meta["targets"]) >= 1, s.meta["answer_box_format"]
@@ -117,11 +118,10 @@ class DetectionTask(Task):
     reward_name = "detection"
     levels = tuple(LEVELS)
 
-    def __init__(self, image_size: int = 112, box_format: str = "abs") -> None:
-        if box_format not in PROMPT_FORMATS:
-            raise ValueError(
-                f"box_format must be one of {list(PROMPT_FORMATS)}, got {box_format!r}"
-            )
+    def __init__(
+        self, image_size: int = 112, box_format: str = "abs", resized_size: list[int] | None = None
+    ) -> None:
+        self.fmt, self.box_meta = box_convention(box_format, image_size, resized_size)
         if image_size < 64:
             raise ValueError(f"detect needs image_size >= 64, got {image_size}")
         self.image_size = image_size
@@ -145,10 +145,9 @@ class DetectionTask(Task):
         ]
         gold = sorted(list(o["bbox"]) for o in objects if o["target"])
         kind, colour = target
-        fmt = PROMPT_FORMATS[self.box_format].format(w=self.image_size, h=self.image_size)
         prompt = (
             f"Give the bounding boxes of all the {colour} {PLURALS[kind]} as a JSON list of "
-            f"[x1, y1, x2, y2] boxes, {fmt}. Answer [] if there are none."
+            f"[x1, y1, x2, y2] boxes, {self.fmt}. Answer [] if there are none."
         )
         return Sample(
             id=f"{self.name}-L{level}-{seed}",
@@ -160,7 +159,7 @@ class DetectionTask(Task):
                 "level": level,
                 "seed": seed,
                 "image_size": [self.image_size, self.image_size],
-                "box_format": self.box_format,
+                **self.box_meta,
                 "answer_box_format": "abs",
                 "query": {"kind": kind, "colour": colour},
                 "objects": objects,

@@ -51,10 +51,34 @@ SIZE_RATIO = 1.5  # a "small"/"large" shape's side differs from its twin's by at
 SCENE_RESTARTS = 100
 PROMPT_FORMATS = {
     "abs": "in pixels of the {w}x{h} image",
+    "resized": "in pixels of the image resized to {w}x{h}",
     "norm": "as fractions (0 to 1) of the image width and height",
     "rel1000": "scaled to 0-1000 of the image width and height",
 }
 BACKGROUNDS = ("plain", "photo")
+
+
+def box_convention(
+    box_format: str, image_size: int, resized_size: list[int] | None
+) -> tuple[str, dict[str, Any]]:
+    """The prompt phrase for answering in ``box_format``, and the meta entries the box rewards
+    need to read such an answer ("resized": pixels of the processor-resized image, Qwen2.5-VL).
+
+    >>> box_convention("resized", 100, [112, 84])
+    ('in pixels of the image resized to 112x84', {'box_format': 'resized', 'resized_size': [112, 84]})
+    """
+    if box_format not in PROMPT_FORMATS:
+        raise ValueError(f"box_format must be one of {list(PROMPT_FORMATS)}, got {box_format!r}")
+    meta: dict[str, Any] = {"box_format": box_format}
+    w = h = image_size
+    if box_format == "resized":
+        if not (isinstance(resized_size, list | tuple) and len(resized_size) == 2):
+            raise ValueError('box_format "resized" needs resized_size=[width, height]')
+        w, h = (int(v) for v in resized_size)
+        meta["resized_size"] = [w, h]
+    return PROMPT_FORMATS[box_format].format(w=w, h=h), meta
+
+
 RIM = (255, 255, 255)  # the rim that separates a shape from a photo background
 
 
@@ -105,8 +129,10 @@ class GroundingTask(Task):
 
     Args:
         image_size: side of the square image in pixels.
-        box_format: the convention the model answers in ("abs", "norm" or "rel1000"), written
-            to ``meta["box_format"]`` and the prompt; set it per model family.
+        box_format: the convention the model answers in ("abs", "resized", "norm" or
+            "rel1000"), written to ``meta["box_format"]`` and the prompt; the training pipeline
+            sets it from the model family (``ModelFamily.task_box_kwargs``).
+        resized_size: [width, height] of the image as the processor resizes it ("resized").
         min_shape / max_shape: shape sides in pixels (defaults scale with ``image_size``).
         background: "plain" (white) or "photo" (a crop of a real photograph; module note).
 
@@ -127,14 +153,12 @@ class GroundingTask(Task):
         min_shape: int | None = None,
         max_shape: int | None = None,
         background: str = "plain",
+        resized_size: list[int] | None = None,
     ) -> None:
         if background not in BACKGROUNDS:
             raise ValueError(f"background must be one of {list(BACKGROUNDS)}, got {background!r}")
         self.background = background
-        if box_format not in PROMPT_FORMATS:
-            raise ValueError(
-                f"box_format must be one of {list(PROMPT_FORMATS)}, got {box_format!r}"
-            )
+        self.fmt, self.box_meta = box_convention(box_format, image_size, resized_size)
         self.image_size = image_size
         self.box_format = box_format
         self.min_shape = min_shape if min_shape is not None else round(image_size * 10 / 112)
@@ -159,7 +183,6 @@ class GroundingTask(Task):
         else:
             raise RuntimeError(f"no describable target after {SCENE_RESTARTS} scenes")
         box = objects[target]["bbox"]
-        fmt = PROMPT_FORMATS[self.box_format].format(w=self.image_size, h=self.image_size)
         if self.background == "photo":
             photo, crop = random_crop(rng, self.image_size)
             image = paste_shapes(photo_crop(photo, crop, self.image_size), objects)
@@ -169,7 +192,7 @@ class GroundingTask(Task):
             background = "plain"
         return Sample(
             id=f"{self.name}-L{level}-{seed}",
-            prompt=f"Give the bounding box of {text} as [x1, y1, x2, y2], {fmt}.",
+            prompt=f"Give the bounding box of {text} as [x1, y1, x2, y2], {self.fmt}.",
             answer=f"[{box[0]}, {box[1]}, {box[2]}, {box[3]}]",
             images=[image],
             task=self.name,
@@ -177,7 +200,7 @@ class GroundingTask(Task):
                 "level": level,
                 "seed": seed,
                 "image_size": [self.image_size, self.image_size],
-                "box_format": self.box_format,
+                **self.box_meta,
                 "answer_box_format": "abs",
                 "objects": objects,
                 "target": target,

@@ -8,6 +8,7 @@ a hub checkpoint takes.
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 import random
@@ -23,6 +24,8 @@ from mmrft.data.sample import Sample
 from mmrft.data.stream import ProblemStream
 from mmrft.eval.harness import EvalResult
 from mmrft.models import family_for, load_policy, save_policy
+from mmrft.models.families import ModelFamily
+from mmrft.models.loading import load_family
 from mmrft.models.lora import save_merged
 from mmrft.models.setup import is_lora, prepare_policy, resolve_device
 from mmrft.rewards.base import RewardFn
@@ -47,17 +50,35 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def make_task(cfg: Config):
-    """The configured task, or a ``TaskMixture`` when ``data.mixture`` is set."""
+def make_task(cfg: Config, family: ModelFamily | None = None):
+    """The configured task, or a ``TaskMixture`` when ``data.mixture`` is set.
+
+    With the policy's ``family``, box tasks (ground, detect) prompt and score in that family's
+    box convention unless ``data.task_kwargs`` names one.
+    """
     if cfg.data.mixture:  # each task with its defaults, plus its own task_kwargs entry
-        return TaskMixture(cfg.data.mixture, cfg.data.task_kwargs)
+        per_task = {name: dict(cfg.data.task_kwargs.get(name, {})) for name in cfg.data.mixture}
+        for name, kw in per_task.items():
+            kw.update(_box_defaults(TASKS.get(name), family, kw, None))
+        return TaskMixture(cfg.data.mixture, {n: kw for n, kw in per_task.items() if kw})
     kwargs = {"image_size": cfg.data.image_size}
     if cfg.data.count_range is not None:
         kwargs["count_range"] = tuple(cfg.data.count_range)
+    cls = TASKS.get(cfg.data.task)
+    kwargs.update(_box_defaults(cls, family, cfg.data.task_kwargs, cfg.data.image_size))
     try:
-        return TASKS.get(cfg.data.task)(**kwargs, **cfg.data.task_kwargs)
+        return cls(**kwargs, **cfg.data.task_kwargs)
     except TypeError as e:  # a misspelt argument: name the config key, not the constructor
         raise ValueError(f"data.task_kwargs for task {cfg.data.task!r}: {e}") from None
+
+
+def _box_defaults(cls, family, task_kwargs: dict, image_size: int | None) -> dict:
+    """The family's box convention for a task that takes ``box_format``, unless already set."""
+    params = inspect.signature(cls.__init__).parameters
+    if family is None or "box_format" not in params or "box_format" in task_kwargs:
+        return {}
+    size = image_size or params["image_size"].default
+    return family.task_box_kwargs(size)
 
 
 def make_reward(cfg: Config) -> RewardFn:
@@ -94,10 +115,10 @@ def level_policy(cfg: Config, task) -> LevelSchedule | AdaptiveLevel | None:
 
 
 def make_data(
-    cfg: Config,
+    cfg: Config, family: ModelFamily | None = None
 ) -> tuple[ProblemStream, ProblemStream, list[Sample], list[tuple[int, str]]]:
     """(SFT stream, RL stream, held-out eval problems, skipped training lines)."""
-    task = make_task(cfg)
+    task = make_task(cfg, family)
     # Eval problems use sample_seeds(eval_seed); training bases are seed*10 + 1|2, so the two
     # never meet while run.seed < eval_seed / 10.
     eval_samples = task.dataset(cfg.data.eval_size, cfg.data.eval_seed, cfg.data.level)
@@ -139,7 +160,13 @@ def run(cfg: Config) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     save_config(cfg, out / "config.yaml")
     seed_everything(cfg.run.seed)
-    sft_stream, rl_stream, eval_samples, skipped = make_data(cfg)
+    family = load_family(
+        cfg.model.name_or_path,
+        seed=cfg.run.seed,
+        min_pixels=cfg.model.min_pixels,
+        max_pixels=cfg.model.max_pixels,
+    )  # the box convention and resized image size, before any weights are loaded
+    sft_stream, rl_stream, eval_samples, skipped = make_data(cfg, family)
     reward_fn = make_reward(cfg)
 
     # --- cold start --------------------------------------------------------------------
