@@ -237,3 +237,22 @@ def test_sudoku_digits_read_back(dataset, n, box):
 def test_doctests():
     result = doctest.testmod(mmrft.tasks.gym)
     assert result.attempted and not result.failed
+
+
+def test_tsumego_board_reads_back_from_the_image():
+    from mmrft.tasks.gym import GO_STONES, go_board
+
+    task = gym(dataset="tsumego", render=True)
+    colour_of = {rgb: stone for stone, rgb in GO_STONES.items()}
+    for seed in SEEDS:
+        sample = task.generate(seed, 2)
+        board = go_board(sample.meta["metadata"])
+        n = len(board)
+        px = np.asarray(sample.images[0])
+        cell = px.shape[0] // (n + 1)
+        read = [
+            [colour_of.get(tuple(px[(r + 1) * cell, (c + 1) * cell]), ".") for c in range(n)]
+            for r in range(n)
+        ]
+        assert read == board
+        assert sum(row.count("O") for row in board) >= 1  # there is something to capture

@@ -42,6 +42,7 @@ the scorer are unchanged. Cells are ``cell_size`` px (shrunk so the image stays 
 
 from __future__ import annotations
 
+import ast
 import difflib
 import functools
 import json
@@ -426,5 +427,52 @@ def render_largest_island(meta: dict[str, Any], cell_for) -> tuple[Image.Image, 
         "diagonally); its area is its number of cells, and everything outside the grid is "
         "water.\nReturn the maximum area of an island in the grid. If there is no island, "
         "return 0."
+    )
+    return image, prompt
+
+
+GO_BOARD, GO_LINE = (220, 179, 92), (40, 30, 10)
+GO_STONES: dict[str, RGB] = {"X": (15, 15, 15), "O": (245, 245, 245)}
+
+
+def go_board(meta: dict[str, Any]) -> list[list[str]]:
+    """The tsumego board, rows top (highest number) to bottom; reasoning-gym stores a repr."""
+    board = meta["board"]
+    return ast.literal_eval(board) if isinstance(board, str) else board
+
+
+@RENDERERS.register("tsumego")
+def render_tsumego(meta: dict[str, Any], cell_for) -> tuple[Image.Image, str]:
+    """A Go board: intersection (r, c) at ``((c + 1) * cell, (r + 1) * cell)``, column letters
+    above, row numbers (1 at the bottom) on the left, as in the text diagram it replaces."""
+    board = go_board(meta)
+    n = len(board)
+    cell = cell_for(n + 1, n + 1)
+    side = (n + 1) * cell
+    image = Image.new("RGB", (side, side), GO_BOARD)
+    draw = ImageDraw.Draw(image)
+    for k in range(1, n + 1):
+        draw.line([(cell, k * cell), (n * cell, k * cell)], fill=GO_LINE)
+        draw.line([(k * cell, cell), (k * cell, n * cell)], fill=GO_LINE)
+    font = load_font("DejaVuSans.ttf", max(6, round(cell * 0.45)))
+    letters = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    for k in range(n):
+        draw.text(((k + 1) * cell, cell // 2), letters[k], fill=GO_LINE, font=font, anchor="mm")
+        draw.text((cell // 2, (k + 1) * cell), str(n - k), fill=GO_LINE, font=font, anchor="mm")
+    radius = cell * 0.45
+    for r, row in enumerate(board):
+        for c, stone in enumerate(row):
+            if stone in GO_STONES:
+                x, y = (c + 1) * cell, (r + 1) * cell
+                draw.ellipse(
+                    [x - radius, y - radius, x + radius, y + radius],
+                    fill=GO_STONES[stone],
+                    outline=GO_LINE,
+                )
+    prompt = (
+        f"The image shows a {n}x{n} Go board: black and white stones, columns lettered A-"
+        f"{letters[n - 1]} from the left, rows numbered 1-{n} from the bottom. Playing as Black, "
+        "how can you capture as many white stones as possible?\n"
+        "Specify your move in coordinates (e.g. 'C4' for column C, row 4)."
     )
     return image, prompt
