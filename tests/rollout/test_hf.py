@@ -180,3 +180,18 @@ def _tiny():
 
     model, tok = load_policy("tiny-qwen2", seed=0)
     return model, family_for(model.config.model_type, tok)
+
+
+def test_sampling_uses_the_full_distribution():
+    """No hidden top-k: transformers applies a default top_k=50 unless told otherwise, which
+    once cut off every digit of the digit-first sanity task while the recorded log-probs (taken
+    before transformers' own warpers) still looked right."""
+    from mmrft.data.sample import Sample
+
+    model, family = _tiny()
+    samples = [Sample(id="0", prompt="Say something.", answer="")]
+    batch = HFSampler(model, family).generate(
+        samples, SamplingParams(n=512, max_new_tokens=1, seed=0)
+    )
+    distinct = len(set(batch.completion_ids[:, 0].tolist()))
+    assert distinct > 100  # a near-uniform 512-token softmax gives ~300; top-50 at most 50

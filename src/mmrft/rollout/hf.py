@@ -111,6 +111,12 @@ class HFSampler:
             eos_token_id=self.eos_id,
             pad_token_id=self.pad_id,
             suppress_tokens=self.suppressed or None,
+            # transformers adds its own warpers (and a library default top_k=50 when top_k is
+            # not given) after custom processors: switch them all off explicitly, so the only
+            # warpers are ours, in front of the recorder.
+            temperature=1.0,
+            top_k=0,
+            top_p=1.0,
         )
         recorder = None if greedy else _SampledLogprobs()
         if recorder is not None:
