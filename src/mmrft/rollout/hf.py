@@ -54,21 +54,24 @@ def neutral_generation_config(model: torch.nn.Module):
 
 class _SampledLogprobs:
     """A last-in-line logits processor that keeps log p(sampled token) under the final
-    (temperature / top-k / top-p / suppression) distribution: the step-t token is known at
-    step t+1, so one [n, V] log-softmax is held at a time, never the whole [L, n, V]."""
+    (temperature / top-k / top-p / suppression) distribution. The step-t token is known only at
+    step t+1, so each step keeps its scores and their log-normaliser [n]; no [n, V]
+    log-softmax is materialised (that would be ~150 MB a step for a 150k vocabulary)."""
 
     def __init__(self) -> None:
-        self.pending: Tensor | None = None  # [n, V] log-softmax of the last step
+        self.pending: tuple[Tensor, Tensor] | None = None  # scores [n, V], logsumexp [n]
         self.steps: list[Tensor] = []  # each [n]
 
     def __call__(self, input_ids: Tensor, scores: Tensor) -> Tensor:
         self.take(input_ids[:, -1])
-        self.pending = torch.log_softmax(scores.float(), dim=-1)  # [n, V]
+        self.pending = (scores, torch.logsumexp(scores.float(), dim=-1))
         return scores
 
     def take(self, tokens: Tensor) -> None:
         if self.pending is not None:
-            self.steps.append(self.pending.gather(1, tokens[:, None]).squeeze(1))  # [n]
+            scores, lse = self.pending
+            picked = scores.gather(1, tokens[:, None]).squeeze(1).float()  # [n]
+            self.steps.append(picked - lse)  # log p = logit - logsumexp
             self.pending = None
 
 

@@ -236,7 +236,7 @@ class SpatialTask(Task):
                 return None
             direction, k = rng.choice(found)
             text = f"Which shape is {direction}?"
-            options = self._object_options(rng, names, k, exclude=None)
+            options = self._object_options(rng, names, k, exclude=())
             return text, options, names[k], {"kind": kind, "direction": direction}
         if kind == "between":
             triples = [
@@ -250,9 +250,7 @@ class SpatialTask(Task):
                 return None
             i, j, k = rng.choice(triples)
             text = f"Which shape is between {names[i]} and {names[j]}?"
-            others = [n for x, n in enumerate(names) if x not in (i, j, k)]
-            options = [names[k], *rng.sample(others, min(3, len(others)))]
-            rng.shuffle(options)
+            options = self._object_options(rng, names, k, exclude=(i, j))
             return text, options, names[k], {"kind": kind, "ends": [i, j]}
         found = [(ref, nearest(boxes, ref)) for ref in range(len(boxes))]
         found = [(ref, k) for ref, k in found if k is not None]
@@ -260,14 +258,15 @@ class SpatialTask(Task):
             return None
         ref, k = rng.choice(found)
         text = f"Which shape is nearest to {names[ref]}?"
-        options = self._object_options(rng, names, k, exclude=ref)
+        options = self._object_options(rng, names, k, exclude=(ref,))
         return text, options, names[k], {"kind": kind, "reference": ref}
 
     @staticmethod
     def _object_options(
-        rng: random.Random, names: list[str], answer: int, exclude: int | None
+        rng: random.Random, names: list[str], answer: int, exclude: tuple[int, ...]
     ) -> list[str]:
-        others = [n for i, n in enumerate(names) if i not in (answer, exclude)]
+        """The answer and up to three other shapes (never those in ``exclude``), shuffled."""
+        others = [n for i, n in enumerate(names) if i != answer and i not in exclude]
         options = [names[answer], *rng.sample(others, min(3, len(others)))]
         rng.shuffle(options)
         return options
