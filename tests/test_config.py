@@ -295,3 +295,13 @@ def test_generic_types_and_round_trip(tmp_path):
         from_dict(Outer, {"weights": {"acc": "high"}})
     with pytest.raises(ConfigError, match=r"'mode' expects one of \['a', 'b'\]"):
         from_dict(Outer, {"mode": "c"})
+
+
+def test_optional_literal_quantization_key():
+    cfg = load_config(None, ["model.quantization=nf4", "model.lora_rank=8"])
+    assert cfg.model.quantization == "nf4"
+    assert load_config(None, ["model.quantization=null"]).model.quantization is None
+    with pytest.raises(ConfigError, match="model.quantization"):
+        load_config(None, ["model.quantization=int4", "model.lora_rank=8"])
+    with pytest.raises(ConfigError, match="model.quantization.*lora_rank > 0"):
+        load_config(None, ["model.quantization=nf4"])

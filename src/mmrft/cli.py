@@ -89,15 +89,15 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 def _eval_heldout(args: argparse.Namespace, cfg) -> int:
     from mmrft.eval.harness import evaluate
-    from mmrft.models import family_for, load_policy
+    from mmrft.models import load_policy
     from mmrft.rewards import REWARDS
     from mmrft.rollout import make_sampler
-    from mmrft.trainer.pipeline import make_task
+    from mmrft.trainer.pipeline import make_family, make_task
 
     task = make_task(cfg)
     samples = task.dataset(cfg.data.eval_size, cfg.data.eval_seed, cfg.data.level)
     model, processor = load_policy(args.model, dtype=cfg.model.dtype)
-    family = family_for(model.config.model_type, processor, cfg.data.system_prompt)
+    family = make_family(cfg, model.config.model_type, processor)
     sampler = make_sampler(cfg.rollout, model, family)
     res = evaluate(
         sampler,
@@ -142,8 +142,9 @@ def _eval_run(args: argparse.Namespace, cfg) -> int:
     import torch
 
     from mmrft.eval.runner import run_eval
-    from mmrft.models import family_for, load_policy
+    from mmrft.models import load_policy
     from mmrft.rollout import make_sampler
+    from mmrft.trainer.pipeline import make_family
 
     source = _eval_source(args, cfg)
     if not source.samples:
@@ -159,7 +160,7 @@ def _eval_run(args: argparse.Namespace, cfg) -> int:
     model, processor = load_policy(args.model, dtype=cfg.model.dtype)
     if torch.cuda.is_available():
         model = model.to("cuda")
-    family = family_for(model.config.model_type, processor, cfg.data.system_prompt)
+    family = make_family(cfg, model.config.model_type, processor)
     sampler = make_sampler(cfg.rollout, model, family)
     if hasattr(sampler, "batch_size"):  # one engine call per batch of problems
         sampler.batch_size = batch_size * k

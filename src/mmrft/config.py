@@ -105,6 +105,11 @@ class ModelConfig:
     """Smallest image area the processor resizes to; with max_pixels it fixes the visual tokens."""
     max_pixels: int = 112 * 112
     """Largest image area; equal to min_pixels so every image costs the same number of tokens."""
+    video_fps: float | None = None
+    """Frames per second a video sample is subsampled to before encoding; null keeps every
+    frame (a video's own rate is its meta fps, default 2)."""
+    max_frames: int | None = None
+    """Most frames of one video the model sees, spread evenly over the clip; null: no limit."""
     freeze_vision: bool = False
     """Freeze the vision encoder and train only the language side (saves memory and time)."""
     freeze_projector: bool = False
@@ -123,11 +128,24 @@ class ModelConfig:
     lora_target_modules: str | None = None
     """Modules that get adapters: null is the family's language-model attention and MLP
     projections (never the vision tower); otherwise a regex over module names or "all-linear"."""
+    quantization: Literal["nf4", "fp4", "int8"] | None = None
+    """QLoRA: load the language model's weights quantized by bitsandbytes (pip install
+    'mmrft[qlora]'; needs lora_rank > 0, since quantized weights do not train); the vision tower,
+    projector and lm_head stay in full precision. null loads every weight in model.dtype."""
 
     def __post_init__(self) -> None:
         at_least(self, 1, "min_pixels")
         at_least(self, self.min_pixels, "max_pixels")
         at_least(self, 0, "lora_rank")
+        if self.video_fps is not None:
+            positive(self, "video_fps")
+        if self.max_frames is not None:
+            at_least(self, 1, "max_frames")
+        check(
+            self.quantization is None or self.lora_rank > 0,
+            "quantization",
+            f"{self.quantization!r} needs lora_rank > 0 (QLoRA): quantized weights do not train",
+        )
         positive(self, "lora_alpha")
         check(
             0 <= self.lora_dropout < 1,

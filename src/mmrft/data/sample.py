@@ -14,12 +14,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 from PIL import Image
 
 
 @dataclass
 class Sample:
-    """One problem. ``images`` are loaded PIL images (RGB) in prompt order."""
+    """One problem. ``images`` are loaded PIL images (RGB) in prompt order; ``audios`` are
+    1-D float32 waveforms in prompt order, at ``meta["sampling_rate"]`` (default 16000)."""
 
     id: str
     prompt: str
@@ -27,3 +29,4 @@ class Sample:
     images: list[Image.Image] = field(default_factory=list)
     task: str = ""
     meta: dict[str, Any] = field(default_factory=dict)
+    audios: list[np.ndarray] = field(default_factory=list)

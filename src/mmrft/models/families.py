@@ -45,6 +45,7 @@ from typing import ClassVar
 import torch
 
 from mmrft.data.sample import Sample
+from mmrft.models.frames import DEFAULT_FPS, select_frames
 from mmrft.registry import Registry
 
 log = logging.getLogger(__name__)
@@ -87,12 +88,24 @@ class ModelFamily:
     max_images: ClassVar[int | None] = None
     """Most images one prompt may carry (None: no limit)."""
     supports_video: ClassVar[bool] = False
+    supports_audio: ClassVar[bool] = False
+    """The family takes ``Sample.audios``; the others refuse a sample that has audio."""
     per_image_keys: ClassVar[tuple[str, ...]] = ()
     """Processor outputs stacked per image ([n_images, ...]) rather than per row; selecting
     rows of a batch slices them by image (``rollout.base.select_prompt_rows``)."""
+    per_video_keys: ClassVar[tuple[str, ...]] = ()
+    """The same for outputs stacked per video ([n_videos, ...], e.g. LLaVA-OneVision's
+    ``pixel_values_videos``), sliced by video."""
+    per_audio_keys: ClassVar[tuple[str, ...]] = ()
+    """The same for outputs stacked per audio clip ([n_clips, ...], e.g. Whisper features)."""
     max_length: int | None = None
     """Context length prompts are checked against; None: the tokenizer's ``model_max_length``
     (where that is set; real checkpoints and the tiny builders set it)."""
+    video_fps: float | None = None
+    """Frames per second a video is sampled at before encoding (``mmrft.models.frames``);
+    None keeps every recorded frame."""
+    max_frames: int | None = None
+    """Most frames of one video the model sees, spread over the clip; None: no limit."""
 
     @property
     def tokenizer(self):
@@ -130,6 +143,8 @@ class ModelFamily:
         """
         for sample in samples:
             self.check_sample(sample)
+        if self.supports_video and (self.video_fps or self.max_frames):
+            samples = [select_frames(s, self.video_fps, self.max_frames) for s in samples]
         try:
             inputs = self._encode(samples)
         except (ValueError, RuntimeError, TypeError) as err:
@@ -152,6 +167,12 @@ class ModelFamily:
 
     def check_sample(self, sample: Sample) -> None:
         """Reject what the processor would misread or the model cannot take, naming the sample."""
+        if sample.audios and not self.supports_audio:
+            raise ValueError(
+                f"sample {sample.id!r} has {len(sample.audios)} audio clip(s) but "
+                f"{type(self).__name__} takes no audio; audio families: "
+                f"{[n for n in FAMILIES.names() if FAMILIES.get(n).supports_audio]}"
+            )
         if not self.multimodal:
             return
         for token in self.never_sample_tokens:
@@ -206,6 +227,13 @@ class ModelFamily:
                     f"sample {sample.id!r}: {got} image tokens in the prompt but its "
                     f"{len(sample.images)} image(s) give {want} features"
                 )
+
+    def image_spans(
+        self, inputs: dict[str, torch.Tensor], samples: list[Sample]
+    ) -> list[int] | None:
+        """Entries of the ``per_image_keys`` tensors each image occupies, in batch order (e.g.
+        InternVL's tiles per image); None: one entry per image."""
+        return None
 
     def context_length(self) -> int | None:
         limit = self.max_length or getattr(self.tokenizer, "model_max_length", None)
@@ -299,12 +327,13 @@ class QwenVLFamily(ModelFamily):
         texts = [self.prompt_text(s) for s in samples]
         self.tokenizer.padding_side = "left"
         images = [img for s in samples if not self.is_video(s) for img in s.images] or None
-        # The frames are the ones to use: no resampling, timestamps from meta["fps"].
+        # The frames are the ones to use: no resampling by the processor; timestamps from
+        # meta["fps"] and the frames' original indices (``frames.select_frames``).
         metadata = [
             {
-                "fps": float(s.meta.get("fps", 2.0)),
-                "total_num_frames": len(s.images),
-                "frames_indices": list(range(len(s.images))),
+                "fps": float(s.meta.get("fps", DEFAULT_FPS)),
+                "total_num_frames": s.meta.get("total_num_frames", len(s.images)),
+                "frames_indices": s.meta.get("frames_indices", list(range(len(s.images)))),
             }
             for s in samples
             if self.is_video(s)
@@ -578,5 +607,9 @@ class TextFamily(ModelFamily):
     language_model: ClassVar[str] = "model"
 
 
-def family_for(model_type: str, processor: object, system_prompt: str | None = None) -> ModelFamily:
-    return FAMILIES.get(model_type)(processor=processor, system_prompt=system_prompt)
+def family_for(
+    model_type: str, processor: object, system_prompt: str | None = None, **options
+) -> ModelFamily:
+    """The adapter of ``model_type``; ``options`` set its fields (``video_fps``, ``max_frames``,
+    ``max_length``)."""
+    return FAMILIES.get(model_type)(processor=processor, system_prompt=system_prompt, **options)

@@ -49,6 +49,15 @@ class RolloutBatch:
     logprobs: Tensor | None = None
     """[N, L] log-probs of the sampled tokens under the distribution the engine sampled from
     (0 at padding), or None; the trainer compares them with its own (train/inference gap)."""
+    audios_per_row: list[int] | None = None
+    """Audio clips in each row's prompt (None: no row has audio)."""
+    per_video_keys: tuple[str, ...] = ()
+    """Processor outputs stacked per video ([n_videos, ...]), sliced by video."""
+    per_audio_keys: tuple[str, ...] = ()
+    """Processor outputs stacked per audio clip ([n_clips, ...]), sliced by clip."""
+    image_spans: list[int] | None = None
+    """Entries of the ``per_image_keys`` tensors each image occupies, in row order (InternVL's
+    tiles per image); None: one each."""
 
     def select(self, rows: list[int]) -> dict[str, Tensor]:
         """Prompt inputs of a subset of rows (vision tensors sliced to those rows' images)."""
@@ -57,7 +66,11 @@ class RolloutBatch:
             rows,
             self.images_per_row,
             videos_per_row=self.videos_per_row,
+            audios_per_row=self.audios_per_row,
             per_image_keys=self.per_image_keys,
+            per_video_keys=self.per_video_keys,
+            per_audio_keys=self.per_audio_keys,
+            image_spans=self.image_spans,
         )
 
     def subset(self, rows: list[int]) -> RolloutBatch:
@@ -72,9 +85,11 @@ class RolloutBatch:
             texts=[self.texts[r] for r in rows],
             sample_index=index,
             images_per_row=[self.images_per_row[r] for r in rows],
-            videos_per_row=None
-            if self.videos_per_row is None
-            else [self.videos_per_row[r] for r in rows],
+            videos_per_row=_pick(self.videos_per_row, rows),
+            audios_per_row=_pick(self.audios_per_row, rows),
+            image_spans=None
+            if self.image_spans is None
+            else [self.image_spans[i] for i in _items(rows, self.images_per_row)],
             finished=None if self.finished is None else self.finished[rows],
             logprobs=None if self.logprobs is None else self.logprobs[rows],
         )
@@ -84,18 +99,40 @@ class RolloutBatch:
         return int(self.completion_mask.sum())
 
 
-def media_layout(family, rows: list) -> dict:
-    """How each row's images and videos sit in the processor outputs: the ``RolloutBatch``
-    fields every engine fills the same way (a video's frames are not counted as images)."""
+def media_layout(family, rows: list, inputs: dict[str, Tensor]) -> dict:
+    """How each row's images, videos and audio clips sit in the processor outputs ``inputs``:
+    the ``RolloutBatch`` fields every engine fills the same way (a video's frames are not
+    counted as images)."""
     video = [family.multimodal and family.is_video(r) for r in rows]
+    audios = [len(r.audios) if family.supports_audio else 0 for r in rows]
     return {
         "images_per_row": [
             len(r.images) if family.multimodal and not v else 0
             for r, v in zip(rows, video, strict=True)
         ],
         "videos_per_row": [int(v) for v in video],
+        "audios_per_row": audios if any(audios) else None,
         "per_image_keys": family.per_image_keys,
+        "per_video_keys": family.per_video_keys,
+        "per_audio_keys": family.per_audio_keys,
+        "image_spans": family.image_spans(inputs, rows) if family.multimodal else None,
     }
+
+
+def _pick(values: list[int] | None, rows: list[int]) -> list[int] | None:
+    return None if values is None else [values[r] for r in rows]
+
+
+def _items(rows: list[int], counts: list[int], spans: list[int] | None = None) -> list[int]:
+    """Indices of the items (images, videos, clips) of ``rows``, in row order, where row r holds
+    ``counts[r]`` consecutive items; with ``spans``, item i occupies ``spans[i]`` consecutive
+    entries and the entry indices are returned instead."""
+    start = _starts(counts)
+    items = [i for r in rows for i in range(start[r], start[r + 1])]
+    if spans is None:
+        return items
+    entry = _starts(spans)
+    return [e for i in items for e in range(entry[i], entry[i + 1])]
 
 
 def _cat_padded(tensors: list[Tensor]) -> Tensor:
@@ -144,6 +181,7 @@ def concat_batches(batches: list[RolloutBatch]) -> RolloutBatch:
     finished = [b.finished for b in batches]
     logprobs = [b.logprobs for b in batches]
     videos = [b.videos_per_row for b in batches]
+    first = batches[0]
     return RolloutBatch(
         prompt_inputs,
         _pad_cat([b.completion_ids for b in batches], pad_id, left=False),
@@ -151,11 +189,20 @@ def concat_batches(batches: list[RolloutBatch]) -> RolloutBatch:
         [t for b in batches for t in b.texts],
         index,
         [k for b in batches for k in b.images_per_row],
-        None if any(f is None for f in finished) else torch.cat(finished),
-        pad_id,
-        None if any(v is None for v in videos) else [k for v in videos for k in v],
-        batches[0].per_image_keys,
-        None if any(x is None for x in logprobs) else _pad_cat(logprobs, 0.0, left=False),
+        finished=None if any(f is None for f in finished) else torch.cat(finished),
+        pad_id=pad_id,
+        videos_per_row=None if any(v is None for v in videos) else [k for v in videos for k in v],
+        per_image_keys=first.per_image_keys,
+        logprobs=None if any(x is None for x in logprobs) else _pad_cat(logprobs, 0.0, left=False),
+        # a chunk without audio (or with one entry per image) has None: fill in the neutral value
+        audios_per_row=None
+        if all(b.audios_per_row is None for b in batches)
+        else [k for b in batches for k in (b.audios_per_row or [0] * len(b.texts))],
+        per_video_keys=first.per_video_keys,
+        per_audio_keys=first.per_audio_keys,
+        image_spans=None
+        if all(b.image_spans is None for b in batches)
+        else [k for b in batches for k in (b.image_spans or [1] * sum(b.images_per_row))],
     )
 
 
@@ -180,30 +227,38 @@ def select_prompt_rows(
     images_per_row: list[int],
     *,
     videos_per_row: list[int] | None = None,
+    audios_per_row: list[int] | None = None,
     per_image_keys: tuple[str, ...] = (),
+    per_video_keys: tuple[str, ...] = (),
+    per_audio_keys: tuple[str, ...] = (),
+    image_spans: list[int] | None = None,
 ) -> dict[str, Tensor]:
     """Slice a batch of processor outputs to ``rows``.
 
     Per-row keys ([N, ...]) are indexed directly. Qwen-style ``pixel_values`` /
     ``pixel_values_videos`` ([total patches, D]) with ``image_grid_thw`` / ``video_grid_thw``
     ([n, 3]) are concatenations over images (videos), sliced by each row's range and patch count
-    (``grid_thw.prod()`` patches each); ``per_image_keys`` ([n_images, ...]) by image range.
+    (``grid_thw.prod()`` patches each). ``per_image_keys`` ([entries, ...]) are sliced by image
+    (``image_spans[i]`` entries for image i, e.g. InternVL's tiles; one each by default),
+    ``per_video_keys`` by video and ``per_audio_keys`` by clip.
     """
     out: dict[str, Tensor] = {}
     n_rows = len(images_per_row)
-    img_start = _starts(images_per_row)
-    imgs = [i for r in rows for i in range(img_start[r], img_start[r + 1])]
-    vid_start = _starts(videos_per_row or [0] * n_rows)
-    vids = [i for r in rows for i in range(vid_start[r], vid_start[r + 1])]
+    imgs = _items(rows, images_per_row)
+    vids = _items(rows, videos_per_row or [0] * n_rows)
+    clips = _items(rows, audios_per_row or [0] * n_rows)
+    by_item = {key: _items(rows, images_per_row, image_spans) for key in per_image_keys}
+    by_item |= {key: vids for key in per_video_keys} | {key: clips for key in per_audio_keys}
     grid, vgrid = prompt_inputs.get("image_grid_thw"), prompt_inputs.get("video_grid_thw")
-    special = {"pixel_values_videos", "video_grid_thw", "second_per_grid_ts"}
+    special = {"pixel_values_videos", "video_grid_thw", "second_per_grid_ts"} - set(by_item)
     if grid is not None:
         special |= {"pixel_values", "image_grid_thw"}
     for key, value in prompt_inputs.items():
         if key in special:
             continue
-        if key in per_image_keys:
-            out[key] = value[imgs]
+        if key in by_item:
+            if by_item[key]:  # rows without such items get no such key, as when encoded
+                out[key] = value[by_item[key]]
         else:
             out[key] = value[rows] if value.shape[0] == n_rows else value
     if grid is not None and imgs:  # rows without images get no image keys, as when encoded

@@ -154,7 +154,7 @@ class HFSampler:
             mask,
             texts,
             sample_index=[],  # set by generate() for the whole batch
-            **media_layout(self.family, rows),
+            **media_layout(self.family, rows, inputs),
             finished=(completion_ids == self.eos_id).any(dim=1),
             pad_id=self.pad_id,
             logprobs=logprobs,

@@ -354,7 +354,7 @@ class VLLMSampler:
             mask,
             texts,
             sample_index=[],  # set by generate()
-            **media_layout(self.family, rows),
+            **media_layout(self.family, rows, inputs),
             finished=(ids == self.eos_id).any(dim=1),
             pad_id=self.pad_id,
             logprobs=logprobs,

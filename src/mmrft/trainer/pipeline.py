@@ -173,7 +173,7 @@ def run(cfg: Config) -> dict:
     sft_dir = out / "sft"
     if cfg.sft.steps > 0 and not (sft_dir / "COMPLETE").exists():
         model, processor = _load(cfg, cfg.model.name_or_path)
-        family = family_for(model.config.model_type, processor, cfg.data.system_prompt)
+        family = make_family(cfg, model.config.model_type, processor)
         model = prepare_policy(model, cfg.model)
         sft_losses = train_sft(
             model,
@@ -199,7 +199,7 @@ def run(cfg: Config) -> dict:
     seed_everything(cfg.run.seed)
     model, processor = _load(cfg, init_path)
     model = prepare_policy(model, cfg.model)
-    family = family_for(model.config.model_type, processor, cfg.data.system_prompt)
+    family = make_family(cfg, model.config.model_type, processor)
     ref_model = None
     if cfg.algorithm.kl_coef > 0 or cfg.rl.track_kl:  # beta = 0 skips it unless KL is tracked
         if is_lora(model):  # the frozen base under the adapters is the reference
@@ -235,6 +235,17 @@ def run(cfg: Config) -> dict:
 
     write_report(out)
     return summary
+
+
+def make_family(cfg: Config, model_type: str, processor: object) -> ModelFamily:
+    """The family adapter with the run's prompt and video options."""
+    return family_for(
+        model_type,
+        processor,
+        cfg.data.system_prompt,
+        video_fps=cfg.model.video_fps,
+        max_frames=cfg.model.max_frames,
+    )
 
 
 def _load(cfg: Config, name_or_path: str):
