@@ -6,12 +6,17 @@ fails with the same message. ``sample_from_row`` raises ``BadLine`` naming the f
 the loaders catch it, skip the row and record ``(number, reason)``.
 
 Fields: ``id``, ``answer`` (strings; numbers are turned into strings), ``prompt`` (a string or
-a list of chat messages) or ``messages`` (chat messages), ``images``, ``task`` and ``meta`` (an
-object, or a JSON string holding one). A null field counts as absent.
+a list of chat messages) or ``messages`` (chat messages), ``images``, ``audios``, ``task`` and
+``meta`` (an object, or a JSON string holding one). A null field counts as absent.
 
 Images: ``images`` is a list (or one item) of a path relative to the dataset's folder or
 absolute, a ``data:image/...;base64,`` URI, raw encoded bytes, or a ``{"bytes": ..., "path":
 ...}`` object as ``datasets.Image`` stores it (bytes win when both are set).
+
+Audio: ``audios`` is a list (or one item) of paths to PCM WAV files, relative to the dataset's
+folder or absolute. Each becomes a mono float32 waveform resampled to 16 kHz
+(``mmrft.data.audio``), and ``meta["sampling_rate"]`` is set to that rate. A missing or
+unreadable file fails the row like a bad image does.
 
 Chat messages (``messages``, or ``prompt`` given as a list): ``[{"role", "content"}, ...]`` where
 ``content`` is a string or a list of ``{"type": "text", "text": ...}`` / ``{"type": "image"}``
@@ -34,8 +39,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from PIL import Image
 
+from mmrft.data.audio import SAMPLING_RATE, load_clip
 from mmrft.data.sample import Sample
 
 _DATA_URI = re.compile(r"data:image/[\w.+-]+;base64,(.*)", re.DOTALL)
@@ -86,13 +93,18 @@ def sample_from_row(row: Any, root: Path) -> Sample:
     meta = _meta(row.get("meta"))
     if row.get("reward") is not None:  # the row names the reward that verifies it
         meta = {**meta, "reward": _text(row, "reward", numbers=False)}
+    images = [load_image(ref, k, root) for k, ref in enumerate(refs)]
+    audios = [load_audio(ref, k, root) for k, ref in enumerate(_audio_refs(row.get("audios")))]
+    if audios:  # the clips are now at this rate, whatever the files were
+        meta = {**meta, "sampling_rate": SAMPLING_RATE}
     return Sample(
         id=_text(row, "id"),
         prompt=prompt,
         answer=_text(row, "answer"),
-        images=[load_image(ref, k, root) for k, ref in enumerate(refs)],
+        images=images,
         task=_text(row, "task", numbers=False) if "task" in row else "",
         meta=meta,
+        audios=audios,
     )
 
 
@@ -159,6 +171,17 @@ def _image_refs(images: Any) -> list[Any]:
     )
 
 
+def _audio_refs(audios: Any) -> list[str]:
+    """``audios`` as a list of paths; one bare path counts as a list of one."""
+    if audios is None:
+        return []
+    if isinstance(audios, str):
+        return [audios]
+    if isinstance(audios, list) and all(isinstance(a, str) for a in audios):
+        return audios
+    raise BadLine(f"field 'audios' must be a list of WAV paths, got {type(audios).__name__}")
+
+
 def _meta(meta: Any) -> dict[str, Any]:
     """``meta`` as a dict; a JSON string is decoded (Parquet/Arrow rows often store it so)."""
     if meta is None:
@@ -208,6 +231,17 @@ def load_image(ref: Any, index: int, root: Path) -> Image.Image:
     if not file.is_file():
         raise BadLine(f"image {ref!r} not found")
     return decode_image(file, f"image {ref!r}")
+
+
+def load_audio(ref: str, index: int, root: Path) -> np.ndarray:
+    """One ``audios`` path as a mono float32 waveform [T] at 16 kHz, or ``BadLine`` naming it."""
+    file = root / ref  # an absolute ``ref`` replaces ``root``
+    if not file.is_file():
+        raise BadLine(f"audio {ref!r} not found")
+    try:
+        return load_clip(file)
+    except ValueError as e:  # read_wav names the file and the problem
+        raise BadLine(f"audio {ref!r} cannot be decoded ({e})") from None
 
 
 def decode_image(source: io.BytesIO | Path, name: str) -> Image.Image:

@@ -613,3 +613,6 @@ def family_for(
     """The adapter of ``model_type``; ``options`` set its fields (``video_fps``, ``max_frames``,
     ``max_length``)."""
     return FAMILIES.get(model_type)(processor=processor, system_prompt=system_prompt, **options)
+
+
+from mmrft.models import families_audio  # noqa: E402, F401  (registers qwen2_audio)

@@ -70,7 +70,7 @@ def _from_pretrained(
     if attn_implementation:
         kwargs["attn_implementation"] = attn_implementation
     if family.multimodal:
-        model = AutoModelForImageTextToText.from_pretrained(name_or_path, **kwargs)
+        model = _multimodal_auto_class(config).from_pretrained(name_or_path, **kwargs)
         processor = AutoProcessor.from_pretrained(name_or_path)
     else:
         model = AutoModelForCausalLM.from_pretrained(name_or_path, **kwargs)
@@ -82,6 +82,18 @@ def _from_pretrained(
         sum(p.numel() for p in model.parameters()) / 1e6,
     )
     return model, processor
+
+
+def _multimodal_auto_class(config) -> type:
+    """``AutoModelForImageTextToText``, or for audio-text models (Qwen2-Audio), which it does
+    not map, the wider ``AutoModelForMultimodalLM`` (same classes for the image families)."""
+    from transformers.models.auto.modeling_auto import MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES
+
+    if config.model_type in MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES:
+        return AutoModelForImageTextToText
+    from transformers import AutoModelForMultimodalLM
+
+    return AutoModelForMultimodalLM
 
 
 def load_family(

@@ -49,7 +49,8 @@ def completion_forward(
     # Only the last L+1 positions are needed; logits_to_keep spares the [N, P, V] prompt logits.
     out = model(**inputs, use_cache=False, logits_to_keep=L + 1, output_hidden_states=hidden)
     states = out.hidden_states[-1][:, -(L + 1) : -1, :] if hidden else None  # [N, L, H]
-    return out.logits[:, :-1, :], states  # [N, L, V]: position t predicts completion token t
+    # sliced from the end: a model that ignores logits_to_keep (Qwen2-Audio) returns all P+L
+    return out.logits[:, -(L + 1) : -1, :], states  # [N, L, V]: position t predicts token t
 
 
 def completion_logits(

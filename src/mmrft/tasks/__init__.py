@@ -1,6 +1,7 @@
 """Procedural task generators; importing this package registers the built-in tasks."""
 
 from mmrft.tasks import (
+    audio,
     charts,
     clevr,
     counting,
@@ -57,6 +58,7 @@ __all__ = [
     "SpatialTask",
     "Task",
     "TaskMixture",
+    "audio",
     "charts",
     "clevr",
     "counting",
