@@ -291,6 +291,23 @@ def test_jsonl_audio_rows_load_and_bad_files_are_skipped(tmp_path):
     assert result.samples[1].audios == [] and "sampling_rate" not in result.samples[1].meta
 
 
+def test_write_jsonl_keeps_the_clips(tmp_path):
+    """A sample with audio survives write_jsonl -> read_jsonl (clips within half a 16-bit step)."""
+    from mmrft.data.jsonl import write_jsonl
+
+    clips = [np.linspace(-0.5, 0.5, 1600, dtype=np.float32), np.zeros(800, np.float32)]
+    sample = Sample(id="a/b", prompt="How many?", answer="2", audios=clips, meta={"k": 1})
+    write_jsonl([sample, Sample(id="t", prompt="Hi", answer="0")], tmp_path / "d.jsonl")
+    assert sorted(p.name for p in (tmp_path / "audios").iterdir()) == ["a_b-1.wav", "a_b.wav"]
+    back = read_jsonl(tmp_path / "d.jsonl")
+    assert not back.skipped and [s.id for s in back.samples] == ["a/b", "t"]
+    got = back.samples[0]
+    assert got.meta == {"k": 1, "sampling_rate": RATE} and len(got.audios) == 2
+    for want, have in zip(clips, got.audios, strict=True):
+        np.testing.assert_allclose(have, want, atol=0.5 / 2**15 + 1e-7)
+    assert back.samples[1].audios == []
+
+
 # ------------------------------------------------------------------------------- beeps task
 def _count_bursts(wav: np.ndarray, threshold: float = 0.06) -> int:
     """Runs of 10 ms frames whose RMS exceeds ``threshold`` (hiss is 0.02 RMS, the quietest

@@ -34,7 +34,8 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 
 
 def write_jsonl(samples: Iterable[Sample], path: str | Path, *, embed_images: bool = False) -> Path:
-    """Write ``samples`` to ``path`` and their images as PNGs to ``images/`` beside it.
+    """Write ``samples`` to ``path``, their images as PNGs to ``images/`` beside it and their
+    audio clips (if any) as WAVs to ``audios/``.
 
     Image files are named from the sample id (``<id>.png``, then ``<id>-1.png``, ... for further
     images); ids must be unique. With ``embed_images`` the PNGs go inline as data URIs instead.
@@ -70,6 +71,8 @@ def write_jsonl(samples: Iterable[Sample], path: str | Path, *, embed_images: bo
                 "answer": sample.answer,
                 "meta": sample.meta,
             }
+            if sample.audios:  # 16-bit WAVs in audios/, read back at their own rate
+                row["audios"] = _write_audios(sample, path.parent)
             f.write(json.dumps(row, ensure_ascii=False) + "\n")
     return path
 
@@ -100,3 +103,16 @@ def _parse_line(line: str, root: Path) -> Sample:
     except json.JSONDecodeError as e:
         raise BadLine(f"invalid JSON ({e.msg} at column {e.colno})") from None
     return sample_from_row(row, root)
+
+
+def _write_audios(sample: Sample, root: Path) -> list[str]:
+    """Each clip of ``sample`` as ``audios/<id>[-k].wav`` under ``root``; the relative paths."""
+    from mmrft.data.audio import SAMPLING_RATE, write_wav
+
+    rate = int(sample.meta.get("sampling_rate", SAMPLING_RATE))
+    refs = []
+    for k, clip in enumerate(sample.audios):
+        stem = _UNSAFE.sub("_", sample.id) + (f"-{k}" if k else "")
+        write_wav(root / "audios" / f"{stem}.wav", clip, rate)
+        refs.append(f"audios/{stem}.wav")
+    return refs
