@@ -114,3 +114,28 @@ def test_training_data_may_be_a_parquet_file(tmp_path):
     for s in samples:
         assert got[s.id].answer == s.answer and got[s.id].meta == s.meta
         assert list(got[s.id].images[0].getdata()) == list(s.images[0].getdata())
+
+
+def test_audio_task_trains_an_audio_family_end_to_end(tmp_path):
+    """beeps + tiny-qwen2-audio through SFT and GRPO: the clips reach the model (SFT moves the
+    audio encoder's weights) and the RL steps are logged."""
+    from mmrft.models import load_policy
+
+    cfg = load_config(
+        None,
+        [
+            f"run.out_dir={tmp_path}",
+            *SMALL,
+            "model.name_or_path=tiny-qwen2-audio",
+            "data.task=beeps",
+            "data.train_size=40",
+            "rollout.max_new_tokens=4",
+        ],
+    )
+    summary = run(cfg)
+    assert 0 <= summary["accuracy_after"] <= 1
+    assert len((tmp_path / "metrics.jsonl").read_text().splitlines()) == 2
+    trained, _ = load_policy(str(tmp_path / "sft"))
+    fresh, _ = load_policy("tiny-qwen2-audio", seed=cfg.run.seed)
+    name = "model.audio_tower.layers.0.self_attn.q_proj.weight"
+    assert not torch.equal(trained.get_parameter(name), fresh.get_parameter(name))

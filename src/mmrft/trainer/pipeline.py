@@ -61,10 +61,12 @@ def make_task(cfg: Config, family: ModelFamily | None = None):
         for name, kw in per_task.items():
             kw.update(_box_defaults(TASKS.get(name), family, kw, None))
         return TaskMixture(cfg.data.mixture, {n: kw for n, kw in per_task.items() if kw})
-    kwargs = {"image_size": cfg.data.image_size}
+    cls = TASKS.get(cfg.data.task)
+    # data.image_size goes to tasks that draw images (not, e.g., the audio task 'beeps')
+    takes = inspect.signature(cls.__init__).parameters
+    kwargs = {"image_size": cfg.data.image_size} if "image_size" in takes else {}
     if cfg.data.count_range is not None:
         kwargs["count_range"] = tuple(cfg.data.count_range)
-    cls = TASKS.get(cfg.data.task)
     kwargs.update(_box_defaults(cls, family, cfg.data.task_kwargs, cfg.data.image_size))
     try:
         return cls(**kwargs, **cfg.data.task_kwargs)
