@@ -128,3 +128,23 @@ def test_gradient_checkpointing_gives_the_same_update(tmp_path, lora):
     )
     for p, q in zip(plain.parameters(), ckpt.parameters(), strict=True):
         assert torch.allclose(p, q, atol=1e-6)
+
+
+def test_pipeline_with_qlora_trains_adapters_and_exports_a_plain_model(tmp_path):
+    """model.quantization=nf4 through the whole pipeline: the policy is 4-bit under LoRA, the
+    checkpoints hold adapters only, and out_dir/merged loads as a plain full-precision model."""
+    pytest.importorskip("bitsandbytes")
+    cfg = load_config(
+        None,
+        [f"run.out_dir={tmp_path}", *SMALL, *LORA, "model.quantization=nf4", "sft.steps=0"],
+    )
+    run(cfg)
+    assert len((tmp_path / "metrics.jsonl").read_text().splitlines()) == 2
+    ckpt = latest_checkpoint(tmp_path)
+    assert (ckpt / "adapter_model.safetensors").exists()
+    assert not (ckpt / "model.safetensors").exists()
+    merged, _ = load_policy(str(tmp_path / "merged"))
+    assert not getattr(merged, "is_loaded_in_4bit", False)
+    assert "quantization_config" not in merged.config.to_dict()
+    linears = [m for m in merged.modules() if isinstance(m, torch.nn.Linear)]
+    assert linears and all(type(m) is torch.nn.Linear for m in linears)

@@ -3,11 +3,17 @@
 Real checkpoints go through ``from_pretrained(name_or_path)``; a builtin name such as
 ``tiny-qwen2.5-vl`` is built from a config (nothing downloaded). Tests save a tiny model to a temp
 dir and load it back through the same path a hub checkpoint takes.
+
+With ``quantization`` (QLoRA, ``mmrft.models.quantize``) the weights are quantized while
+``from_pretrained`` loads them, so a builtin tiny model is first saved to a temporary directory
+and loaded back quantized through that same path: bitsandbytes quantizes on load, and
+reproducing its layer replacement by hand on a built model would be a second, untested path.
 """
 
 from __future__ import annotations
 
 import logging
+import tempfile
 from pathlib import Path
 
 import torch
@@ -21,6 +27,7 @@ from transformers import (
 )
 
 from mmrft.models.families import FAMILIES
+from mmrft.models.quantize import quantization_config
 from mmrft.models.tiny import TINY_MODELS
 
 log = logging.getLogger(__name__)
@@ -36,23 +43,53 @@ def load_policy(
     seed: int = 0,
     min_pixels: int | None = None,
     max_pixels: int | None = None,
+    quantization: str | None = None,
+    device_map: str | dict | None = None,
 ) -> tuple[PreTrainedModel, object]:
     """Return ``(model, processor)``; for text-only models the processor is the tokenizer.
 
     ``min_pixels`` / ``max_pixels`` set the image processor's pixel budget (Qwen-VL style), which
-    fixes how many visual tokens an image costs.
+    fixes how many visual tokens an image costs. ``quantization`` (nf4 | fp4 | int8) loads the
+    language model's linear layers quantized by bitsandbytes, on ``device_map`` (None: the
+    current CUDA device, else the CPU), since bitsandbytes quantizes as weights reach the device.
     """
+    if quantization is not None and name_or_path in TINY_MODELS:
+        model, processor = TINY_MODELS.get(name_or_path)(seed)
+        with tempfile.TemporaryDirectory(prefix="mmrft-quantize-") as tmp:
+            save_policy(model, processor, tmp)
+            return load_policy(
+                tmp,
+                dtype=dtype,
+                attn_implementation=attn_implementation,
+                min_pixels=min_pixels,
+                max_pixels=max_pixels,
+                quantization=quantization,
+                device_map=device_map,
+            )
     if name_or_path in TINY_MODELS:
         model, processor = TINY_MODELS.get(name_or_path)(seed)
     else:
-        model, processor = _from_pretrained(name_or_path, dtype, attn_implementation)
+        model, processor = _from_pretrained(
+            name_or_path,
+            dtype,
+            attn_implementation,
+            quantization=quantization,
+            device_map=device_map,
+        )
     # Only families with a pixel budget (Qwen-VL) use it; others keep their fixed image size.
     FAMILIES.get(model.config.model_type).apply_pixel_budget(processor, min_pixels, max_pixels)
+    if quantization is not None:
+        return model, processor  # loaded in `dtype`; transformers refuses to cast bnb weights
     return model.to(DTYPES[dtype]), processor
 
 
 def _from_pretrained(
-    name_or_path: str, dtype: str, attn_implementation: str | None
+    name_or_path: str,
+    dtype: str,
+    attn_implementation: str | None,
+    *,
+    quantization: str | None = None,
+    device_map: str | dict | None = None,
 ) -> tuple[PreTrainedModel, object]:
     if not Path(name_or_path).exists() and "/" not in name_or_path:
         raise ValueError(
@@ -67,6 +104,13 @@ def _from_pretrained(
         )
     family = FAMILIES.get(config.model_type)
     kwargs = {"dtype": DTYPES[dtype]}
+    if quantization is not None:
+        kwargs["quantization_config"] = quantization_config(
+            quantization, family, dtype=kwargs["dtype"]
+        )
+        kwargs["device_map"] = device_map or _default_device_map()
+    elif device_map is not None:
+        kwargs["device_map"] = device_map
     if attn_implementation:
         kwargs["attn_implementation"] = attn_implementation
     if family.multimodal:
@@ -82,6 +126,11 @@ def _from_pretrained(
         sum(p.numel() for p in model.parameters()) / 1e6,
     )
     return model, processor
+
+
+def _default_device_map() -> dict[str, int | str]:
+    """Everything on one device: the current CUDA device (one per rank), else the CPU."""
+    return {"": torch.cuda.current_device() if torch.cuda.is_available() else "cpu"}
 
 
 def _multimodal_auto_class(config) -> type:

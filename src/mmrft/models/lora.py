@@ -12,6 +12,10 @@ module names:
 * ``merge_lora`` folds the adapters into the base weights for export: the result is an ordinary
   transformers model that ``save_policy`` / ``load_policy`` handle like any checkpoint.
   ``save_merged`` does that on a copy, so training can go on with the adapters.
+* QLoRA: on a model loaded quantized (``model.quantization``, see ``mmrft.models.quantize``)
+  ``apply_lora`` first runs peft's ``prepare_model_for_kbit_training`` (freezes the base, casts
+  its full-precision weights to float32 for stable training), and ``merge_lora`` dequantizes the
+  base before merging, since merging into 4-bit weights would round the update away.
 * ``freeze_vision`` / ``freeze_projector`` set ``requires_grad=False`` on the vision encoder
   and/or the vision-to-text connector, for full fine-tuning of the language side.
 
@@ -25,10 +29,18 @@ import copy
 from pathlib import Path
 
 import torch
-from peft import LoraConfig, PeftModel, get_peft_model
+from peft import (
+    LoraConfig,
+    PeftModel,
+    get_peft_model,
+    get_peft_model_state_dict,
+    prepare_model_for_kbit_training,
+    set_peft_model_state_dict,
+)
 from transformers import PreTrainedModel
 
 from mmrft.models.families import ModelFamily
+from mmrft.models.quantize import dequantize, is_quantized
 
 
 def apply_lora(
@@ -45,7 +57,12 @@ def apply_lora(
 
     ``alpha / rank`` scales the update (peft's convention; 2 is the common default). Adapters
     start as an exact no-op (B = 0), so the wrapped model's outputs equal the base model's.
+    A quantized model is prepared for k-bit training first. Gradient checkpointing stays as the
+    caller set it on ``model`` (``prepare_policy`` does, non-reentrant): peft's default would
+    switch it on.
     """
+    if is_quantized(model):
+        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
     config = LoraConfig(
         r=rank,
         lora_alpha=alpha,
@@ -58,8 +75,20 @@ def apply_lora(
 
 
 def merge_lora(model: PeftModel) -> PreTrainedModel:
-    """Fold the adapters into the base weights and drop them (modifies ``model`` in place)."""
-    return model.merge_and_unload()
+    """Fold the adapters into the base weights and drop them (modifies ``model`` in place).
+
+    A quantized base is dequantized first and the adapters merged into the plain weights: the
+    result is an ordinary full-precision model computing what the adapted model computed.
+    """
+    if not is_quantized(model):
+        return model.merge_and_unload()
+    adapter = model.active_adapter
+    config = model.peft_config[adapter]
+    state = get_peft_model_state_dict(model, adapter_name=adapter)
+    base = dequantize(model.unload())  # the adapters removed unmerged; 4-bit layers -> Linear
+    plain = get_peft_model(base, config, adapter_name=adapter)
+    set_peft_model_state_dict(plain, state, adapter_name=adapter)
+    return plain.merge_and_unload()
 
 
 def save_merged(model: PeftModel, processor: object, path: str | Path) -> None:

@@ -3,6 +3,8 @@
 One function so SFT and RL prepare the model the same way, in the one order that works:
 freeze first (LoRA leaves already-frozen weights alone), enable gradient checkpointing on the
 transformers model (peft forwards the call, but the base must own the flag), then wrap in LoRA.
+A quantized model (``model.quantization``: QLoRA) must get LoRA; ``apply_lora`` prepares it for
+k-bit training and keeps the checkpointing set here.
 """
 
 from __future__ import annotations
@@ -13,11 +15,13 @@ from peft import PeftModel
 from mmrft.config import ModelConfig
 from mmrft.models.families import FAMILIES
 from mmrft.models.lora import apply_lora, freeze_projector, freeze_vision
+from mmrft.models.quantize import check_trainable
 
 
 def prepare_policy(model: torch.nn.Module, cfg: ModelConfig) -> torch.nn.Module:
     """The model to train: ``model`` itself, or ``model`` wrapped in LoRA adapters."""
     family = FAMILIES.get(model.config.model_type)
+    check_trainable(model, cfg.lora_rank)  # also a checkpoint saved quantized
     if cfg.freeze_vision:
         freeze_vision(model, family)
     if cfg.freeze_projector:

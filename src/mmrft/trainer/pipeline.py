@@ -258,6 +258,7 @@ def _load(cfg: Config, name_or_path: str):
         seed=cfg.run.seed,
         min_pixels=cfg.model.min_pixels,
         max_pixels=cfg.model.max_pixels,
+        quantization=cfg.model.quantization,
     )
     return model.to(resolve_device(cfg.model.device)), processor
 
