@@ -66,6 +66,12 @@ SMOLVLM_CHAT_TEMPLATE = (
     "{% if add_generation_prompt %}Assistant:{% endif %}"
 )
 
+# SmolVLM2's template adds a video part, which its processor expands into timestamped frames.
+SMOLVLM2_CHAT_TEMPLATE = SMOLVLM_CHAT_TEMPLATE.replace(
+    "{% elif part['type'] == 'image' %}<image>{% endif %}",
+    "{% elif part['type'] == 'image' %}<image>{% elif part['type'] == 'video' %}<video>{% endif %}",
+)
+
 # LLaVA-1.5's format ("USER: <image>\nHow many? ASSISTANT:"), images before text as in llava-hf.
 LLAVA_CHAT_TEMPLATE = (
     "{% for message in messages %}"
@@ -278,10 +284,11 @@ def _smolvlm_parts(
     vision_hidden_size: int,
     vision_layers: int,
     image_size: int,
+    chat_template: str = SMOLVLM_CHAT_TEMPLATE,
 ) -> tuple[PreTrainedTokenizerFast, dict, dict]:
     """Tokenizer, config kwargs and image-processor kwargs shared by SmolVLM and SmolVLM2."""
     tokenizer = _tokenizer_with(
-        SMOLVLM_SPECIAL_TOKENS, eos="<end_of_utterance>", chat_template=SMOLVLM_CHAT_TEMPLATE
+        SMOLVLM_SPECIAL_TOKENS, eos="<end_of_utterance>", chat_template=chat_template
     )
     patch_size, scale_factor = 16, 2
     config = {
@@ -351,16 +358,27 @@ def build_tiny_smolvlm2(
     image_size: int = 64,
 ) -> tuple[SmolVLMForConditionalGeneration, SmolVLMProcessor]:
     """SmolVLM2 (``smolvlm``): the same architecture; its processor also handles video and
-    imports ``num2words`` (transformers raises an ImportError naming it when it is missing)."""
+    imports ``num2words`` (transformers raises an ImportError naming it when it is missing).
+
+    A video frame is resized to one ``image_size`` square, as SmolVLM2's video processor does
+    (frames are never split): 4 ``<image>`` tokens a frame, after a ``Frame from MM:SS:`` label.
+    """
     tokenizer, config, image_kwargs = _smolvlm_parts(
-        hidden_size, num_layers, num_heads, vision_hidden_size, vision_layers, image_size
+        hidden_size,
+        num_layers,
+        num_heads,
+        vision_hidden_size,
+        vision_layers,
+        image_size,
+        chat_template=SMOLVLM2_CHAT_TEMPLATE,
     )
     torch.manual_seed(seed)
     model = _finish(SmolVLMForConditionalGeneration(SmolVLMConfig(**config)), tokenizer)
+    frame = {"longest_edge": image_size}
     processor = SmolVLMProcessor(
         image_processor=SmolVLMImageProcessor(**image_kwargs),
         tokenizer=tokenizer,
-        video_processor=SmolVLMVideoProcessor(),
+        video_processor=SmolVLMVideoProcessor(size=frame, max_image_size=frame),
         image_seq_len=(image_size // 16) ** 2 // 4,
         chat_template=tokenizer.chat_template,
     )

@@ -8,7 +8,8 @@ tokenizer plus the family's placeholders, an offline processor. What each builde
   as ``extra_special_tokens`` so they survive ``save_pretrained`` / ``from_pretrained``.
 * LLaVA-NeXT / OneVision tile an image over ``image_grid_pinpoints`` ("any-res"), so the token
   count depends on the image's size; the tiny pinpoints (56x56, 56x112, 112x56) keep it small.
-* InternVL cuts an image into up to ``max_patches`` tiles plus a thumbnail (dynamic tiling).
+* InternVL cuts an image into up to ``max_patches`` tiles plus a thumbnail (dynamic tiling);
+  ``tiny-internvl-tiles`` allows 4, so even a square image is several tiles.
 * Gemma 3's text decoder interleaves sliding-window and global layers; its processor returns
   ``token_type_ids`` that switch on bidirectional attention inside each image.
 """
@@ -313,3 +314,13 @@ def build_tiny_internvl(
         chat_template=tokenizer.chat_template,
     )
     return model, processor
+
+
+@TINY_MODELS.register("tiny-internvl-tiles")
+def build_tiny_internvl_tiles(
+    seed: int = 0, **overrides
+) -> tuple[InternVLForConditionalGeneration, InternVLProcessor]:
+    """``tiny-internvl`` with up to 4 tiles, so a square 112x112 image is 2x2 tiles plus a
+    thumbnail (5 tiles, 20 tokens) while a 120x50 one is 2 + 1: images of one batch occupy
+    different numbers of ``pixel_values`` entries (the default keeps a square image one tile)."""
+    return build_tiny_internvl(seed, **{"max_tiles": 4, **overrides})

@@ -42,7 +42,8 @@ class RolloutBatch:
     """[N] bool: the completion ended with EOS (False = cut off at max_new_tokens)."""
     pad_id: int = 0
     videos_per_row: list[int] | None = None
-    """Videos in each row's prompt (their frames are not counted in ``images_per_row``)."""
+    """Videos in each row's prompt (their frames are counted in ``images_per_row`` only where
+    the processor folds them into the image tensors: InternVL, SmolVLM2)."""
     per_image_keys: tuple[str, ...] = ()
     """Processor outputs stacked per image ([n_images, ...], e.g. LLaVA's pixel_values), which
     row selection must slice by image rather than by row (``ModelFamily.per_image_keys``)."""
@@ -101,15 +102,13 @@ class RolloutBatch:
 
 def media_layout(family, rows: list, inputs: dict[str, Tensor]) -> dict:
     """How each row's images, videos and audio clips sit in the processor outputs ``inputs``:
-    the ``RolloutBatch`` fields every engine fills the same way (a video's frames are not
-    counted as images)."""
+    the ``RolloutBatch`` fields every engine fills the same way (a video's frames count as
+    images only where the family folds them into its image tensors,
+    ``ModelFamily.images_in_tensors``)."""
     video = [family.multimodal and family.is_video(r) for r in rows]
     audios = [len(r.audios) if family.supports_audio else 0 for r in rows]
     return {
-        "images_per_row": [
-            len(r.images) if family.multimodal and not v else 0
-            for r, v in zip(rows, video, strict=True)
-        ],
+        "images_per_row": [family.images_in_tensors(r) for r in rows],
         "videos_per_row": [int(v) for v in video],
         "audios_per_row": audios if any(audios) else None,
         "per_image_keys": family.per_image_keys,
