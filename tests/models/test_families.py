@@ -11,7 +11,8 @@ from logprob_reference import reference_logprobs
 
 from mmrft.data.sample import Sample
 from mmrft.models import FAMILIES, TINY_MODELS, family_for, load_policy, save_policy
-from mmrft.models.families import Qwen2VLFamily, Qwen3VLFamily, QwenVLFamily, SmolVLMFamily
+from mmrft.models.families import Qwen2VLFamily, Qwen3VLFamily, QwenVLFamily
+from mmrft.models.families_anyres import SmolVLMFamily
 from mmrft.models.logprobs import completion_logprobs
 from mmrft.rewards.grounding import BOX_FORMATS
 from mmrft.rollout import HFSampler, SamplingParams

@@ -12,7 +12,7 @@ from logprob_reference import reference_logprobs
 
 from mmrft.data.sample import Sample
 from mmrft.models import family_for, load_policy
-from mmrft.models.families import LlavaFamily
+from mmrft.models.families_anyres import LlavaFamily
 from mmrft.models.logprobs import completion_logprobs, concat_prompt_completion
 from mmrft.rollout import HFSampler, SamplingParams
 

@@ -64,3 +64,13 @@ def select_frames(sample: Sample, fps: float | None, max_frames: int | None) -> 
         return sample
     meta = {**sample.meta, "frames_indices": keep, "total_num_frames": n}
     return replace(sample, images=[sample.images[i] for i in keep], meta=meta)
+
+
+def video_metadata(sample: Sample) -> dict[str, object]:
+    """The ``video_metadata`` a processor needs to date the frames it is given as they are (no
+    resampling by it): the recording's fps and each frame's original index."""
+    return {
+        "fps": float(sample.meta.get("fps", DEFAULT_FPS)),
+        "total_num_frames": sample.meta.get("total_num_frames", len(sample.images)),
+        "frames_indices": sample.meta.get("frames_indices", list(range(len(sample.images)))),
+    }
