@@ -11,14 +11,14 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import torch
-from logprob_reference import reference_logprobs
+from logprob_reference import logprobs_and_embeds, nll_step, reference_logprobs
 
 from mmrft.data.audio import load_clip, read_wav, resample, write_wav
 from mmrft.data.jsonl import read_jsonl
 from mmrft.data.sample import Sample
 from mmrft.models import FAMILIES, TINY_MODELS, family_for, load_policy, save_policy
 from mmrft.models.families_audio import Qwen2AudioFamily
-from mmrft.models.logprobs import completion_logprobs, concat_prompt_completion
+from mmrft.models.logprobs import completion_logprobs
 from mmrft.rollout import HFSampler, SamplingParams
 
 RATE = 16_000
@@ -114,19 +114,6 @@ def test_generate_then_logprobs_match_full_forward(built, samples):
     assert not torch.allclose(swapped[0], logp[0], atol=1e-4)
 
 
-def _forward(model, prompt_inputs, ids, mask):
-    """Plain forward over prompt+completion: completion log-probs [N, L] and the LM's input
-    embeddings over the prompt [N, P, H] (audio features sit at the audio tokens)."""
-    n = prompt_inputs["input_ids"].shape[0]
-    inputs = concat_prompt_completion(prompt_inputs, ids.repeat(n, 1), mask.repeat(n, 1))
-    with torch.no_grad():
-        out = model(**inputs, output_hidden_states=True)
-    P, L = prompt_inputs["input_ids"].shape[1], ids.shape[1]
-    logp = torch.log_softmax(out.logits[:, P - 1 : P + L - 1].float(), -1)  # [N, L, V]
-    logp = logp.gather(-1, ids.repeat(n, 1).unsqueeze(-1)).squeeze(-1)  # [N, L]
-    return logp, out.hidden_states[0][:, :P]
-
-
 def test_a_sample_encodes_the_same_alone_and_in_a_mixed_batch(built, samples):
     model, _, family = built
     tok = family.tokenizer
@@ -134,12 +121,12 @@ def test_a_sample_encodes_the_same_alone_and_in_a_mixed_batch(built, samples):
     ids, mask = torch.tensor([ids]), torch.ones(1, len(ids))
     batch = family.encode(samples)
     assert (batch["attention_mask"][:, 0] == 0).any()  # some row is left padded
-    batch_logp, batch_embeds = _forward(model, batch, ids, mask)
+    batch_logp, batch_embeds = logprobs_and_embeds(model, batch, ids, mask)
     for row, sample in enumerate(samples):
         alone = family.encode([sample])
         keep = batch["attention_mask"][row].bool()
         assert torch.equal(batch["input_ids"][row, keep], alone["input_ids"][0]), sample.id
-        logp, embeds = _forward(model, alone, ids, mask)
+        logp, embeds = logprobs_and_embeds(model, alone, ids, mask)
         is_audio = alone["input_ids"][0] == _audio_id(model)
         assert int(is_audio.sum()) == [12, 0, 31][row]
         torch.testing.assert_close(batch_embeds[row, keep], embeds[0], atol=1e-5, rtol=1e-5)
@@ -168,14 +155,7 @@ def test_one_training_step_changes_language_and_audio_weights(samples):
     batch = HFSampler(model, family).generate(
         samples, SamplingParams(n=2, max_new_tokens=4, seed=0)
     )
-    before = {n: p.detach().clone() for n, p in model.named_parameters()}
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
-    logp, _ = completion_logprobs(
-        model, batch.prompt_inputs, batch.completion_ids, batch.completion_mask
-    )
-    (-logp.sum() / batch.completion_mask.sum()).backward()
-    optimizer.step()
-    changed = {n for n, p in model.named_parameters() if not torch.equal(before[n], p)}
+    changed = nll_step(model, batch)
     for path in (family.language_model, *family.vision_tower, *family.projector):
         assert any(n.startswith(path + ".") for n in changed), path
     assert any(n.startswith("model.audio_tower.layers.0.") for n in changed)

@@ -8,26 +8,15 @@ from dataclasses import dataclass, replace
 
 import pytest
 import torch
-from logprob_reference import reference_logprobs
+from logprob_reference import IMAGE_AND_TEXT_FAMILIES, logprobs_and_embeds, reference_logprobs
 
 from mmrft.data.sample import Sample
 from mmrft.models import family_for, load_policy
 from mmrft.models.families_anyres import LlavaFamily
-from mmrft.models.logprobs import completion_logprobs, concat_prompt_completion
+from mmrft.models.logprobs import completion_logprobs
 from mmrft.rollout import HFSampler, SamplingParams
 
-FAMILIES_UNDER_TEST = [
-    "tiny-qwen2-vl",
-    "tiny-qwen2.5-vl",
-    "tiny-qwen3-vl",
-    "tiny-smolvlm",
-    "tiny-llava",
-    "tiny-llava-next",
-    "tiny-llava-onevision",
-    "tiny-gemma3",
-    "tiny-internvl",
-    "tiny-qwen3",
-]
+FAMILIES_UNDER_TEST = IMAGE_AND_TEXT_FAMILIES
 QWEN_VL = ["tiny-qwen2-vl", "tiny-qwen2.5-vl", "tiny-qwen3-vl"]
 
 
@@ -60,26 +49,13 @@ def _image_token_id(model) -> int | None:
     return getattr(config, "image_token_id", None) or getattr(config, "image_token_index", None)
 
 
-def _forward(model, prompt_inputs, ids, mask) -> tuple[torch.Tensor, torch.Tensor]:
-    """One plain forward over prompt+completion: log-probs of the completion [N, L] and the
-    LM's input embeddings over the prompt [N, P, H] (image features sit at image tokens)."""
-    n = prompt_inputs["input_ids"].shape[0]
-    inputs = concat_prompt_completion(prompt_inputs, ids.repeat(n, 1), mask.repeat(n, 1))
-    with torch.no_grad():
-        out = model(**inputs, output_hidden_states=True)
-    P, L = prompt_inputs["input_ids"].shape[1], ids.shape[1]
-    logp = torch.log_softmax(out.logits[:, P - 1 : P + L - 1].float(), -1)  # [N, L, V]
-    logp = logp.gather(-1, ids.repeat(n, 1).unsqueeze(-1)).squeeze(-1)  # [N, L]
-    return logp, out.hidden_states[0][:, :P]
-
-
 def test_a_sample_encodes_the_same_alone_and_in_a_mixed_batch(built, mixed):
     """Prompt ids, image features (the LM's input embeddings at image tokens) and log-probs of
     a fixed completion: the same for each sample alone and inside a left-padded mixed batch."""
     model, family = built
     batch = family.encode(mixed)
     ids, mask = _completion(family)
-    batch_logp, batch_embeds = _forward(model, batch, ids, mask)
+    batch_logp, batch_embeds = logprobs_and_embeds(model, batch, ids, mask)
     assert (batch["attention_mask"][:, 0] == 0).any()  # some row really is left padded
     image_id = _image_token_id(model)
     for row, sample in enumerate(mixed):
@@ -87,7 +63,7 @@ def test_a_sample_encodes_the_same_alone_and_in_a_mixed_batch(built, mixed):
         assert alone["attention_mask"].all()  # a batch of one has no padding
         keep = batch["attention_mask"][row].bool()  # [P] the row's real tokens
         assert torch.equal(batch["input_ids"][row, keep], alone["input_ids"][0]), sample.id
-        logp, embeds = _forward(model, alone, ids, mask)
+        logp, embeds = logprobs_and_embeds(model, alone, ids, mask)
         torch.testing.assert_close(batch_embeds[row, keep], embeds[0], atol=1e-5, rtol=1e-5)
         if family.multimodal and sample.images:  # the image features themselves
             is_image = alone["input_ids"][0] == image_id

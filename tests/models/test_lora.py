@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from logprob_reference import IMAGE_AND_TEXT_FAMILIES
 
 from mmrft.models import family_for, load_policy
 from mmrft.models.logprobs import completion_logprobs
@@ -17,18 +18,7 @@ from mmrft.models.lora import (
 )
 from mmrft.rollout import HFSampler, SamplingParams
 
-NAMES = [
-    "tiny-qwen2-vl",
-    "tiny-qwen2.5-vl",
-    "tiny-qwen3-vl",
-    "tiny-smolvlm",
-    "tiny-llava",
-    "tiny-llava-next",
-    "tiny-llava-onevision",
-    "tiny-gemma3",
-    "tiny-internvl",
-    "tiny-qwen3",
-]
+NAMES = IMAGE_AND_TEXT_FAMILIES
 
 
 def _fresh(name):

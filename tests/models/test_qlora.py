@@ -14,6 +14,7 @@ import sys
 
 import pytest
 import torch
+from logprob_reference import IMAGE_AND_TEXT_FAMILIES
 
 from mmrft.config import ConfigError, ModelConfig, load_config
 from mmrft.models import FAMILIES, family_for, load_policy, quantize, save_policy
@@ -68,18 +69,7 @@ def test_config_refuses_quantization_without_lora():
 
 @pytest.mark.parametrize(
     "name",
-    [
-        "tiny-qwen2-vl",
-        "tiny-qwen2.5-vl",
-        "tiny-qwen3-vl",
-        "tiny-smolvlm",
-        "tiny-llava",
-        "tiny-llava-next",
-        "tiny-llava-onevision",
-        "tiny-gemma3",
-        "tiny-internvl",
-        "tiny-qwen3",
-    ],
+    IMAGE_AND_TEXT_FAMILIES,
 )
 def test_skip_list_keeps_everything_but_the_language_model(name):
     """Through transformers' own matcher: a Linear is quantized iff it is in the language model
