@@ -20,6 +20,7 @@ IMAGE_AND_TEXT_FAMILIES = [
     "tiny-internvl",
     "tiny-qwen3",
 ]
+IMAGE_FAMILIES = IMAGE_AND_TEXT_FAMILIES[:-1]
 
 
 def reference_logprobs(model, prompt_inputs, ids, mask):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from logprob_reference import IMAGE_AND_TEXT_FAMILIES
+from logprob_reference import IMAGE_AND_TEXT_FAMILIES, IMAGE_FAMILIES
 
 from mmrft.models import family_for, load_policy
 from mmrft.models.logprobs import completion_logprobs
@@ -74,19 +74,7 @@ def test_lora_adapts_language_model_only_and_merges_exactly(name, count_samples,
         assert torch.allclose(reloaded(**inputs).logits, adapted_logits, atol=1e-5)
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        "tiny-qwen2.5-vl",
-        "tiny-qwen3-vl",
-        "tiny-smolvlm",
-        "tiny-llava",
-        "tiny-llava-next",
-        "tiny-llava-onevision",
-        "tiny-gemma3",
-        "tiny-internvl",
-    ],
-)
+@pytest.mark.parametrize("name", IMAGE_FAMILIES)
 def test_freeze_vision_and_projector(name):
     model, _, family = _fresh(name)
     vision = {
