@@ -195,3 +195,50 @@ def test_sampling_uses_the_full_distribution():
     )
     distinct = len(set(batch.completion_ids[:, 0].tolist()))
     assert distinct > 100  # a near-uniform 512-token softmax gives ~300; top-50 at most 50
+
+
+MIXED_FAMILIES = [
+    "tiny-qwen2-vl",
+    "tiny-qwen2.5-vl",
+    "tiny-qwen3-vl",
+    "tiny-smolvlm",
+    "tiny-smolvlm2",
+    "tiny-llava",
+    "tiny-llava-next",
+    "tiny-llava-onevision",
+    "tiny-gemma3",
+    "tiny-internvl",
+    "tiny-internvl-tiles",
+    "tiny-qwen2-audio",
+]
+
+
+@pytest.mark.parametrize("model_name", MIXED_FAMILIES)
+def test_chunked_rollouts_score_each_sample_as_if_alone(model_name):
+    """Rollouts generated in chunks (joined by concat_batches) and cut back per sample (subset)
+    give each sample the log-probs it has encoded alone: image, two-image, text-only and, where
+    the family takes them, video (or audio) rows; chunks of 3 rows split groups and kinds."""
+    from mmrft.data.sample import Sample
+    from mmrft.models import family_for, load_policy
+    from mmrft.models.logprobs import completion_logprobs
+    from mmrft.tasks import TASKS
+
+    if model_name == "tiny-smolvlm2":
+        pytest.importorskip("num2words")
+    model, processor = load_policy(model_name, seed=0)
+    family = family_for(model.config.model_type, processor)
+    tasks = ["count", "compare_count"] + (["motion"] if family.supports_video else [])
+    if family.supports_audio:
+        tasks = ["beeps", "beeps"]
+    samples = [TASKS.get(t)().generate(3 + k, 1) for k, t in enumerate(tasks)]
+    samples.append(Sample(id="text", prompt="Say a number.", answer="1"))
+    batch = HFSampler(model, family, batch_size=3).generate(
+        samples, SamplingParams(n=2, max_new_tokens=3, seed=0)
+    )
+    with torch.no_grad():
+        for i, sample in enumerate(samples):
+            sub = batch.subset([2 * i, 2 * i + 1])
+            ids, mask = sub.completion_ids, sub.completion_mask
+            got, _ = completion_logprobs(model, sub.prompt_inputs, ids, mask)
+            want, _ = completion_logprobs(model, family.encode([sample, sample]), ids, mask)
+            torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5, msg=sample.id)

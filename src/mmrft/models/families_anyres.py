@@ -280,13 +280,11 @@ class LlavaOnevisionFamily(LlavaFamily):
             inputs = _encode_with_videos(self, samples)
         else:
             inputs = super()._encode(samples)
-        if "batch_num_images" in inputs:
-            # The processor counts images only for rows that have some; one entry per row (0
-            # for video and text rows, which the model skips) lets row selection index it.
-            counts = [self.images_in_tensors(s) for s in samples]
-            inputs["batch_num_images"] = torch.tensor(
-                counts, dtype=inputs["batch_num_images"].dtype
-            )
+        # The processor counts images only for rows that have some, and not at all in a batch
+        # without images; one entry per row, always (0 for video and text rows, which the model
+        # skips), lets row selection index it and chunks of a rollout join row for row.
+        counts = [self.images_in_tensors(s) for s in samples]
+        inputs["batch_num_images"] = torch.tensor(counts, dtype=torch.long)
         return inputs
 
 
