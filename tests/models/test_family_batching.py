@@ -20,10 +20,20 @@ FAMILIES_UNDER_TEST = IMAGE_AND_TEXT_FAMILIES
 QWEN_VL = ["tiny-qwen2-vl", "tiny-qwen2.5-vl", "tiny-qwen3-vl"]
 
 
-@pytest.fixture(scope="module", params=FAMILIES_UNDER_TEST)
-def built(request):
-    model, processor = load_policy(request.param)
+SPLIT = "tiny-smolvlm+splitting"  # image splitting on, as in the real SmolVLM checkpoints
+
+
+def _load(name: str):
+    model, processor = load_policy(name.removesuffix("+splitting"))
+    if name == SPLIT:  # resized to a 128-px longest edge, then cut into 64-px tiles + a global view
+        processor.image_processor.do_image_splitting = True
+        processor.image_processor.size = {"longest_edge": 128}
     return model.eval(), family_for(model.config.model_type, processor)
+
+
+@pytest.fixture(scope="module", params=[*FAMILIES_UNDER_TEST, SPLIT])
+def built(request):
+    return _load(request.param)
 
 
 @pytest.fixture(scope="module")
@@ -71,6 +81,34 @@ def test_a_sample_encodes_the_same_alone_and_in_a_mixed_batch(built, mixed):
             diff = (batch_embeds[row, keep][is_image] - embeds[0, is_image]).abs().max()
             assert diff < 1e-5, (sample.id, diff)
         torch.testing.assert_close(batch_logp[row], logp[0], atol=1e-5, rtol=1e-5)
+
+
+def test_smolvlm_splitting_tiles_per_image_and_row_selection(count_samples):
+    """With splitting, an image is resized to a 128-px longest edge, its sides rounded up to
+    64-px multiples and cut into 64-px tiles, plus a global view: a square image is 2x2 + 1 = 5
+    entries of ``pixel_values``, a 112x20 strip (128x23 -> 128x64) 2x1 + 1 = 3. ``image_spans``
+    says so per image, and selecting rows of a rollout slices the tiles so that each row
+    scores as it does alone."""
+    model, family = _load(SPLIT)
+    a, b = count_samples[:2]
+    strip = b.images[0].crop((0, 0, 112, 20))
+    rows = [
+        a,
+        replace(b, id="strip", images=[strip]),
+        Sample(id="text", prompt="How many are there?", answer="0"),
+        Sample(id="two", prompt="Which has more?", answer="1", images=[a.images[0], strip]),
+    ]
+    inputs = family.encode(rows)
+    assert family.image_spans(inputs, rows) == [5, 3, 5, 3]
+    assert inputs["pixel_values"].shape[0] == 16
+    batch = HFSampler(model, family).generate(rows, SamplingParams(n=2, max_new_tokens=3, seed=0))
+    with torch.no_grad():
+        for i, sample in enumerate(rows):
+            sub = batch.subset([2 * i, 2 * i + 1])
+            c_ids, c_mask = sub.completion_ids, sub.completion_mask
+            got, _ = completion_logprobs(model, sub.prompt_inputs, c_ids, c_mask)
+            alone, _ = completion_logprobs(model, family.encode([sample] * 2), c_ids, c_mask)
+            torch.testing.assert_close(got, alone, atol=1e-5, rtol=1e-5, msg=sample.id)
 
 
 # ------------------------------------------------------------------------------- video
