@@ -110,6 +110,9 @@ class ModelConfig:
     frame (a video's own rate is its meta fps, default 2)."""
     max_frames: int | None = None
     """Most frames of one video the model sees, spread evenly over the clip; null: no limit."""
+    processor_kwargs: dict[str, Any] = field(default_factory=dict)
+    """Extra arguments of every processor call, e.g. {do_pan_and_scan: true} for Gemma 3's crops
+    of wide images or {do_image_splitting: false} to keep SmolVLM images whole."""
     freeze_vision: bool = False
     """Freeze the vision encoder and train only the language side (saves memory and time)."""
     freeze_projector: bool = False

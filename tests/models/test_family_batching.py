@@ -21,17 +21,25 @@ QWEN_VL = ["tiny-qwen2-vl", "tiny-qwen2.5-vl", "tiny-qwen3-vl"]
 
 
 SPLIT = "tiny-smolvlm+splitting"  # image splitting on, as in the real SmolVLM checkpoints
+PAN = "tiny-gemma3+pan-and-scan"  # crops of wide and tall images, as Gemma 3 offers
 
 
 def _load(name: str):
-    model, processor = load_policy(name.removesuffix("+splitting"))
+    model, processor = load_policy(name.split("+")[0])
+    options = {}
     if name == SPLIT:  # resized to a 128-px longest edge, then cut into 64-px tiles + a global view
         processor.image_processor.do_image_splitting = True
         processor.image_processor.size = {"longest_edge": 128}
-    return model.eval(), family_for(model.config.model_type, processor)
+    if name == PAN:  # crops once an image's aspect ratio reaches 1.2, each at least 16 px
+        options["processor_kwargs"] = {
+            "do_pan_and_scan": True,
+            "pan_and_scan_min_crop_size": 16,
+            "pan_and_scan_min_ratio_to_activate": 1.2,
+        }
+    return model.eval(), family_for(model.config.model_type, processor, **options)
 
 
-@pytest.fixture(scope="module", params=[*FAMILIES_UNDER_TEST, SPLIT])
+@pytest.fixture(scope="module", params=[*FAMILIES_UNDER_TEST, SPLIT, PAN])
 def built(request):
     return _load(request.param)
 
@@ -101,6 +109,36 @@ def test_smolvlm_splitting_tiles_per_image_and_row_selection(count_samples):
     inputs = family.encode(rows)
     assert family.image_spans(inputs, rows) == [5, 3, 5, 3]
     assert inputs["pixel_values"].shape[0] == 16
+    batch = HFSampler(model, family).generate(rows, SamplingParams(n=2, max_new_tokens=3, seed=0))
+    with torch.no_grad():
+        for i, sample in enumerate(rows):
+            sub = batch.subset([2 * i, 2 * i + 1])
+            c_ids, c_mask = sub.completion_ids, sub.completion_mask
+            got, _ = completion_logprobs(model, sub.prompt_inputs, c_ids, c_mask)
+            alone, _ = completion_logprobs(model, family.encode([sample] * 2), c_ids, c_mask)
+            torch.testing.assert_close(got, alone, atol=1e-5, rtol=1e-5, msg=sample.id)
+
+
+def test_gemma3_pan_and_scan_crops_per_image_and_row_selection(count_samples):
+    """Pan-and-scan crops a 112x40 strip (aspect 2.8 >= 1.2) into round(2.8) = 3 crops of
+    38x40 (>= 16 px) after its full view; a square image (aspect 1) gets none. So the strip
+    spans 1 + 3 entries of ``pixel_values`` and costs 4 x ``image_seq_length`` soft tokens, and
+    selecting rows of a rollout slices each image's crops with it."""
+    model, family = _load(PAN)
+    a, b = count_samples[:2]
+    strip = b.images[0].crop((0, 0, 112, 40))
+    rows = [
+        a,
+        replace(b, id="strip", images=[strip]),
+        Sample(id="text", prompt="How many are there?", answer="0"),
+        Sample(id="two", prompt="Which has more?", answer="1", images=[strip, a.images[0]]),
+    ]
+    inputs = family.encode(rows)  # check_encoded: soft tokens per row as the spans say
+    assert family.image_spans(inputs, rows) == [1, 4, 4, 1]
+    assert inputs["pixel_values"].shape[0] == 10
+    seq = family.processor.image_seq_length
+    soft = (inputs["input_ids"] == family.image_token_id()).sum(1).tolist()
+    assert soft == [seq, 4 * seq, 0, 5 * seq]
     batch = HFSampler(model, family).generate(rows, SamplingParams(n=2, max_new_tokens=3, seed=0))
     with torch.no_grad():
         for i, sample in enumerate(rows):

@@ -139,3 +139,23 @@ def test_audio_task_trains_an_audio_family_end_to_end(tmp_path):
     fresh, _ = load_policy("tiny-qwen2-audio", seed=cfg.run.seed)
     name = "model.audio_tower.layers.0.self_attn.q_proj.weight"
     assert not torch.equal(trained.get_parameter(name), fresh.get_parameter(name))
+
+
+def test_make_family_takes_the_model_options():
+    from mmrft.models import load_policy
+    from mmrft.trainer.pipeline import make_family
+
+    cfg = load_config(
+        None,
+        [
+            "model.video_fps=1",
+            "model.max_frames=4",
+            "model.processor_kwargs={do_pan_and_scan: true}",
+            "data.system_prompt=Think.",
+        ],
+    )
+    _, processor = load_policy("tiny-gemma3")
+    family = make_family(cfg, "gemma3", processor)
+    assert (family.video_fps, family.max_frames) == (1.0, 4)
+    assert family.processor_kwargs == {"do_pan_and_scan": True}
+    assert family.system_prompt == "Think."

@@ -46,7 +46,7 @@ convention, so a grounding reward must be given one explicitly.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar
 
 import torch
@@ -113,6 +113,9 @@ class ModelFamily:
     None keeps every recorded frame."""
     max_frames: int | None = None
     """Most frames of one video the model sees, spread over the clip; None: no limit."""
+    processor_kwargs: dict = field(default_factory=dict)
+    """Extra arguments of every processor call (``model.processor_kwargs``), e.g.
+    ``{"do_pan_and_scan": True}`` for Gemma 3's crops of wide images."""
 
     @property
     def tokenizer(self):
@@ -166,7 +169,15 @@ class ModelFamily:
         if not self.multimodal:
             return dict(tok(texts, return_tensors="pt", padding=True, add_special_tokens=False))
         images = self.processor_images(samples)
-        return dict(self.processor(text=texts, images=images, return_tensors="pt", padding=True))
+        return dict(
+            self.processor(
+                text=texts,
+                images=images,
+                return_tensors="pt",
+                padding=True,
+                **self.processor_kwargs,
+            )
+        )
 
     def processor_images(self, samples: list[Sample]) -> list | None:
         """The ``images=`` argument of the processor: here one flat list over the batch."""
@@ -353,6 +364,7 @@ class QwenVLFamily(ModelFamily):
                 do_sample_frames=False,
                 return_tensors="pt",
                 padding=True,
+                **self.processor_kwargs,
             )
         )
 

@@ -62,7 +62,7 @@ def _encode_with_videos(family: ModelFamily, samples: list[Sample], **extra) -> 
             do_sample_frames=False,
             return_tensors="pt",
             padding=True,
-            **extra,
+            **(family.processor_kwargs | extra),
         )
     )
 
@@ -300,6 +300,12 @@ class Gemma3Family(ModelFamily):
     (``concat_prompt_completion`` passes them through; transformers pads them for the
     completion). No documented box convention (PaliGemma's ``<locNNNN>`` tokens are not
     Gemma 3's).
+
+    Pan-and-scan (``processor_kwargs`` ``{"do_pan_and_scan": True}``, and optionally
+    ``pan_and_scan_min_crop_size`` etc.; the processor passes its own default, off) adds crops of a wide or tall image after its full view: "Here is the original image
+    <image> and here are some crops to help you see better <crop> <crop>". Each crop is one
+    more entry of ``pixel_values`` and one more ``image_seq_length`` soft tokens, so an image
+    spans 1 + its crops (``image_spans``).
     """
 
     never_sample_tokens: tuple[str, ...] = (
@@ -317,9 +323,51 @@ class Gemma3Family(ModelFamily):
     def image_token_id(self):
         return self.tokenizer.image_token_id  # the processor's image_token_id is <start_of_image>
 
+    def image_spans(self, inputs, samples):
+        """1 + its pan-and-scan crops per image, in batch order; None with pan-and-scan off.
+
+        The processor does not return the crop counts, so the image processor is asked again
+        (the crops are a function of each image's size): a second pass over the images, paid
+        only with pan-and-scan on."""
+        pan = self._pan_and_scan_kwargs()
+        if not pan.get("do_pan_and_scan"):
+            return None
+        cached = self.__dict__.get("_spans")
+        if cached is not None and cached[0] is inputs["input_ids"]:  # asked twice per encode
+            return cached[1]
+        images = [img for s in samples for img in s.images]
+        crops = (
+            self.processor.image_processor(images=images, return_tensors="pt", **pan)["num_crops"]
+            if images
+            else []
+        )
+        spans = [1 + int(c) for c in crops]
+        self._spans = (inputs["input_ids"], spans)
+        return spans
+
+    def _pan_and_scan_kwargs(self) -> dict:
+        """The pan-and-scan settings a processor call uses: the processor's defaults (off),
+        under the image processor's own values where set, under ``processor_kwargs``."""
+        ip = self.processor.image_processor
+        merged = {}
+        for key, default in getattr(self.processor, "images_kwargs", {}).items():
+            if "pan_and_scan" in key:
+                own = getattr(ip, key, None)
+                merged[key] = default if own is None else own
+        return merged | {k: v for k, v in self.processor_kwargs.items() if "pan_and_scan" in k}
+
     def expected_image_tokens(self, inputs, samples):
-        """``image_seq_length`` soft tokens per image (pan-and-scan crops are off)."""
-        return [self.processor.image_seq_length * len(s.images) for s in samples]
+        """``image_seq_length`` soft tokens per image and per pan-and-scan crop."""
+        spans = self.image_spans(inputs, samples)
+        if spans is None:
+            return [self.processor.image_seq_length * len(s.images) for s in samples]
+        expected, start = [], 0
+        for s in samples:
+            expected.append(
+                self.processor.image_seq_length * sum(spans[start : start + len(s.images)])
+            )
+            start += len(s.images)
+        return expected
 
 
 @FAMILIES.register("internvl")

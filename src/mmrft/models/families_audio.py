@@ -145,6 +145,7 @@ class Qwen2AudioFamily(ModelFamily):
             sampling_rate=self.feature_extractor.sampling_rate,
             return_tensors="pt",
             padding=True,
+            **self.processor_kwargs,
         )
         inputs = dict(inputs)
         inputs.pop("num_audio_tokens", None)  # bookkeeping of the processor, not a model input

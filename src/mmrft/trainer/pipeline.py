@@ -247,6 +247,7 @@ def make_family(cfg: Config, model_type: str, processor: object) -> ModelFamily:
         cfg.data.system_prompt,
         video_fps=cfg.model.video_fps,
         max_frames=cfg.model.max_frames,
+        processor_kwargs=dict(cfg.model.processor_kwargs),
     )
 
 
