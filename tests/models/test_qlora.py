@@ -67,10 +67,7 @@ def test_config_refuses_quantization_without_lora():
     assert load_config(None, ["model.quantization=int8", "model.lora_rank=4"]).model.lora_rank == 4
 
 
-@pytest.mark.parametrize(
-    "name",
-    IMAGE_AND_TEXT_FAMILIES,
-)
+@pytest.mark.parametrize("name", [*IMAGE_AND_TEXT_FAMILIES, "tiny-smolvlm2", "tiny-qwen2-audio"])
 def test_skip_list_keeps_everything_but_the_language_model(name):
     """Through transformers' own matcher: a Linear is quantized iff it is in the language model
     (and is not the output head)."""
