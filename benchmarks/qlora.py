@@ -17,9 +17,9 @@ from __future__ import annotations
 import argparse
 import os
 import tempfile
-import time
 
 import torch
+from grpo_step import best_of  # benchmarks/ is on the path when run as a script
 
 from mmrft.config import ModelConfig
 from mmrft.models import family_for, load_policy, save_policy
@@ -27,15 +27,6 @@ from mmrft.models.logprobs import completion_logprobs
 from mmrft.models.setup import prepare_policy
 from mmrft.rollout import HFSampler, SamplingParams
 from mmrft.tasks import TASKS
-
-
-def best(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
 
 
 def weight_bytes(model: torch.nn.Module, under: str) -> int:
@@ -48,13 +39,13 @@ def weight_bytes(model: torch.nn.Module, under: str) -> int:
 
 def measure(path: str, kind: str | None, samples, params, repeats: int) -> tuple[float, ...]:
     """(load s, generate s, train step s, language-model MB) for one quantization."""
-    load = best(lambda: load_policy(path, quantization=kind), repeats)
+    load = best_of(lambda: load_policy(path, quantization=kind), repeats)
     model, processor = load_policy(path, quantization=kind)
     family = family_for(model.config.model_type, processor)
     lm_bytes = weight_bytes(model, family.language_model)
     model = prepare_policy(model, ModelConfig(lora_rank=4, lora_alpha=8, quantization=kind))
     sampler = HFSampler(model, family)
-    generate = best(lambda: sampler.generate(samples, params), repeats)
+    generate = best_of(lambda: sampler.generate(samples, params), repeats)
     batch = sampler.generate(samples, params)
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad])
 
@@ -66,7 +57,7 @@ def measure(path: str, kind: str | None, samples, params, repeats: int) -> tuple
         optimizer.step()
         optimizer.zero_grad()
 
-    return load, generate, best(step, repeats), lm_bytes / 1e6
+    return load, generate, best_of(step, repeats), lm_bytes / 1e6
 
 
 def main() -> None:

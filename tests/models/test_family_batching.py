@@ -91,6 +91,19 @@ def test_a_sample_encodes_the_same_alone_and_in_a_mixed_batch(built, mixed):
         torch.testing.assert_close(batch_logp[row], logp[0], atol=1e-5, rtol=1e-5)
 
 
+def _assert_rollout_rows_score_alone(model, family, rows) -> None:
+    """Each sample's completions, cut out of a rollout of ``rows`` (RolloutBatch.subset), score
+    as the sample encoded alone does."""
+    batch = HFSampler(model, family).generate(rows, SamplingParams(n=2, max_new_tokens=3, seed=0))
+    with torch.no_grad():
+        for i, sample in enumerate(rows):
+            sub = batch.subset([2 * i, 2 * i + 1])
+            c_ids, c_mask = sub.completion_ids, sub.completion_mask
+            got, _ = completion_logprobs(model, sub.prompt_inputs, c_ids, c_mask)
+            alone, _ = completion_logprobs(model, family.encode([sample] * 2), c_ids, c_mask)
+            torch.testing.assert_close(got, alone, atol=1e-5, rtol=1e-5, msg=sample.id)
+
+
 def test_smolvlm_splitting_tiles_per_image_and_row_selection(count_samples):
     """With splitting, an image is resized to a 128-px longest edge, its sides rounded up to
     64-px multiples and cut into 64-px tiles, plus a global view: a square image is 2x2 + 1 = 5
@@ -109,14 +122,7 @@ def test_smolvlm_splitting_tiles_per_image_and_row_selection(count_samples):
     inputs = family.encode(rows)
     assert family.image_spans(inputs, rows) == [5, 3, 5, 3]
     assert inputs["pixel_values"].shape[0] == 16
-    batch = HFSampler(model, family).generate(rows, SamplingParams(n=2, max_new_tokens=3, seed=0))
-    with torch.no_grad():
-        for i, sample in enumerate(rows):
-            sub = batch.subset([2 * i, 2 * i + 1])
-            c_ids, c_mask = sub.completion_ids, sub.completion_mask
-            got, _ = completion_logprobs(model, sub.prompt_inputs, c_ids, c_mask)
-            alone, _ = completion_logprobs(model, family.encode([sample] * 2), c_ids, c_mask)
-            torch.testing.assert_close(got, alone, atol=1e-5, rtol=1e-5, msg=sample.id)
+    _assert_rollout_rows_score_alone(model, family, rows)
 
 
 def test_gemma3_pan_and_scan_crops_per_image_and_row_selection(count_samples):
@@ -139,14 +145,7 @@ def test_gemma3_pan_and_scan_crops_per_image_and_row_selection(count_samples):
     seq = family.processor.image_seq_length
     soft = (inputs["input_ids"] == family.image_token_id()).sum(1).tolist()
     assert soft == [seq, 4 * seq, 0, 5 * seq]
-    batch = HFSampler(model, family).generate(rows, SamplingParams(n=2, max_new_tokens=3, seed=0))
-    with torch.no_grad():
-        for i, sample in enumerate(rows):
-            sub = batch.subset([2 * i, 2 * i + 1])
-            c_ids, c_mask = sub.completion_ids, sub.completion_mask
-            got, _ = completion_logprobs(model, sub.prompt_inputs, c_ids, c_mask)
-            alone, _ = completion_logprobs(model, family.encode([sample] * 2), c_ids, c_mask)
-            torch.testing.assert_close(got, alone, atol=1e-5, rtol=1e-5, msg=sample.id)
+    _assert_rollout_rows_score_alone(model, family, rows)
 
 
 # ------------------------------------------------------------------------------- video
