@@ -44,7 +44,7 @@ def _check_frame_counts(samples: list[Sample], family: ModelFamily) -> None:
             raise ValueError(
                 f"sample {sample_id!r} has {got} video frames but sample {first!r} in the same "
                 f"batch has {want}; {type(family).__name__} needs a batch's videos to be of one "
-                "length: set max_frames (or batch videos of equal length)"
+                "length: set model.max_frames (or batch videos of equal length)"
             )
 
 
