@@ -125,6 +125,18 @@ def test_smolvlm_splitting_tiles_per_image_and_row_selection(count_samples):
     _assert_rollout_rows_score_alone(model, family, rows)
 
 
+def test_smolvlm_splitting_asked_for_in_processor_kwargs_is_not_a_token_mismatch(count_samples):
+    """Splitting switched on per call (model.processor_kwargs) while the image processor's own
+    flag is off: the token check must follow the call, not the attribute."""
+    model, processor = load_policy("tiny-smolvlm")
+    processor.image_processor.size = {"longest_edge": 128}
+    assert not processor.image_processor.do_image_splitting
+    on = {"do_image_splitting": True}
+    family = family_for(model.config.model_type, processor, processor_kwargs=on)
+    inputs = family.encode(count_samples[:1])  # raised "image tokens ... features" before
+    assert family.image_spans(inputs, count_samples[:1]) == [5]  # 2x2 tiles + global view
+
+
 def test_gemma3_pan_and_scan_crops_per_image_and_row_selection(count_samples):
     """Pan-and-scan crops a 112x40 strip (aspect 2.8 >= 1.2) into round(2.8) = 3 crops of
     38x40 (>= 16 px) after its full view; a square image (aspect 1) gets none. So the strip

@@ -91,10 +91,17 @@ class ModelFamily:
     projector: ClassVar[tuple[str, ...]] = ()
     """Vision-to-text connector; may sit inside ``vision_tower`` (Qwen's merger does)."""
     lora_projections: ClassVar[tuple[str, ...]] = DECODER_PROJECTIONS
+    auto_model: ClassVar[str] = "AutoModelForImageTextToText"
+    """The transformers auto class ``from_pretrained`` loads a checkpoint of the family with."""
 
     max_images: ClassVar[int | None] = None
     """Most images one prompt may carry (None: no limit)."""
     supports_video: ClassVar[bool] = False
+    frames_as_images: ClassVar[bool] = False
+    """The processor folds a video's frames into the image tensors, one image each (InternVL,
+    SmolVLM2), so row selection counts them as images (``images_in_tensors``)."""
+    images_per_prompt: ClassVar[bool] = False
+    """The processor's ``images=`` is one list per prompt rather than one flat list."""
     supports_audio: ClassVar[bool] = False
     """The family takes ``Sample.audios``; the others refuse a sample that has audio."""
     per_image_keys: ClassVar[tuple[str, ...]] = ()
@@ -132,14 +139,17 @@ class ModelFamily:
         return bool(sample.meta.get("video"))
 
     def messages(self, sample: Sample) -> list[dict]:
-        content: list[dict] = []
-        if self.multimodal and self.is_video(sample):
-            content.append({"type": "video"})
-        elif self.multimodal:
-            content += [{"type": "image"} for _ in sample.images]
-        content.append({"type": "text", "text": sample.prompt})
+        content = [*self.media_parts(sample), {"type": "text", "text": sample.prompt}]
         msgs = [{"role": "system", "content": self.system_prompt}] if self.system_prompt else []
         return msgs + [{"role": "user", "content": content}]
+
+    def media_parts(self, sample: Sample) -> list[dict]:
+        """The chat-template slots before the prompt text: one video, or one per image."""
+        if not self.multimodal:
+            return []
+        if self.is_video(sample):
+            return [{"type": "video"}]
+        return [{"type": "image"} for _ in sample.images]
 
     def prompt_text(self, sample: Sample) -> str:
         return self.processor.apply_chat_template(
@@ -153,8 +163,7 @@ class ModelFamily:
         """
         for sample in samples:
             self.check_sample(sample)
-        if self.supports_video and (self.video_fps or self.max_frames):
-            samples = [select_frames(s, self.video_fps, self.max_frames) for s in samples]
+        samples = [self.frames(s) for s in samples]
         try:
             inputs = self._encode(samples)
         except (ValueError, RuntimeError, TypeError) as err:
@@ -179,9 +188,20 @@ class ModelFamily:
             )
         )
 
+    def frames(self, sample: Sample) -> Sample:
+        """``sample`` as the model sees it: a video's frames cut to ``video_fps`` /
+        ``max_frames`` (``mmrft.models.frames``); any other sample unchanged."""
+        if not (self.supports_video and (self.video_fps or self.max_frames)):
+            return sample
+        return select_frames(sample, self.video_fps, self.max_frames)
+
     def processor_images(self, samples: list[Sample]) -> list | None:
-        """The ``images=`` argument of the processor: here one flat list over the batch."""
-        return [img for s in samples for img in s.images] or None
+        """The ``images=`` argument of the processor: the images of the non-video rows, one flat
+        list over the batch or (``images_per_prompt``) one list per prompt; None if none."""
+        images = [[] if self.is_video(s) else list(s.images) for s in samples]
+        if not any(images):
+            return None
+        return images if self.images_per_prompt else [img for row in images for img in row]
 
     def check_sample(self, sample: Sample) -> None:
         """Reject what the processor would misread or the model cannot take, naming the sample."""
@@ -249,9 +269,13 @@ class ModelFamily:
 
     def images_in_tensors(self, sample: Sample) -> int:
         """Images of ``sample`` the ``per_image_keys`` tensors hold (``rollout.base.media_layout``):
-        its images; none for a video, whose frames sit in video tensors -- except in families
-        that fold each frame in as an image (InternVL, SmolVLM2), which override this."""
-        return len(sample.images) if self.multimodal and not self.is_video(sample) else 0
+        its images; for a video none, its frames sitting in video tensors, unless the family
+        folds the frames it sees in as images (``frames_as_images``)."""
+        if not self.multimodal:
+            return 0
+        if not self.is_video(sample):
+            return len(sample.images)
+        return len(self.frames(sample).images) if self.frames_as_images else 0
 
     def image_spans(
         self, inputs: dict[str, torch.Tensor], samples: list[Sample]
@@ -351,7 +375,7 @@ class QwenVLFamily(ModelFamily):
             return super()._encode(samples)
         texts = [self.prompt_text(s) for s in samples]
         self.tokenizer.padding_side = "left"
-        images = [img for s in samples if not self.is_video(s) for img in s.images] or None
+        images = self.processor_images(samples)
         # The frames are the ones to use: no resampling by the processor; timestamps from
         # meta["fps"] and the frames' original indices (``frames.select_frames``).
         metadata = [video_metadata(s) for s in samples if self.is_video(s)]
@@ -489,6 +513,7 @@ class TextFamily(ModelFamily):
 
     multimodal: bool = False
     language_model: ClassVar[str] = "model"
+    auto_model: ClassVar[str] = "AutoModelForCausalLM"
 
 
 def family_for(

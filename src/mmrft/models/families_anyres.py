@@ -19,7 +19,7 @@ import torch
 
 from mmrft.data.sample import Sample
 from mmrft.models.families import FAMILIES, ModelFamily
-from mmrft.models.frames import select_frames, video_metadata
+from mmrft.models.frames import video_metadata
 
 
 def _token_runs(ids: torch.Tensor, token_id: int) -> list[tuple[int, int, int]]:
@@ -67,11 +67,6 @@ def _encode_with_videos(family: ModelFamily, samples: list[Sample], **extra) -> 
     )
 
 
-def _frames_seen(family: ModelFamily, sample: Sample) -> int:
-    """Frames of a video sample the model sees, after ``encode``'s fps/max_frames selection."""
-    return len(select_frames(sample, family.video_fps, family.max_frames).images)
-
-
 SMOLVLM_PLACEHOLDERS = (
     "<image>",
     "<fake_token_around_image>",
@@ -100,10 +95,7 @@ class SmolVLMFamily(ModelFamily):
     vision_tower: ClassVar[tuple[str, ...]] = ("model.vision_model",)
     projector: ClassVar[tuple[str, ...]] = ("model.connector",)
     per_image_keys: ClassVar[tuple[str, ...]] = ("pixel_values", "pixel_attention_mask")
-
-    def processor_images(self, samples):
-        images = [[] if self.is_video(s) else list(s.images) for s in samples]
-        return images if any(images) else None
+    images_per_prompt: ClassVar[bool] = True
 
     def _encode(self, samples):
         inputs = super()._encode(samples)
@@ -154,7 +146,8 @@ class SmolVLMFamily(ModelFamily):
     def expected_image_tokens(self, inputs, samples):
         """``image_seq_len`` per image (or frame) when splitting is off; tiles make it
         size-dependent."""
-        if getattr(self.processor.image_processor, "do_image_splitting", True):
+        own = getattr(self.processor.image_processor, "do_image_splitting", True)
+        if self.processor_kwargs.get("do_image_splitting", own):
             return None
         return [self.processor.image_seq_len * len(s.images) for s in samples]
 
@@ -180,10 +173,7 @@ class SmolVLM2Family(SmolVLMFamily):
     """
 
     supports_video: ClassVar[bool] = True
-
-    def images_in_tensors(self, sample):
-        """A frame is one more entry of ``pixel_values``."""
-        return _frames_seen(self, sample) if self.is_video(sample) else len(sample.images)
+    frames_as_images: ClassVar[bool] = True
 
     def prompt_text(self, sample):
         # SmolVLMProcessor swaps in its built-in template for a conversation with a video
@@ -270,10 +260,7 @@ class LlavaOnevisionFamily(LlavaFamily):
     box_format: str | None = None
     supports_video: ClassVar[bool] = True
     per_video_keys: ClassVar[tuple[str, ...]] = ("pixel_values_videos",)
-
-    def processor_images(self, samples):
-        images = [[] if self.is_video(s) else list(s.images) for s in samples]
-        return images if any(images) else None
+    images_per_prompt: ClassVar[bool] = True
 
     def _encode(self, samples):
         if any(self.is_video(s) for s in samples):
@@ -316,9 +303,7 @@ class Gemma3Family(ModelFamily):
     per_image_keys: ClassVar[tuple[str, ...]] = ("pixel_values",)
     vision_tower: ClassVar[tuple[str, ...]] = ("model.vision_tower",)
     projector: ClassVar[tuple[str, ...]] = ("model.multi_modal_projector",)
-
-    def processor_images(self, samples):
-        return [list(s.images) for s in samples] if any(s.images for s in samples) else None
+    images_per_prompt: ClassVar[bool] = True
 
     def image_token_id(self):
         return self.tokenizer.image_token_id  # the processor's image_token_id is <start_of_image>
@@ -392,14 +377,8 @@ class InternVLFamily(ModelFamily):
     vision_tower: ClassVar[tuple[str, ...]] = ("model.vision_tower",)
     projector: ClassVar[tuple[str, ...]] = ("model.multi_modal_projector",)
     supports_video: ClassVar[bool] = True
+    frames_as_images: ClassVar[bool] = True
     per_image_keys: ClassVar[tuple[str, ...]] = ("pixel_values",)
-
-    def images_in_tensors(self, sample):
-        """A frame is one more tile of ``pixel_values``."""
-        return _frames_seen(self, sample) if self.is_video(sample) else len(sample.images)
-
-    def processor_images(self, samples):
-        return [img for s in samples if not self.is_video(s) for img in s.images] or None
 
     def _encode(self, samples):
         if any(self.is_video(s) for s in samples):

@@ -26,6 +26,7 @@ longer than the extractor's chunk (the processor would silently cut it). Clips a
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 from typing import ClassVar
@@ -51,6 +52,10 @@ def audio_tokens(frames: int) -> int:
     return (after_conv - 2) // 2 + 1
 
 
+# Fewest mel frames that give MIN_AUDIO_TOKENS tokens (the shortest clip check_sample accepts).
+MIN_FRAMES = next(f for f in itertools.count(1) if audio_tokens(f) >= MIN_AUDIO_TOKENS)
+
+
 @FAMILIES.register("qwen2_audio")
 @dataclass
 class Qwen2AudioFamily(ModelFamily):
@@ -69,11 +74,10 @@ class Qwen2AudioFamily(ModelFamily):
     supports_audio: ClassVar[bool] = True
     per_audio_keys: ClassVar[tuple[str, ...]] = ("input_features", "feature_attention_mask")
 
-    def messages(self, sample: Sample) -> list[dict]:
-        content = [{"type": "audio"} for _ in sample.audios]
-        content.append({"type": "text", "text": sample.prompt})
-        msgs = [{"role": "system", "content": self.system_prompt}] if self.system_prompt else []
-        return msgs + [{"role": "user", "content": content}]
+    auto_model: ClassVar[str] = "AutoModelForMultimodalLM"  # not an image-text-to-text model
+
+    def media_parts(self, sample: Sample) -> list[dict]:
+        return [{"type": "audio"} for _ in sample.audios]
 
     @property
     def feature_extractor(self):
@@ -90,9 +94,7 @@ class Qwen2AudioFamily(ModelFamily):
         fe = self.feature_extractor
         rate = int(sample.meta.get("sampling_rate", SAMPLING_RATE))
         # F frames need more than (F - 1) hops of samples (ceil(T / hop) = F)
-        shortest = math.ceil(
-            ((self._min_frames() - 1) * fe.hop_length + 1) * rate / fe.sampling_rate
-        )
+        shortest = math.ceil(((MIN_FRAMES - 1) * fe.hop_length + 1) * rate / fe.sampling_rate)
         for k, clip in enumerate(sample.audios):
             shape = np.shape(clip)
             if len(shape) != 1:
@@ -112,13 +114,6 @@ class Qwen2AudioFamily(ModelFamily):
                     f"{fe.n_samples / fe.sampling_rate:g} s the feature extractor takes (it "
                     "would be cut); split the clip"
                 )
-
-    def _min_frames(self) -> int:
-        """Fewest mel frames that give ``MIN_AUDIO_TOKENS`` tokens."""
-        frames = 1
-        while audio_tokens(frames) < MIN_AUDIO_TOKENS:
-            frames += 1
-        return frames
 
     def clips(self, samples: list[Sample]) -> list[np.ndarray]:
         """The ``audio=`` argument: every row's clips, flat in row order, at the extractor's rate."""

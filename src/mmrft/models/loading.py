@@ -17,14 +17,8 @@ import tempfile
 from pathlib import Path
 
 import torch
-from transformers import (
-    AutoConfig,
-    AutoModelForCausalLM,
-    AutoModelForImageTextToText,
-    AutoProcessor,
-    AutoTokenizer,
-    PreTrainedModel,
-)
+import transformers
+from transformers import AutoConfig, AutoProcessor, AutoTokenizer, PreTrainedModel
 
 from mmrft.models.families import FAMILIES
 from mmrft.models.quantize import quantization_config
@@ -53,29 +47,15 @@ def load_policy(
     language model's linear layers quantized by bitsandbytes, on ``device_map`` (None: the
     current CUDA device, else the CPU), since bitsandbytes quantizes as weights reach the device.
     """
-    if quantization is not None and name_or_path in TINY_MODELS:
+    load = {"quantization": quantization, "device_map": device_map}
+    if name_or_path in TINY_MODELS and quantization is None:
         model, processor = TINY_MODELS.get(name_or_path)(seed)
+    elif name_or_path in TINY_MODELS:  # bitsandbytes quantizes on load: the hub path
         with tempfile.TemporaryDirectory(prefix="mmrft-quantize-") as tmp:
-            save_policy(model, processor, tmp)
-            return load_policy(
-                tmp,
-                dtype=dtype,
-                attn_implementation=attn_implementation,
-                min_pixels=min_pixels,
-                max_pixels=max_pixels,
-                quantization=quantization,
-                device_map=device_map,
-            )
-    if name_or_path in TINY_MODELS:
-        model, processor = TINY_MODELS.get(name_or_path)(seed)
+            save_policy(*TINY_MODELS.get(name_or_path)(seed), tmp)
+            model, processor = _from_pretrained(tmp, dtype, attn_implementation, **load)
     else:
-        model, processor = _from_pretrained(
-            name_or_path,
-            dtype,
-            attn_implementation,
-            quantization=quantization,
-            device_map=device_map,
-        )
+        model, processor = _from_pretrained(name_or_path, dtype, attn_implementation, **load)
     # Only families with a pixel budget (Qwen-VL) use it; others keep their fixed image size.
     FAMILIES.get(model.config.model_type).apply_pixel_budget(processor, min_pixels, max_pixels)
     if quantization is not None:
@@ -113,12 +93,10 @@ def _from_pretrained(
         kwargs["device_map"] = device_map
     if attn_implementation:
         kwargs["attn_implementation"] = attn_implementation
-    if family.multimodal:
-        model = _multimodal_auto_class(config).from_pretrained(name_or_path, **kwargs)
-        processor = AutoProcessor.from_pretrained(name_or_path)
-    else:
-        model = AutoModelForCausalLM.from_pretrained(name_or_path, **kwargs)
-        processor = AutoTokenizer.from_pretrained(name_or_path)
+    model = getattr(transformers, family.auto_model).from_pretrained(name_or_path, **kwargs)
+    processor = (AutoProcessor if family.multimodal else AutoTokenizer).from_pretrained(
+        name_or_path
+    )
     log.info(
         "loaded %s (%s, %.1fM params)",
         name_or_path,
@@ -131,18 +109,6 @@ def _from_pretrained(
 def _default_device_map() -> dict[str, int | str]:
     """Everything on one device: the current CUDA device (one per rank), else the CPU."""
     return {"": torch.cuda.current_device() if torch.cuda.is_available() else "cpu"}
-
-
-def _multimodal_auto_class(config) -> type:
-    """``AutoModelForImageTextToText``, or for audio-text models (Qwen2-Audio), which it does
-    not map, the wider ``AutoModelForMultimodalLM`` (same classes for the image families)."""
-    from transformers.models.auto.modeling_auto import MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES
-
-    if config.model_type in MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES:
-        return AutoModelForImageTextToText
-    from transformers import AutoModelForMultimodalLM
-
-    return AutoModelForMultimodalLM
 
 
 def load_family(
