@@ -256,3 +256,25 @@ def test_tsumego_board_reads_back_from_the_image():
         ]
         assert read == board
         assert sum(row.count("O") for row in board) >= 1  # there is something to capture
+
+
+def test_dataset_method_is_not_shadowed_by_the_dataset_name():
+    # GymTask once stored its dataset name as ``self.dataset``, hiding Task.dataset(n, seed):
+    # ``data.task=gym`` then failed with "'str' object is not callable".
+    from mmrft.tasks.base import sample_seeds
+
+    task = gym(dataset="basic_arithmetic")
+    got = task.dataset(3, seed=5, level=1)
+    want = [task.generate(s, 1) for s in sample_seeds(5, 3)]
+    assert [(s.id, s.answer) for s in got] == [(s.id, s.answer) for s in want]
+    assert task.dataset_name == "basic_arithmetic"
+
+
+def test_training_data_from_the_gym_task():
+    from mmrft.config import load_config
+    from mmrft.trainer.pipeline import make_data
+
+    cfg = load_config(None, ["data.task=gym", "data.eval_size=2", "data.prefetch=false"])
+    sft, rl, held, skipped = make_data(cfg)
+    assert [s.meta["dataset"] for s in held] == ["basic_arithmetic"] * 2
+    assert rl.next_batch(2)[0].task == "gym" and skipped == []

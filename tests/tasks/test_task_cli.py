@@ -69,3 +69,27 @@ def test_contact_sheet_shows_answers():
     assert sheet.size == (3 * 204, 192 + 3 * 14 + 12)
     with pytest.raises(ValueError):
         contact_sheet([])
+
+
+def test_contact_sheet_puts_a_multiline_answer_on_one_line():
+    # A sudoku's answer is a grid of lines; Pillow cannot measure multiline text, so
+    # `mmrft tasks preview gym --arg render=true --arg dataset=sudoku` used to fail.
+    from PIL import ImageDraw
+
+    from mmrft.data.sample import Sample
+    from mmrft.tasks.ocr import load_font
+    from mmrft.tasks.preview import _fit
+
+    draw = ImageDraw.Draw(Image.new("RGB", (10, 10)))
+    font = load_font("DejaVuSans.ttf", 11)
+    assert _fit("1 2\n3 4\n", draw, font, 500) == "1 2 / 3 4"
+    sample = Sample(id="s\n1", prompt="", answer="1 2\n3 4", images=[Image.new("RGB", (8, 8))])
+    assert contact_sheet([sample], cols=1).size == (204, 192 + 3 * 14 + 12)
+
+
+def test_preview_of_a_rendered_sudoku(tmp_path):
+    pytest.importorskip("reasoning_gym")
+    out = tmp_path / "sudoku.png"
+    args = parse(["preview", "gym", "--arg", "render=true", "--arg", "dataset=mini_sudoku",
+                  "--n", "2", "--out", str(out)])  # fmt: skip
+    assert args.func(args) == 0 and out.stat().st_size > 0

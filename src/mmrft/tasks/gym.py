@@ -192,7 +192,8 @@ class GymTask(Task):
             raise ValueError(f"render=True: no renderer for {dataset!r}; have {RENDERERS.names()}")
         if cell_size < 4:
             raise ValueError(f"cell_size must be >= 4 px, got {cell_size}")
-        self.dataset = dataset
+        # not ``self.dataset``: that would shadow ``Task.dataset(n, seed, level)``
+        self.dataset_name = dataset
         self.render = render
         self.overrides = jsonable(dict(config or {}))
         self.cell_size = cell_size
@@ -220,20 +221,20 @@ class GymTask(Task):
     def generate(self, seed: int, level: int = 1) -> Sample:
         self.check_level(level)
         try:
-            entry = gym_entry(self.dataset, level, _overrides_json(self.overrides), seed)
+            entry = gym_entry(self.dataset_name, level, _overrides_json(self.overrides), seed)
         except Exception as e:
             raise ValueError(
-                f"reasoning-gym {self.dataset!r} failed at level {level}, seed {seed}: {e!r}"
+                f"reasoning-gym {self.dataset_name!r} failed at level {level}, seed {seed}: {e!r}"
             ) from e
-        config = config_fields(level_config(self.dataset, level, self.overrides))
+        config = config_fields(level_config(self.dataset_name, level, self.overrides))
         images: list[Image.Image] = []
         prompt = entry["question"]
         if self.render:
-            image, prompt = RENDERERS.get(self.dataset)(entry["metadata"], self._cell)
+            image, prompt = RENDERERS.get(self.dataset_name)(entry["metadata"], self._cell)
             images = [image]
         answer = entry["answer"]
         return Sample(
-            id=f"{self.name}-{self.dataset}-L{level}-{seed}",
+            id=f"{self.name}-{self.dataset_name}-L{level}-{seed}",
             prompt=prompt,
             answer="" if answer is None else str(answer),
             images=images,
@@ -241,7 +242,7 @@ class GymTask(Task):
             meta={
                 "level": level,
                 "seed": seed,
-                "dataset": self.dataset,
+                "dataset": self.dataset_name,
                 "config": jsonable(config),
                 "overrides": self.overrides,
                 "question": entry["question"],

@@ -23,7 +23,9 @@ PAD = 6
 
 
 def _fit(text: str, draw: ImageDraw.ImageDraw, font, width: int) -> str:
-    """``text`` cut (with an ellipsis) to fit ``width`` px."""
+    """``text`` on one line (newlines shown as " / ": a sudoku answer is a grid of lines, and
+    Pillow cannot measure multiline text) cut with an ellipsis to fit ``width`` px."""
+    text = " / ".join(line.strip() for line in text.splitlines() if line.strip())
     if draw.textlength(text, font=font) <= width:
         return text
     while text and draw.textlength(text + "…", font=font) > width:
