@@ -1,6 +1,6 @@
-.PHONY: install test slow quality style demo
+.PHONY: install test slow quality style demo lock
 install:
-	pip install -e '.[dev]'
+	pip install -e '.[dev]' -c constraints.txt
 test:
 	python -m pytest
 slow:
@@ -11,3 +11,5 @@ style:
 	ruff check --fix src tests benchmarks && ruff format src tests benchmarks
 demo:
 	mmrft demo --out runs/demo
+lock:  # refresh constraints.txt: newest allowed versions, tested, then pinned
+	bash .ci/lock.sh

@@ -264,3 +264,30 @@ def test_quantized_checkpoint_without_lora_is_refused(saved):
     model, _ = load_policy(path, quantization="nf4")  # like a checkpoint saved in 4 bits
     with pytest.raises(ValueError, match=r"model.quantization.*model.lora_rank > 0"):
         prepare_policy(model, ModelConfig(lora_rank=0))
+
+
+@needs_bnb
+def test_rollout_then_training_takes_one_4bit_route(saved):
+    """On a CPU with AVX-512-BF16, bitsandbytes repacks a 4-bit weight into an inference-only
+    layout at its first no-grad eval forward (a rollout); the training forward then failed with
+    an in-place error. Forcing bitsandbytes' CPU flag on makes this check the same on every CPU:
+    after loading, no layer may take that path, so eval log-probs equal training log-probs
+    exactly (same kernels, same order) and the training step after a rollout runs."""
+    import bitsandbytes as bnb
+
+    _, _, path, batch = saved
+    model, _ = _qlora(path)
+    layers = [m for m in model.modules() if isinstance(m, bnb.nn.Linear4bit)]
+    assert len(layers) == 14 and not any(m.support_avx512bf16_for_cpu for m in layers)
+    for m in layers:  # what bitsandbytes 0.50 sets on such a CPU; loading must undo it
+        m.support_avx512bf16_for_cpu = True
+    assert quantize.use_trainable_cpu_path(model) == 14
+    model.eval()
+    rollout_logp = _logprobs(model, batch)  # the rollout-time pass that used to repack
+    assert not any(getattr(m.weight.quant_state, "packing_format_for_cpu", False) for m in layers)
+    model.train()
+    logp, _ = completion_logprobs(
+        model, batch.prompt_inputs, batch.completion_ids, batch.completion_mask
+    )
+    assert torch.equal(logp[batch.completion_mask.bool()].detach(), rollout_logp)
+    _step(model, batch)  # raised "a view of a leaf Variable ..." on such CPUs

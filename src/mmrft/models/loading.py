@@ -21,7 +21,7 @@ import transformers
 from transformers import AutoConfig, AutoProcessor, AutoTokenizer, PreTrainedModel
 
 from mmrft.models.families import FAMILIES
-from mmrft.models.quantize import quantization_config
+from mmrft.models.quantize import quantization_config, use_trainable_cpu_path
 from mmrft.models.tiny import TINY_MODELS
 
 log = logging.getLogger(__name__)
@@ -94,6 +94,8 @@ def _from_pretrained(
     if attn_implementation:
         kwargs["attn_implementation"] = attn_implementation
     model = getattr(transformers, family.auto_model).from_pretrained(name_or_path, **kwargs)
+    if quantization is not None:
+        use_trainable_cpu_path(model)  # the same 4-bit route on every CPU (see quantize.py)
     processor = (AutoProcessor if family.multimodal else AutoTokenizer).from_pretrained(
         name_or_path
     )

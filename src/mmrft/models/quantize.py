@@ -22,6 +22,15 @@ Dettmers et al. 2023, https://arxiv.org/abs/2305.14314). Three choices:
   exactly what the trained model computed (dequantized base + adapter), not the original
   full-precision base + adapter, which the adapter was never trained against.
 
+* **No CPU repacking of 4-bit weights** (``use_trainable_cpu_path``): on a CPU with AVX-512-BF16
+  (bitsandbytes' ``has_avx512bf16()``), ``Linear4bit.forward`` permanently repacks its weight into
+  an inference-only layout the first time it runs in eval mode without grad, i.e. at the first
+  rollout. Every later forward, training included, then goes through a bf16 GEMV that has no
+  autograd rule and adds the bias in place, so training fails ("a view of a leaf Variable ... in
+  an in-place operation") and no-grad log-probs drift by ~1e-3 from the training forward. mmrft
+  turns that path off on every 4-bit layer right after loading, so all CPUs take the same
+  dequantize-then-``linear`` route: the one the training forward must take anyway.
+
 ``nf4`` is the QLoRA default (normal-float 4-bit, double quantization of the block scales:
 about 0.4 bit per weight saved); ``fp4`` is plain 4-bit float; ``int8`` is LLM.int8().
 """
@@ -95,6 +104,27 @@ def quantization_config(
         raise ValueError(err.args[0]) from None
     require_bitsandbytes(kind)
     return build(dtype or torch.bfloat16, skip_modules(family))
+
+
+def use_trainable_cpu_path(model: torch.nn.Module) -> int:
+    """Keep every bitsandbytes 4-bit layer of ``model`` off the CPU repack (see the design note).
+
+    Unpacks a layer an earlier forward already repacked. Returns the number of 4-bit layers.
+    """
+    try:
+        from bitsandbytes.functional import _convert_weight_packed_for_cpu_inverse
+        from bitsandbytes.nn import Linear4bit
+    except ImportError:
+        return 0
+    layers = [m for m in model.modules() if isinstance(m, Linear4bit)]
+    for layer in layers:
+        layer.support_avx512bf16_for_cpu = False
+        state = getattr(layer.weight, "quant_state", None)
+        if state is not None and getattr(state, "packing_format_for_cpu", False):
+            layer.weight.data, layer.weight.quant_state = _convert_weight_packed_for_cpu_inverse(
+                layer.weight.data, state
+            )
+    return len(layers)
 
 
 def require_bitsandbytes(kind: str) -> None:
