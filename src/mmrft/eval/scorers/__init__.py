@@ -22,6 +22,7 @@ from mmrft.eval.scorers import (  # noqa: F401  (registration side effects)
     mathvista,
     mme,
     mmmu,
+    screenspot,
     vqa,
 )
 from mmrft.eval.scorers.base import MODES, SCORERS, MalformedRecord, Scorer

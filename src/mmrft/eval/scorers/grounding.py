@@ -1,4 +1,4 @@
-"""Visual grounding: RefCOCO/+/g (box IoU >= 0.5) and ScreenSpot (click inside the box).
+"""Visual grounding: RefCOCO/+/g (box IoU >= 0.5); the box helpers ScreenSpot shares.
 
 Box conventions. Model families write coordinates differently, so a record says which one its
 prediction uses in ``box_format`` and gives the original ``image_size`` ``[width, height]``:
@@ -18,9 +18,7 @@ IoU of continuous boxes (no +1 pixel), torchvision's ``box_iou``; correct iff Io
 Quirk reproduced: corners are not reordered, so an inverted box has a negative area and a
 meaningless IoU. Strict mode reorders corners and clamps boxes to the image.
 
-Official ScreenSpot scoring (njucckevin/SeeClick ``pretrain/screenspot_test.py``): a predicted
-box is reduced to its centre; correct iff ``x1 <= x <= x2 and y1 <= y <= y2`` (edges count),
-with everything in [0, 1] of the image. Both modes are the same; no quirks are known.
+ScreenSpot (SeeClick's official parsing) lives in :mod:`.screenspot`.
 """
 
 from __future__ import annotations
@@ -77,16 +75,16 @@ def to_pixels(coords: list[float], record: dict[str, Any]) -> list[float]:
         raise MalformedRecord(f"unknown box_format {fmt!r}; known: {sorted(SCALES)}")
     if fmt == "pixel" and "model_image_size" not in record:
         return list(coords)
-    w, h = _size(record, "image_size")
+    w, h = read_size(record, "image_size")
     if fmt == "pixel":
-        mw, mh = _size(record, "model_image_size")
+        mw, mh = read_size(record, "model_image_size")
         sx, sy = w / mw, h / mh
     else:
         sx, sy = w / SCALES[fmt], h / SCALES[fmt]
     return [c * (sx if i % 2 == 0 else sy) for i, c in enumerate(coords)]
 
 
-def _size(record: dict[str, Any], key: str) -> tuple[float, float]:
+def read_size(record: dict[str, Any], key: str) -> tuple[float, float]:
     size = record.get(key)
     if not (isinstance(size, list | tuple) and len(size) == 2 and all(v and v > 0 for v in size)):
         raise MalformedRecord(f"{key!r} must be [width, height]")
@@ -123,7 +121,7 @@ def _fix_box(box: list[float], record: dict[str, Any]) -> list[float]:
     x1, x2 = sorted(box[0::2])
     y1, y2 = sorted(box[1::2])
     if "image_size" in record:
-        w, h = _size(record, "image_size")
+        w, h = read_size(record, "image_size")
         x1, x2 = (min(max(v, 0.0), w) for v in (x1, x2))
         y1, y2 = (min(max(v, 0.0), h) for v in (y1, y2))
     return [x1, y1, x2, y2]
@@ -145,20 +143,3 @@ class RefCOCO(Scorer):
             pred, gold = _fix_box(pred, record), _fix_box(gold, record)
         iou = box_iou(pred, gold)
         return result(iou >= IOU_THRESHOLD, pred, *flags, iou=iou)
-
-
-@SCORERS.register("screenspot")
-class ScreenSpot(Scorer):
-    """Fields: answer (gold box, pixels), answer_format (xywh as in ScreenSpot | xyxy),
-    box_format of the predicted point/box (norm_1 for SeeClick, norm_1000, pixel), image_size."""
-
-    def score(self, record: dict[str, Any], mode: str = "official") -> dict[str, Any]:
-        self.check(record, mode)
-        gold = gold_box({"answer_format": "xywh", **record})
-        region, _ = answer_region(record["prediction"])
-        point, how = parse_point(region)
-        if point is None:
-            return result(False, None, "unparsed")
-        x, y = to_pixels(point, {"box_format": "norm_1", **record})
-        inside = gold[0] <= x <= gold[2] and gold[1] <= y <= gold[3]
-        return result(inside, [x, y], *([how] if how == "box_centre" else []))
