@@ -22,6 +22,7 @@ from mmrft.eval.scorers import (  # noqa: F401  (registration side effects)
     mathvista,
     mme,
     mmmu,
+    mmmu_pro,
     screenspot,
     vqa,
 )

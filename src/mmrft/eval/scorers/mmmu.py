@@ -130,7 +130,7 @@ def eval_open(gold: str | list[str], preds: list[Any]) -> bool:
     return False
 
 
-def _options(record: dict[str, Any]) -> list[str]:
+def read_options(record: dict[str, Any]) -> list[str]:
     options = record.get("options")
     if isinstance(options, str):  # the official data stores "['a', 'b']"
         try:
@@ -177,7 +177,7 @@ class MMMU(Scorer):
                 return result(eval_open(gold, preds), preds)
             ok, pred = _strict_open(region, gold)
             return result(ok, pred)
-        options = _options(record)
+        options = read_options(record)
         letters = [chr(ord("A") + i) for i in range(len(options))]
         if mode == "strict":
             short, _ = final_answer(region)
