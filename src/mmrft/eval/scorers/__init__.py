@@ -17,6 +17,7 @@ from mmrft.eval.scorers import (  # noqa: F401  (registration side effects)
     chartqa,
     counting,
     grounding,
+    math_answer,
     mathverse,
     mathvision,
     mathvista,
