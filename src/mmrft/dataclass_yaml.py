@@ -18,6 +18,10 @@ Design notes:
   or ``1``, an int field never takes ``2.0``.
 * The docstring written under each field is the documentation: ``field_docs`` reads it back
   with ``ast`` and ``to_yaml`` writes it as a comment above the key.
+* A ``str`` field that names a registry entry declares ``field(metadata={"choices": fn})``,
+  ``fn()`` returning the valid names: a value set in YAML or an override is checked against
+  them at load ("did you mean"), and the YAML comment lists them, so docs never drift from
+  the registry. ``fn`` is called only for values actually set (registries import torch).
 
 Supported annotations: ``int``, ``float``, ``bool``, ``str``, ``X | None``, ``Literal[...]``,
 ``list[T]``, ``tuple[T, ...]``, ``tuple[A, B]``, ``dict[str, T]``, nested dataclasses, ``Any``.
@@ -39,7 +43,11 @@ from typing import Any, Literal, TypeVar, Union
 
 import yaml
 
+from mmrft.registry import unknown_name_message
+
 T = TypeVar("T")
+CHOICES = "choices"
+"""Field-metadata key of a zero-argument callable returning a ``str`` field's valid values."""
 
 
 class ConfigError(ValueError):
@@ -96,10 +104,29 @@ def load(cls: type[T], path: str | Path | None, overrides: Sequence[str] = ()) -
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"config file not found: {path}")
-        data = yaml.safe_load(path.read_text()) or {}
+        data = _read_yaml(path) or {}
         if not isinstance(data, dict):
             raise ConfigError(f"config file {path} must hold a mapping, got {_describe(data)}")
     return from_dict(cls, apply_overrides(data, overrides, cls))
+
+
+def _read_yaml(path: Path) -> Any:
+    """The plain data in YAML file ``path``, or ``ConfigError`` naming the file and line.
+
+    ``safe_load`` builds only plain data: a Python tag such as ``!!python/object/apply:os.system``
+    is refused (a config file may come from anywhere and must not run code).
+    """
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"config file {path} is not UTF-8 text ({e.reason} at byte {e.start})")
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"{path}, line {mark.line + 1}, column {mark.column + 1}" if mark else str(path)
+        problem = getattr(e, "problem", None) or str(e)
+        if isinstance(e, yaml.constructor.ConstructorError):
+            problem += " (only plain YAML is read: no Python tags)"
+        raise ConfigError(f"config file {where}: not valid YAML: {problem}") from None
 
 
 def apply_overrides(
@@ -181,6 +208,11 @@ def _build(cls: type, data: Any, path: str) -> Any:
         if key not in fields:
             raise _UnknownKey(_join(path, str(key)), path, list(fields))
     kwargs = {k: _coerce(hints[k], v, _join(path, k)) for k, v in data.items()}
+    for name, value in kwargs.items():
+        choices = fields[name].metadata.get(CHOICES)
+        if choices is not None and isinstance(value, str) and value not in choices():
+            key = _join(path, name)
+            raise ConfigError(f"config key '{key}': {unknown_name_message(name, value, choices())}")
     for name, f in fields.items():
         no_default = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
         if name not in kwargs and no_default:
@@ -418,7 +450,10 @@ def _render(obj: Any, indent: int, lines: list[str]) -> None:
             lines.append(f"{pad}{f.name}:")
             _render(value, indent + 2, lines)
         else:
-            lines.extend(_comment(docs.get(f.name, ""), pad))
+            doc = docs.get(f.name, "")
+            if CHOICES in f.metadata:  # generated from the registry, never hand-listed
+                doc += f" Choices: {', '.join(f.metadata[CHOICES]())}."
+            lines.extend(_comment(doc, pad))
             lines.append(f"{pad}{f.name}: {_flow_yaml(to_dict(value))}")
 
 
@@ -430,7 +465,8 @@ def _flow_yaml(value: Any) -> str:
 
 def _comment(doc: str, pad: str) -> list[str]:
     width = max(40, 98 - len(pad))
-    return [f"{pad}# {line}" for line in textwrap.wrap(" ".join(doc.split()), width)]
+    text = " ".join(doc.split())  # hyphens do not break: "token-mean" is one name
+    return [f"{pad}# {line}" for line in textwrap.wrap(text, width, break_on_hyphens=False)]
 
 
 def field_docs(cls: type) -> dict[str, str]:

@@ -152,8 +152,9 @@ def test_selecting_rows_of_a_mixed_batch_equals_encoding_them_alone(model_name, 
 
 
 def test_make_sampler_passes_the_engine_options_from_config(monkeypatch):
+    from mmrft.build import make_sampler
     from mmrft.config import load_config
-    from mmrft.rollout import SAMPLERS, make_sampler
+    from mmrft.rollout import SAMPLERS
 
     seen = {}
 
@@ -161,7 +162,9 @@ def test_make_sampler_passes_the_engine_options_from_config(monkeypatch):
         def __init__(self, model, family, **options):
             seen.update(options)
 
-    monkeypatch.setitem(SAMPLERS._items, "vllm", Recorder)
+    from mmrft.registry import Entry
+
+    monkeypatch.setitem(SAMPLERS._items, "vllm", Entry(Recorder))
     cfg = load_config(
         None, ["rollout.engine=vllm", "rollout.vllm_kv_cache_gib=2", "rollout.vllm_sleep=false"]
     )

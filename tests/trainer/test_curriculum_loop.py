@@ -12,7 +12,7 @@ from mmrft.data.stream import ProblemStream
 from mmrft.models import family_for, load_policy
 from mmrft.tasks import TASKS
 from mmrft.tasks.curriculum import LevelSchedule
-from mmrft.trainer.pipeline import make_data, make_reward, make_task
+from mmrft.build import make_data, make_reward, make_task
 from mmrft.trainer.rl import train_rl
 
 

@@ -99,7 +99,7 @@ def test_training_data_may_be_a_parquet_file(tmp_path):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from mmrft.trainer.pipeline import make_data
+    from mmrft.build import make_data
 
     samples = TASKS.get("count")().dataset(5, 0, 2)
     write_jsonl(samples, tmp_path / "d.jsonl", embed_images=True)
@@ -143,7 +143,7 @@ def test_audio_task_trains_an_audio_family_end_to_end(tmp_path):
 
 def test_make_family_takes_the_model_options():
     from mmrft.models import load_policy
-    from mmrft.trainer.pipeline import make_family
+    from mmrft.build import make_family
 
     cfg = load_config(
         None,

@@ -2,7 +2,9 @@
 
 Design note: every estimator in ``ADV_ESTIMATORS`` has the signature
 ``fn(rewards [N], group_size, **opts) -> advantages [N]`` and is selected by
-``algorithm.adv_estimator``. Rewards are outcome rewards, one scalar per completion; the loss
+``algorithm.adv_estimator``. Its registration declares the config ``options`` it takes (keyword
+names) and what else it ``needs``: ``greedy_baseline`` (``baseline_rewards=``, one greedy
+rollout's reward per prompt) or ``critic`` (``values=``/``mask=``, token-level output). Rewards are outcome rewards, one scalar per completion; the loss
 broadcasts the advantage to every token. Batches are group-contiguous: rows ``[g*G, (g+1)*G)``
 are the G samples of prompt g, so grouping is a ``view(B, G)``, not an index lookup.
 
@@ -51,7 +53,7 @@ def _shifted(r: Tensor) -> Tensor:
     return r - r[:, :1]  # [B, G]
 
 
-@ADV_ESTIMATORS.register("grpo")
+@ADV_ESTIMATORS.register("grpo", options=("norm_by_std",))
 @torch.no_grad()
 def grpo_advantages(
     rewards: Tensor, group_size: int, *, norm_by_std: bool = True, eps: float = 1e-6
@@ -118,7 +120,7 @@ def reinforce_pp_advantages(rewards: Tensor, group_size: int, *, eps: float = 1e
     return ((r - r.mean()) / (r.std() + eps)).reshape(-1)  # [N] unbiased std
 
 
-@ADV_ESTIMATORS.register("remax")
+@ADV_ESTIMATORS.register("remax", needs=("greedy_baseline",))
 @torch.no_grad()
 def remax_advantages(rewards: Tensor, group_size: int, *, baseline_rewards: Tensor) -> Tensor:
     """ReMax: A_i = r_i - r(greedy completion of prompt i) (Li et al. 2023, arXiv:2310.10505).
@@ -145,7 +147,7 @@ def remax_advantages(rewards: Tensor, group_size: int, *, baseline_rewards: Tens
     return (r - base.to(r.dtype)).reshape(-1)  # [N] r_i - b(prompt_i)
 
 
-@ADV_ESTIMATORS.register("grpo_passk")
+@ADV_ESTIMATORS.register("grpo_passk", options=("k", "norm_by_std"))
 @torch.no_grad()
 def passk_advantages(
     rewards: Tensor, group_size: int, *, k: int, norm_by_std: bool = True, eps: float = 1e-6
@@ -239,7 +241,7 @@ def gae_advantages(
     return advantages * m, returns * m  # [N, L], [N, L]
 
 
-@ADV_ESTIMATORS.register("gae")
+@ADV_ESTIMATORS.register("gae", options=("gamma", "lam"), needs=("critic",))
 def gae_outcome_advantages(
     rewards: Tensor,
     group_size: int,

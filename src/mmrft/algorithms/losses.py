@@ -2,7 +2,8 @@
 
 Design note: every loss in ``POLICY_LOSSES`` has the signature
 ``fn(logp, old_logp, advantages, mask, **opts) -> (loss_mat [N, L], metrics)`` and is
-selected by ``algorithm.policy_loss``. The loop reduces with ``agg_loss(loss_mat, mask,
+selected by ``algorithm.policy_loss``. Its registration declares the keyword ``options`` it takes,
+so the config binds exactly those (and rejects a changed option the loss would ignore). The loop reduces with ``agg_loss(loss_mat, mask,
 algorithm.loss_agg_mode)`` and adds ``kl_coef * agg_loss(kl_mat, ...)`` and the entropy bonus
 itself, so these functions hold only the policy-gradient surrogate.
 
@@ -101,7 +102,7 @@ def _clipped_surrogate(
     return loss, low, high, dual
 
 
-@POLICY_LOSSES.register("ppo_clip")
+@POLICY_LOSSES.register("ppo_clip", options=("clip_low", "clip_high", "dual_clip"))
 def ppo_clip_loss(
     logp: Tensor,
     old_logp: Tensor,
@@ -142,7 +143,7 @@ def ppo_clip_loss(
     return loss, metrics
 
 
-@POLICY_LOSSES.register("gspo")
+@POLICY_LOSSES.register("gspo", options=("clip_low", "clip_high"))
 def gspo_loss(
     logp: Tensor,
     old_logp: Tensor,
@@ -187,7 +188,7 @@ def gspo_loss(
     return loss, metrics
 
 
-@POLICY_LOSSES.register("cispo")
+@POLICY_LOSSES.register("cispo", options=("clip_high",))
 def cispo_loss(
     logp: Tensor,
     old_logp: Tensor,
@@ -223,7 +224,7 @@ def cispo_loss(
     return loss, metrics
 
 
-@POLICY_LOSSES.register("sapo")
+@POLICY_LOSSES.register("sapo", options=("tau_pos", "tau_neg"))
 def sapo_loss(
     logp: Tensor,
     old_logp: Tensor,

@@ -25,6 +25,7 @@ import torch
 from mmrft.algorithms.aggregation import masked_mean
 from mmrft.algorithms.kl import AdaptiveKLController, FixedKLController
 from mmrft.algorithms.mismatch import mismatch_metrics, truncated_is_weights
+from mmrft.build import make_sampler
 from mmrft.config import Config
 from mmrft.data.sample import Sample
 from mmrft.data.stream import ProblemStream
@@ -32,7 +33,6 @@ from mmrft.eval.harness import EvalResult, evaluate
 from mmrft.models.families import ModelFamily
 from mmrft.models.logprobs import completion_logprobs
 from mmrft.rewards.base import RewardFn
-from mmrft.rollout import make_sampler
 from mmrft.rollout.base import RolloutBatch, SamplingParams
 from mmrft.trainer.checkpoint import (
     latest_checkpoint,

@@ -1,0 +1,234 @@
+"""The composition root: a validated ``Config`` in, ready components out.
+
+Everything that turns config values into objects lives here, so the training loop and the
+evaluation read components, not the config, to decide what to run, and a value can be followed
+from YAML to its use in one file:
+
+* the RL math: ``advantage_estimator``, ``policy_loss``, ``kl_estimator`` — the registry entry
+  ``algorithm.*`` names, bound to exactly the options its registration declares
+  (``config.ALGORITHM_OPTIONS`` maps config keys to those keyword names; no signature is read);
+* the run's problems and scoring: ``make_task``, ``make_data``, ``make_reward``;
+* the model side: ``make_family`` and ``make_sampler``.
+
+Layering: ``config`` and the registries (``algorithms``, ``tasks``, ``rewards``, ``models``,
+``rollout``, ``data``) sit below this module; ``trainer``, ``eval`` and ``cli`` above it
+(``tests/test_imports.py`` enforces the order).
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from mmrft.algorithms.advantages import ADV_ESTIMATORS
+from mmrft.algorithms.kl import KL_ESTIMATORS, KLEstimator
+from mmrft.algorithms.losses import POLICY_LOSSES, PolicyLoss
+from mmrft.config import ALGORITHM_OPTIONS, AlgorithmConfig, Config, RolloutConfig
+from mmrft.data.load import load_dataset_file
+from mmrft.data.sample import Sample
+from mmrft.data.stream import ProblemStream
+from mmrft.models import family_for
+from mmrft.models.families import ModelFamily
+from mmrft.registry import Registry
+from mmrft.rewards.base import RewardFn
+from mmrft.rewards.build import build_reward
+from mmrft.rewards.compose import SampleRouter
+from mmrft.rollout import SAMPLERS
+from mmrft.tasks import TASKS
+from mmrft.tasks.curriculum import AdaptiveLevel, LevelSchedule, TaskMixture
+
+log = logging.getLogger(__name__)
+
+# Base seeds of the training streams (see mmrft.tasks.base.sample_seeds): SFT and RL problems
+# come from different ranges, and both are far below data.eval_seed.
+SFT_BASE, RL_BASE = 1, 2
+
+
+# --------------------------------------------------------------------------------------------
+# The RL math, bound to its options
+# --------------------------------------------------------------------------------------------
+
+
+def bound_options(cfg: AlgorithmConfig, selector: str, registry: Registry) -> dict[str, Any]:
+    """The options the entry ``cfg.<selector>`` declared, under its keyword names.
+
+    >>> from mmrft.algorithms.losses import POLICY_LOSSES
+    >>> bound_options(AlgorithmConfig(policy_loss="sapo"), "policy_loss", POLICY_LOSSES)
+    {'tau_pos': 1.0, 'tau_neg': 1.05}
+    """
+    takes = registry.entry(getattr(cfg, selector)).options
+    return {kw: getattr(cfg, key) for key, kw in ALGORITHM_OPTIONS[selector].items() if kw in takes}
+
+
+@dataclass(frozen=True)
+class AdvantageEstimator:
+    """``algorithm.adv_estimator`` bound to its options; ``needs`` says which inputs the loop
+    must pass: ``greedy_baseline`` (``baseline_rewards=``) or ``critic`` (``values=``, ``mask=``,
+    ``kl_coef=``, optional ``token_kl=``; then the output is token-level ``(adv, returns)``)."""
+
+    name: str
+    fn: Callable[..., Any]
+    options: dict[str, Any]
+    needs: frozenset[str]
+
+    def __call__(self, rewards: Any, group_size: int, **inputs: Any) -> Any:
+        return self.fn(rewards, group_size, **inputs, **self.options)
+
+
+def advantage_estimator(cfg: AlgorithmConfig) -> AdvantageEstimator:
+    entry = ADV_ESTIMATORS.entry(cfg.adv_estimator)
+    options = bound_options(cfg, "adv_estimator", ADV_ESTIMATORS)
+    return AdvantageEstimator(cfg.adv_estimator, entry.obj, options, entry.needs)
+
+
+def policy_loss(cfg: AlgorithmConfig) -> PolicyLoss:
+    """``algorithm.policy_loss`` bound to its options: ``(logp, old_logp, adv, mask) -> (loss_mat, metrics)``."""
+    return partial(
+        POLICY_LOSSES.get(cfg.policy_loss), **bound_options(cfg, "policy_loss", POLICY_LOSSES)
+    )
+
+
+def kl_estimator(cfg: AlgorithmConfig) -> KLEstimator:
+    """``algorithm.kl_estimator``: ``(logp, ref_logp) -> kl_mat`` (the estimators take no options)."""
+    return KL_ESTIMATORS.get(cfg.kl_estimator)
+
+
+# --------------------------------------------------------------------------------------------
+# Problems, rewards, model family, sampler
+# --------------------------------------------------------------------------------------------
+
+
+def make_task(cfg: Config, family: ModelFamily | None = None):
+    """The configured task, or a ``TaskMixture`` when ``data.mixture`` is set.
+
+    With the policy's ``family``, box tasks (ground, detect) prompt and score in that family's
+    box convention unless ``data.task_kwargs`` names one.
+    """
+    if cfg.data.mixture:  # each task with its defaults, plus its own task_kwargs entry
+        per_task = {name: dict(cfg.data.task_kwargs.get(name, {})) for name in cfg.data.mixture}
+        for name, kw in per_task.items():
+            kw.update(_box_defaults(TASKS.get(name), family, kw, None))
+        return TaskMixture(cfg.data.mixture, {n: kw for n, kw in per_task.items() if kw})
+    cls = TASKS.get(cfg.data.task)
+    # data.image_size goes to tasks that draw images (not, e.g., the audio task 'beeps')
+    takes = inspect.signature(cls.__init__).parameters
+    kwargs = {"image_size": cfg.data.image_size} if "image_size" in takes else {}
+    if cfg.data.count_range is not None:
+        kwargs["count_range"] = tuple(cfg.data.count_range)
+    kwargs.update(_box_defaults(cls, family, cfg.data.task_kwargs, cfg.data.image_size))
+    try:
+        return cls(**kwargs, **cfg.data.task_kwargs)
+    except TypeError as e:  # a misspelt argument: name the config key, not the constructor
+        raise ValueError(f"data.task_kwargs for task {cfg.data.task!r}: {e}") from None
+
+
+def _box_defaults(cls, family, task_kwargs: dict, image_size: int | None) -> dict:
+    """The family's box convention for a task that takes ``box_format``, unless already set."""
+    params = inspect.signature(cls.__init__).parameters
+    if family is None or "box_format" not in params or "box_format" in task_kwargs:
+        return {}
+    size = image_size or params["image_size"].default
+    return family.task_box_kwargs(size)
+
+
+def make_reward(cfg: Config) -> RewardFn:
+    """``rl.reward``; the special name "task" scores each sample with the reward its dataset
+    row names (``meta["reward"]``), else with its own task's reward (mixtures, datasets)."""
+    if cfg.rl.reward == "task":
+        return SampleRouter(sample_reward_name)
+    return build_reward(cfg.rl.reward)  # a name, module:function, file.py:function or spec
+
+
+def sample_reward_name(sample: Sample) -> str:
+    if "reward" in sample.meta:
+        return sample.meta["reward"]
+    if sample.task in TASKS:
+        return TASKS.get(sample.task).reward_name
+    raise KeyError(
+        f"sample {sample.id!r}: rl.reward is 'task' but the sample names no reward (a 'reward' "
+        f"field) and its task {sample.task!r} is not a registered task"
+    )
+
+
+def level_policy(cfg: Config, task) -> LevelSchedule | AdaptiveLevel | None:
+    """The RL stream's difficulty curriculum, if one is configured."""
+    if cfg.data.level_schedule:
+        return LevelSchedule(cfg.data.level_schedule)
+    if cfg.data.adaptive_level:
+        return AdaptiveLevel(
+            task.levels,
+            window=cfg.data.adaptive_window,
+            promote_at=cfg.data.adaptive_promote_at,
+            demote_at=cfg.data.adaptive_demote_at,
+        )
+    return None
+
+
+def make_data(
+    cfg: Config, family: ModelFamily | None = None
+) -> tuple[ProblemStream, ProblemStream, list[Sample], list[tuple[int, str]]]:
+    """(SFT stream, RL stream, held-out eval problems, skipped training lines)."""
+    task = make_task(cfg, family)
+    # Eval problems use sample_seeds(eval_seed); training bases are seed*10 + 1|2, so the two
+    # never meet while run.seed < eval_seed / 10.
+    eval_samples = task.dataset(cfg.data.eval_size, cfg.data.eval_seed, cfg.data.level)
+    if cfg.data.train_path:
+        loaded = load_dataset_file(cfg.data.train_path)  # JSONL, Parquet or a datasets dir
+        if loaded.skipped:
+            log.warning(
+                "%s: skipped %d bad lines (first: %s)",
+                cfg.data.train_path,
+                len(loaded.skipped),
+                loaded.skipped[0],
+            )
+        rl_stream = ProblemStream.from_samples(loaded.samples, cfg.run.seed + 1)
+        rl_stream.drop_after = cfg.data.drop_saturated_after
+        return (
+            ProblemStream.from_samples(loaded.samples, cfg.run.seed),
+            rl_stream,
+            eval_samples,
+            loaded.skipped,
+        )  # a fixed dataset: nothing to prefetch, no levels
+    base = cfg.run.seed * 10
+    rl_stream = ProblemStream.from_task(task, base + RL_BASE, cfg.data.level)
+    rl_stream.policy = level_policy(cfg, task)
+    if rl_stream.policy is not None:
+        rl_stream.level = rl_stream.policy.level
+    sft_stream = ProblemStream.from_task(task, base + SFT_BASE, cfg.data.level)
+    return (
+        sft_stream.prefetch(cfg.data.prefetch),
+        rl_stream.prefetch(cfg.data.prefetch),
+        eval_samples,
+        [],
+    )
+
+
+def make_family(cfg: Config, model_type: str, processor: object) -> ModelFamily:
+    """The family adapter with the run's prompt and video options."""
+    return family_for(
+        model_type,
+        processor,
+        cfg.data.system_prompt,
+        video_fps=cfg.model.video_fps,
+        max_frames=cfg.model.max_frames,
+        processor_kwargs=dict(cfg.model.processor_kwargs),
+    )
+
+
+def make_sampler(cfg: RolloutConfig, model: Any, family: ModelFamily) -> Any:
+    """The engine ``rollout.engine`` names, with its engine-specific options."""
+    options = {}
+    if cfg.engine == "vllm":
+        options = {
+            "gpu_memory_utilization": cfg.vllm_gpu_memory_utilization,
+            "kv_cache_gib": cfg.vllm_kv_cache_gib,
+            "sync": cfg.vllm_sync,
+            "sleep": cfg.vllm_sleep,
+        }
+    elif cfg.engine == "hf":  # rollout.generation_batch_size rows per generate call bound the KV cache
+        options = {"batch_size": cfg.generation_batch_size}
+    return SAMPLERS.get(cfg.engine)(model, family, **options)
