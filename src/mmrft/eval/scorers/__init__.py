@@ -15,6 +15,7 @@ from typing import Any
 
 from mmrft.eval.scorers import (  # noqa: F401  (registration side effects)
     chartqa,
+    choice,
     counting,
     grounding,
     math_answer,

@@ -27,6 +27,7 @@ import re
 from typing import Any
 
 from mmrft.eval.scorers.base import SCORERS, MalformedRecord, Scorer, result
+from mmrft.eval.scorers.choice import option_letters
 from mmrft.eval.scorers.extract import (
     answer_region,
     choice_letter,
@@ -142,6 +143,21 @@ def read_options(record: dict[str, Any]) -> list[str]:
     return [str(o) for o in options]
 
 
+def choice_info(record: dict[str, Any]) -> tuple[list[str], dict[str, str]]:
+    """``(letters, index2ans)`` as the official ``get_multi_choice_info`` builds them.
+
+    A letter-only record (no ``options``, an ``n_options`` count) has letters but no texts:
+    the official rules run as with options whose texts never occur (the text step finds
+    nothing).
+    """
+    if record.get("options") is None and "n_options" in record:
+        letters, _ = option_letters(record)
+        return letters, {}
+    options = read_options(record)
+    letters = [chr(ord("A") + i) for i in range(len(options))]
+    return letters, dict(zip(letters, options, strict=True))
+
+
 def _strict_open(response: str, gold: str | list[str]) -> tuple[bool, Any]:
     short, _ = final_answer(response)
     golds = gold if isinstance(gold, list) else [gold]
@@ -162,8 +178,9 @@ def _strict_open(response: str, gold: str | list[str]) -> tuple[bool, Any]:
 
 @SCORERS.register("mmmu")
 class MMMU(Scorer):
-    """Fields: question_type (multiple-choice|open), options (list, or its string form),
-    answer (a letter for multiple-choice; a string or list of strings for open), optional id."""
+    """Fields: question_type (multiple-choice|open), options (list, or its string form; or
+    n_options for a letter-only record), answer (a letter for multiple-choice; a string or list
+    of strings for open), optional id."""
 
     required = ("prediction", "answer", "question_type")
 
@@ -177,17 +194,16 @@ class MMMU(Scorer):
                 return result(eval_open(gold, preds), preds)
             ok, pred = _strict_open(region, gold)
             return result(ok, pred)
-        options = read_options(record)
-        letters = [chr(ord("A") + i) for i in range(len(options))]
+        letters, index2ans = choice_info(record)
         if mode == "strict":
             short, _ = final_answer(region)
-            letter = choice_letter(short, len(options)) or parse_multi_choice(
-                region, letters, dict(zip(letters, options, strict=True))
+            letter = choice_letter(short, len(letters)) or parse_multi_choice(
+                region, letters, index2ans
             )
             if letter is None:
                 return result(False, None, "unparsed")
             return result(letter in gold if isinstance(gold, list) else letter == gold, letter)
-        letter = parse_multi_choice(region, letters, dict(zip(letters, options, strict=True)))
+        letter = parse_multi_choice(region, letters, index2ans)
         flags = []
         if letter is None:
             # Seeded per record so that a line's score does not depend on file order.

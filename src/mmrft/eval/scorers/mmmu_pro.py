@@ -29,7 +29,7 @@ from typing import Any
 
 from mmrft.eval.scorers.base import SCORERS, Scorer, need, result
 from mmrft.eval.scorers.extract import answer_region, choice_letter, final_answer
-from mmrft.eval.scorers.mmmu import OFFICIAL_SEED, read_options
+from mmrft.eval.scorers.mmmu import OFFICIAL_SEED, choice_info
 
 _STRIP = [",", ".", "!", "?", ";", ":", "'"]
 
@@ -79,20 +79,17 @@ def parse_pro_choice(response: str, letters: list[str], index2ans: dict[str, str
 
 @SCORERS.register("mmmu_pro")
 class MMMUPro(Scorer):
-    """Fields: options (list, or its string form), answer (the gold letter), optional id."""
-
-    required = ("prediction", "answer", "options")
+    """Fields: options (list, or its string form; or n_options for a letter-only record, e.g.
+    the vision setting), answer (the gold letter), optional id."""
 
     def score(self, record: dict[str, Any], mode: str = "official") -> dict[str, Any]:
         self.check(record, mode)
         gold = need(record, "answer", str)
-        options = read_options(record)
-        letters = [chr(ord("A") + i) for i in range(len(options))]
-        index2ans = dict(zip(letters, options, strict=True))
+        letters, index2ans = choice_info(record)
         region, _ = answer_region(record["prediction"])
         if mode == "strict":
             short, _ = final_answer(region)
-            letter = choice_letter(short, len(options)) or parse_pro_choice(
+            letter = choice_letter(short, len(letters)) or parse_pro_choice(
                 region, letters, index2ans
             )
             if letter is None:

@@ -2,9 +2,9 @@
 
 V* Bench (Wu & Xie, 2024) is multiple choice: its own script ranks the options by likelihood,
 which a generated answer cannot reproduce; generative evaluations match the stated option.
-mmrft's rule (both modes): an option letter in the final answer (:func:`.extract.choice_letter`),
-else an option whose text equals the final answer after normalisation. ``answer`` is the gold
-letter or the gold option text.
+mmrft's rule (both modes) is the ``choice`` scorer's (:mod:`.choice`): an option letter in the
+final answer, else an option whose text equals the final answer after normalisation.
+``answer`` is the gold letter or the gold option text.
 
 GQA (Hudson & Manning, 2019): the official ``eval.py`` counts exact string matches with the
 single gold word/phrase; the common generative pipeline (LLaVA's converter) lower-cases the
@@ -17,8 +17,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from mmrft.eval.scorers.base import SCORERS, MalformedRecord, Scorer, result
-from mmrft.eval.scorers.extract import choice_letter, final_answer, normalize_text
+from mmrft.eval.scorers.base import SCORERS, Scorer, result
+from mmrft.eval.scorers.choice import Choice
+from mmrft.eval.scorers.extract import final_answer
 
 _NUMBER_WORDS = {
     w: str(i)
@@ -55,29 +56,6 @@ class GQA(Scorer):
 
 
 @SCORERS.register("vstar")
-class VStar(Scorer):
-    """Fields: options (list of option texts, in letter order), answer (letter or option text)."""
-
-    required = ("prediction", "answer", "options")
-
-    def score(self, record: dict[str, Any], mode: str = "official") -> dict[str, Any]:
-        self.check(record, mode)
-        options = record["options"]
-        if not isinstance(options, list) or not options:
-            raise MalformedRecord("'options' must be a non-empty list")
-        letters = [chr(ord("A") + i) for i in range(len(options))]
-        gold = str(record["answer"]).strip()
-        if gold not in letters:
-            texts = [normalize_text(o) for o in options]
-            if normalize_text(gold) not in texts:
-                raise MalformedRecord(f"'answer' {gold!r} is neither a letter nor an option")
-            gold = letters[texts.index(normalize_text(gold))]
-        short, _ = final_answer(record["prediction"])
-        letter = choice_letter(short, len(options))
-        if letter is None:
-            texts = [normalize_text(o) for o in options]
-            if normalize_text(short) in texts:
-                letter = letters[texts.index(normalize_text(short))]
-        if letter is None:
-            return result(False, None, "unparsed")
-        return result(letter == gold, letter)
+class VStar(Choice):
+    """Fields: options (option texts in letter order), answer (letter or option text); the
+    ``choice`` rule (options may be omitted when the answer is a letter)."""
