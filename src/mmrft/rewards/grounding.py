@@ -358,6 +358,14 @@ def detection_confidence_accuracy(
     at confidence 0 would earn half the maximum while an honest near miss at confidence 0.9
     earns 0.05. The product keeps its two anchors (a correct box at confidence 1 scores 1, at
     confidence 0 scores 1/2) and gives nothing that localises nothing.
+
+    Deviation: Visual-RFT's ``accuracy_reward_iou`` / ``accuracy_reward_confidence``
+    (``src/virft/src/open_r1/grpo.py``) first run math-verify on the whole completion against
+    the whole solution and pay 1.0 to both when it says equal, boxes unread. Kept from R1-V's
+    math reward, it compares whatever number math-verify pulls out of each box list (for
+    ``[{'Position': [254, 303, 291, 365], ...}]`` that is 303), so the bare text "303" or a
+    wrong box sharing that coordinate earns full marks. mmrft skips the pre-check: the boxes
+    alone decide (tests/rewards/test_detection_precheck.py shows the hack).
     """
     pred, scores, gold = _pred_and_gold(answer, sample, box_format)
     iou_r, conf_r = visual_rft_rewards([tuple(b) for b in pred.tolist()], scores.tolist(), gold)
