@@ -11,6 +11,9 @@ Two things ride on top, both optional:
   success rate) that the loop feeds each step's results through ``feedback``;
 * **dropping saturated prompts** (``drop_after``): a prompt whose whole group was solved —
   or failed — ``drop_after`` visits in a row teaches nothing more and is skipped from then on;
+* **screening** (``screen``, a dataset stream): a sample the model cannot encode is skipped
+  from then on and reported through ``on_skip`` (``mmrft.data.screen``); each distinct sample
+  is screened once, the first time it is served;
 * **prefetching**: after serving a batch, one background thread generates the next one, so a
   step whose task renders slowly (matplotlib charts) never waits on generation. Prefetched
   problems are the same pure function of (index, level), so results do not change; a batch
@@ -25,7 +28,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Protocol
 
 from mmrft.data.sample import Sample
-from mmrft.tasks.base import sample_seeds
+from mmrft.data.seeds import sample_seeds
 
 
 class LevelPolicy(Protocol):
@@ -55,7 +58,14 @@ class ProblemStream:
         """Skip a prompt after this many all-solved / all-failed visits in a row; 0 never."""
         self.saturated: set[str] = set()
         self._streak: dict[str, int] = {}
-        self.size: int | None = None  # distinct problems, for a finite dataset
+        self.size: int | None = None  # problems in one pass of a finite dataset
+        self.samples: list[Sample] = []  # a dataset stream's samples, in file order
+        self.name = "the dataset"  # for errors: the file a dataset stream was loaded from
+        self.screen: Callable[[Sample], str | None] | None = None
+        """``screen(sample)``: None if usable, else why not (the sample is then skipped)."""
+        self.on_skip: Callable[[Sample, str], None] | None = None
+        self.rejected: dict[int, str] = {}  # id(sample) -> reason; samples are long-lived
+        self._admitted: set[int] = set()
         self._pool: ThreadPoolExecutor | None = None
         self._ahead: tuple[int, int, int, Future] | None = None  # (start, k, level, future)
 
@@ -74,21 +84,47 @@ class ProblemStream:
 
     def _make(self, start: int, k: int, level: int) -> tuple[list[Sample], int]:
         """``k`` problems from index ``start`` on, skipping saturated ones; and the next index."""
+        if self.size == 0:
+            raise ValueError(f"{self.name}: no samples to train on (every line was skipped?)")
         batch, i, skipped = [], start, 0
         while len(batch) < k:
             sample = self.problem_at(i, level)
             i += 1
-            if sample.id in self.saturated:
+            if sample.id in self.saturated or not self._usable(sample):
                 skipped += 1
                 if self.size is not None and skipped > self.size:
-                    raise ValueError(
-                        f"every problem of the dataset is saturated (solved or failed by the "
-                        f"whole group {self.drop_after} times in a row); lower "
-                        "data.drop_saturated_after or add harder problems"
-                    )
+                    raise ValueError(self._none_left())
                 continue
             batch.append(sample)
         return batch, i
+
+    def _usable(self, sample: Sample) -> bool:
+        """Screen ``sample`` the first time it is served (module note)."""
+        key = id(sample)
+        if self.screen is None or key in self._admitted:
+            return True
+        if key not in self.rejected:
+            reason = self.screen(sample)
+            if reason is None:
+                self._admitted.add(key)
+                return True
+            self.rejected[key] = reason
+            if self.on_skip is not None:
+                self.on_skip(sample, reason)
+        return False
+
+    def _none_left(self) -> str:
+        if self.rejected:
+            return (
+                f"{self.name}: no usable problem left: {len(self.rejected)} cannot be encoded "
+                f"for this model (first: {next(iter(self.rejected.values()))}) and "
+                f"{len(self.saturated)} are saturated; see skipped.jsonl in the run folder"
+            )
+        return (
+            f"every problem of {self.name} is saturated (solved or failed by the "
+            f"whole group {self.drop_after} times in a row); lower "
+            "data.drop_saturated_after or add harder problems"
+        )
 
     def _take_prefetched(self, k: int) -> list[Sample] | None:
         if self._ahead is None:
@@ -152,10 +188,10 @@ class ProblemStream:
         return cls(lambda i, lv: task.generate(start + i, lv), level=level)
 
     @classmethod
-    def from_samples(cls, samples: list[Sample], seed: int) -> ProblemStream:
-        """Cycle ``samples`` (the level does not apply to a fixed dataset)."""
-        if not samples:
-            raise ValueError("cannot train on an empty dataset (every line was skipped?)")
+    def from_samples(cls, samples: list[Sample], seed: int, name: str = "") -> ProblemStream:
+        """Cycle ``samples`` (the level does not apply to a fixed dataset); ``name`` (the file
+        they came from) appears in errors. An empty dataset raises at the first batch, so the
+        caller can first record why every line was skipped."""
         n = len(samples)
         orders: dict[int, list[int]] = {}
 
@@ -169,5 +205,7 @@ class ProblemStream:
             return samples[orders[epoch][i % n]]
 
         stream = cls(problem_at)
-        stream.size = len({s.id for s in samples})
+        stream.size = len(samples)  # within this many skips in a row every sample was seen
+        stream.name = name or stream.name
+        stream.samples = samples
         return stream

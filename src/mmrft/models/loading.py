@@ -8,11 +8,18 @@ With ``quantization`` (QLoRA, ``mmrft.models.quantize``) the weights are quantiz
 ``from_pretrained`` loads them, so a builtin tiny model is first saved to a temporary directory
 and loaded back quantized through that same path: bitsandbytes quantizes on load, and
 reproducing its layer replacement by hand on a built model would be a second, untested path.
+
+A name that looks like a local path (``runs/x``, ``./m``, ``/abs/m``, ``~/m``, or more than one
+``/``) but does not exist is an error naming it, with no hub request: only ``org/name`` goes
+to the hub. A LoRA checkpoint (``adapter_config.json``, no ``config.json``: what a LoRA run's
+``checkpoints/step_*`` holds) loads as its base model plus the adapters, merged.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 import tempfile
 from pathlib import Path
 
@@ -48,7 +55,22 @@ def load_policy(
     current CUDA device, else the CPU), since bitsandbytes quantizes as weights reach the device.
     """
     load = {"quantization": quantization, "device_map": device_map}
-    if name_or_path in TINY_MODELS and quantization is None:
+    check_exists(name_or_path)
+    base = adapter_base(name_or_path)
+    if base is not None:  # a LoRA checkpoint: the base model, then its adapters merged in
+        model, _ = load_policy(
+            base,
+            dtype=dtype,
+            attn_implementation=attn_implementation,
+            seed=seed,
+            min_pixels=min_pixels,
+            max_pixels=max_pixels,
+            quantization=quantization,
+            device_map=device_map,
+        )
+        model = _with_adapters(model, name_or_path, merge=quantization is None)
+        processor = _processor(name_or_path, model.config.model_type)
+    elif name_or_path in TINY_MODELS and quantization is None:
         model, processor = TINY_MODELS.get(name_or_path)(seed)
     elif name_or_path in TINY_MODELS:  # bitsandbytes quantizes on load: the hub path
         with tempfile.TemporaryDirectory(prefix="mmrft-quantize-") as tmp:
@@ -71,11 +93,7 @@ def _from_pretrained(
     quantization: str | None = None,
     device_map: str | dict | None = None,
 ) -> tuple[PreTrainedModel, object]:
-    if not Path(name_or_path).exists() and "/" not in name_or_path:
-        raise ValueError(
-            f"model.name_or_path {name_or_path!r} is neither a local path, a hub name "
-            f"(org/name) nor a builtin tiny model {TINY_MODELS.names()}"
-        )
+    check_exists(name_or_path)
     config = AutoConfig.from_pretrained(name_or_path)
     if config.model_type not in FAMILIES:
         raise ValueError(
@@ -130,11 +148,14 @@ def load_family(
             model, processor = TINY_MODELS.get(name_or_path)(seed)
         model_type = model.config.model_type
     else:
-        if not Path(name_or_path).exists() and "/" not in name_or_path:
-            _from_pretrained(name_or_path, "float32", None)  # raises the clear error
-        model_type = AutoConfig.from_pretrained(name_or_path).model_type
-        multimodal = model_type in FAMILIES and FAMILIES.get(model_type).multimodal
-        processor = (AutoProcessor if multimodal else AutoTokenizer).from_pretrained(name_or_path)
+        check_exists(name_or_path)
+        base = adapter_base(name_or_path) or name_or_path  # a LoRA checkpoint: its base's type
+        if base in TINY_MODELS:
+            with torch.random.fork_rng():
+                model_type = TINY_MODELS.get(base)(seed)[0].config.model_type
+        else:
+            model_type = AutoConfig.from_pretrained(base).model_type
+        processor = _processor(name_or_path, model_type)
     FAMILIES.get(model_type).apply_pixel_budget(processor, min_pixels, max_pixels)
     return family_for(model_type, processor, system_prompt)
 
@@ -143,3 +164,77 @@ def save_policy(model: PreTrainedModel, processor: object, path: str | Path) -> 
     """Save model + processor so that ``load_policy(path)`` restores both."""
     model.save_pretrained(path)
     processor.save_pretrained(path)
+
+
+HUB_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+def looks_local(name_or_path: str) -> bool:
+    """Is ``name_or_path`` meant as a local path rather than a hub name ``org/name``?
+
+    >>> [looks_local(p) for p in ["Qwen/Qwen2.5-VL-3B", "runs/x/sft", "./m", "/abs/m", "m/"]]
+    [False, True, True, True, True]
+
+    (A hub-shaped ``runs/missing`` counts as local only when a folder ``runs`` exists here,
+    see ``check_exists``.)
+    """
+    return (
+        name_or_path.startswith(("/", "./", "../", "~", "."))
+        or "\\" in name_or_path
+        or name_or_path.endswith("/")
+        or not HUB_NAME.match(name_or_path)
+    )
+
+
+def check_exists(name_or_path: str) -> None:
+    """Raise a FileNotFoundError naming ``name_or_path`` when it is meant as a local path (it
+    looks like one, or its first folder exists here) and does not exist: no hub request."""
+    if name_or_path in TINY_MODELS or Path(name_or_path).expanduser().exists():
+        return
+    first = Path(name_or_path.split("/")[0]).expanduser()
+    if not re.search(r"[/\\~]", name_or_path):
+        raise ValueError(
+            f"model.name_or_path {name_or_path!r} is neither a local path, a hub name "
+            f"(org/name) nor a builtin tiny model {TINY_MODELS.names()}"
+        )
+    if looks_local(name_or_path) or first.is_dir():
+        raise FileNotFoundError(
+            f"model path not found: {name_or_path} (no such file or folder under "
+            f"{Path.cwd()}; hub names look like org/name, builtin ones are "
+            f"{TINY_MODELS.names()})"
+        )
+
+
+def adapter_base(path: str) -> str | None:
+    """The base model a LoRA adapter folder names (``adapter_config.json``), or None when
+    ``path`` is not an adapter-only folder."""
+    folder = Path(path).expanduser()
+    config = folder / "adapter_config.json"
+    if not config.is_file() or (folder / "config.json").is_file():
+        return None
+    try:
+        base = json.loads(config.read_text()).get("base_model_name_or_path")
+    except (json.JSONDecodeError, AttributeError) as e:
+        raise ValueError(f"{config}: not a readable adapter config ({e})") from None
+    if not base:
+        raise ValueError(
+            f"{path} holds LoRA adapters only, and {config} names no base model "
+            "(base_model_name_or_path is empty): load the run's merged/ model instead, or set "
+            "that field to the base model's path or name"
+        )
+    return base
+
+
+def _with_adapters(model: PreTrainedModel, path: str, *, merge: bool) -> PreTrainedModel:
+    """``model`` with the LoRA adapters saved at ``path``; merged into plain weights (``merge``)."""
+    from peft import PeftModel
+
+    adapted = PeftModel.from_pretrained(model, path)
+    log.info("loaded LoRA adapters from %s onto their base model", path)
+    return adapted.merge_and_unload() if merge else adapted
+
+
+def _processor(path: str, model_type: str) -> object:
+    """The processor (or tokenizer, for a text model) saved in folder ``path``."""
+    multimodal = model_type in FAMILIES and FAMILIES.get(model_type).multimodal
+    return (AutoProcessor if multimodal else AutoTokenizer).from_pretrained(path)

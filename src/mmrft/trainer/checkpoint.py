@@ -4,11 +4,18 @@ Layout: ``out_dir/checkpoints/step_000050/`` holds the model and processor (``sa
 so any checkpoint is also a loadable model; for a LoRA policy, only the adapters) and
 ``trainer_state.pt``. A ``COMPLETE`` marker is
 written last: a checkpoint interrupted mid-save is never picked up for resuming.
+
+The state file holds tensors and plain data only and is read with ``weights_only=True``: a run
+directory is data, and unpickling arbitrary objects from it could run code. A state file that
+names any other object is refused (``UnsafeCheckpointError``, naming the file) rather than
+skipped. A complete checkpoint whose files cannot be read (truncated, overwritten) is reported
+by path and the previous complete one is used (``resume_checkpoint``).
 """
 
 from __future__ import annotations
 
 import logging
+import pickle
 import shutil
 from pathlib import Path
 from typing import Any
@@ -19,6 +26,14 @@ log = logging.getLogger(__name__)
 
 STATE_FILE = "trainer_state.pt"
 MARKER = "COMPLETE"
+
+
+class UnsafeCheckpointError(RuntimeError):
+    """A state file holding objects other than tensors and plain data (possibly crafted)."""
+
+
+class CorruptCheckpointError(RuntimeError):
+    """A complete-marked checkpoint whose files cannot be read back."""
 
 
 def checkpoint_dir(out_dir: str | Path, step: int) -> Path:
@@ -66,9 +81,57 @@ def restore_weights(model: torch.nn.Module, path: str | Path) -> None:
         model.load_state_dict(type(model).from_pretrained(path).state_dict())
 
 
+def read_trainer_state(path: str | Path) -> dict[str, Any]:
+    """Checkpoint ``path``'s saved state, loaded as tensors and plain data only (module note)."""
+    file = Path(path) / STATE_FILE
+    try:
+        state = torch.load(file, weights_only=True, map_location="cpu")
+    except pickle.UnpicklingError as e:
+        if "Weights only load failed" in str(e):  # a global outside torch's safe list
+            first = str(e).split("\n\n")[1:2] or [""]
+            raise UnsafeCheckpointError(
+                f"{file}: refused to load: it holds Python objects other than tensors and "
+                f"plain data, and unpickling them could run code. Delete the file if you did "
+                f"not write it. ({first[0].strip()[:200]})"
+            ) from None
+        raise CorruptCheckpointError(f"{file}: cannot be read ({e})") from None
+    except (OSError, RuntimeError, EOFError, ValueError) as e:
+        raise CorruptCheckpointError(f"{file}: cannot be read ({e})") from None
+    if not isinstance(state, dict) or "step" not in state or "rng" not in state:
+        raise CorruptCheckpointError(f"{file}: not a trainer state (no step / rng entries)")
+    return state
+
+
 def load_trainer_state(path: str | Path) -> dict[str, Any]:
     """The saved state; restores torch's RNG so sampling continues as if uninterrupted."""
-    state = torch.load(Path(path) / STATE_FILE, weights_only=False)
+    return _resume_state(path, read_trainer_state(path))
+
+
+def _resume_state(path: str | Path, state: dict[str, Any]) -> dict[str, Any]:
     torch.set_rng_state(state.pop("rng"))
     log.info("resuming from %s (step %d)", path, state["step"])
     return state
+
+
+def resume_checkpoint(
+    out_dir: str | Path, model: torch.nn.Module
+) -> tuple[Path, dict[str, Any]] | None:
+    """Restore ``model`` from the newest readable complete checkpoint; its path and state.
+
+    An unreadable one is reported by path (WARNING) and the one before it is tried; None when
+    there is none. A state file with unsafe objects raises ``UnsafeCheckpointError``.
+    """
+    from safetensors import SafetensorError
+
+    for path in reversed(list_checkpoints(out_dir)):
+        try:
+            state = read_trainer_state(path)  # read before touching the model's weights
+            try:
+                restore_weights(model, path)
+            except (OSError, RuntimeError, ValueError, SafetensorError) as e:
+                raise CorruptCheckpointError(f"{path}: weights cannot be read ({e})") from None
+        except CorruptCheckpointError as e:
+            log.warning("%s; resuming from the previous complete checkpoint instead", e)
+            continue
+        return path, _resume_state(path, state)
+    return None
