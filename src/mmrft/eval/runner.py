@@ -228,7 +228,7 @@ def _generate_all(
 ) -> _Generated:
     from rich.console import Console
 
-    from mmrft.trainer.progress import progress_bar
+    from mmrft.progress import progress_bar
 
     out = _Generated(
         [[""] * k for _ in samples], [[None] * k for _ in samples], [None] * len(samples), 0

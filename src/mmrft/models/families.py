@@ -53,6 +53,7 @@ import torch
 
 from mmrft.data.sample import Sample
 from mmrft.models.frames import select_frames, video_metadata
+from mmrft.models.rows import select_prompt_rows
 from mmrft.registry import Registry
 
 log = logging.getLogger(__name__)
@@ -453,8 +454,6 @@ class QwenVLFamily(ModelFamily):
             return prompt_inputs  # nothing shared, or not one image per row (videos: not shared)
         from transformers.modeling_outputs import BaseModelOutputWithPooling
 
-        from mmrft.rollout.base import select_prompt_rows
-
         unique = sorted(set(source))
         sub = select_prompt_rows(prompt_inputs, unique, [1] * len(source))
         feats = model.model.get_image_features(
@@ -522,6 +521,3 @@ def family_for(
     """The adapter of ``model_type``; ``options`` set its fields (``video_fps``, ``max_frames``,
     ``max_length``)."""
     return FAMILIES.get(model_type)(processor=processor, system_prompt=system_prompt, **options)
-
-
-from mmrft.models import families_anyres, families_audio  # noqa: E402, F401  (register the rest)

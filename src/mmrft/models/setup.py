@@ -9,13 +9,17 @@ k-bit training and keeps the checkpointing set here.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 from peft import PeftModel
 
-from mmrft.config import ModelConfig
 from mmrft.models.families import FAMILIES
 from mmrft.models.lora import apply_lora, freeze_projector, freeze_vision
 from mmrft.models.quantize import check_trainable
+
+if TYPE_CHECKING:  # for the annotation only: config sits above models (it lists their names)
+    from mmrft.config import ModelConfig
 
 
 def prepare_policy(model: torch.nn.Module, cfg: ModelConfig) -> torch.nn.Module:

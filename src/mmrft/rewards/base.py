@@ -122,7 +122,7 @@ def score_answers(
     >>> score_answers(["<answer>yes</answer>", "yes"], [s, s], lambda a, s: float(a == s.answer))
     {'overall': [1.0, 0.0], 'format': [1.0, 0.0], 'accuracy': [1.0, 0.0]}
     """
-    from mmrft.rewards.format import is_well_formatted  # format.py imports this module
+    from mmrft.rewards.layout import is_well_formatted
 
     out: dict[str, list[float]] = {"overall": [], "format": []}
     for completion, sample in zip(completions, samples, strict=True):

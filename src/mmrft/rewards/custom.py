@@ -46,7 +46,7 @@ def load_reward(spec: str) -> RewardFn:
     >>> load_reward("mmrft.rewards.format:nope")
     Traceback (most recent call last):
     ...
-    ValueError: custom reward 'mmrft.rewards.format:nope': module 'mmrft.rewards.format' has no attribute 'nope'; it defines: ['format_reward', 'is_well_formatted']
+    ValueError: custom reward 'mmrft.rewards.format:nope': module 'mmrft.rewards.format' has no attribute 'nope'; it defines: ['format_reward']
     """
     target, sep, attr = spec.rpartition(":")
     if not sep or not target or not attr:

@@ -1,41 +1,15 @@
 """The "format" reward: is a completion ``[<think>...</think>] <answer>...</answer>``, no more?
 
-Design note: the check is a tag count (exactly one answer block, at most one think block) plus
-one anchored regex, rather than a search, so text before or after the blocks, a second answer
-block, nested tags and unterminated tags all fail. Only whitespace may surround or separate the
-blocks; the answer must be non-empty (the think block may be empty, as Qwen3-style models emit
-``<think></think>`` when not thinking). Tags are case-sensitive.
+The check itself, ``is_well_formatted``, lives in ``rewards.layout`` (see its design note).
 """
 
 from __future__ import annotations
 
-import re
-
 from mmrft.data.sample import Sample
 from mmrft.rewards.base import REWARDS
+from mmrft.rewards.layout import is_well_formatted
 
-_LAYOUT = re.compile(
-    r"\s*(?:<think>.*?</think>\s*)?<answer>(?P<answer>.*?)</answer>\s*",
-    re.DOTALL,
-)
-
-
-def is_well_formatted(text: str) -> bool:
-    """True iff ``text`` is an optional think block then exactly one non-empty answer block.
-
-    >>> is_well_formatted("<think>two red, one blue</think>\\n<answer>3</answer>")
-    True
-    >>> is_well_formatted("<answer>3</answer><answer>4</answer>")
-    False
-    """
-    # Counting tags first rules out repeated and nested blocks, and keeps the regex linear.
-    thinks = text.count("<think>")
-    if text.count("<answer>") != 1 or text.count("</answer>") != 1:
-        return False
-    if thinks > 1 or text.count("</think>") != thinks:
-        return False
-    match = _LAYOUT.fullmatch(text)
-    return match is not None and bool(match.group("answer").strip())
+__all__ = ["format_reward", "is_well_formatted"]
 
 
 @REWARDS.register("format")

@@ -32,6 +32,7 @@ from mmrft.data.stream import ProblemStream
 from mmrft.eval.harness import EvalResult, evaluate
 from mmrft.models.families import ModelFamily
 from mmrft.models.logprobs import completion_logprobs
+from mmrft.progress import progress_bar
 from mmrft.rewards.base import RewardFn
 from mmrft.rollout.base import RolloutBatch, SamplingParams
 from mmrft.trainer.checkpoint import (
@@ -49,7 +50,6 @@ from mmrft.trainer.objective import (
     needs_greedy_baseline,
 )
 from mmrft.trainer.optim import make_optimizer
-from mmrft.trainer.progress import progress_bar
 from mmrft.trainer.rollout_step import collect_rollouts
 
 log = logging.getLogger(__name__)

@@ -15,8 +15,8 @@ from mmrft.data.sample import Sample
 from mmrft.data.stream import ProblemStream
 from mmrft.models.families import ModelFamily
 from mmrft.models.logprobs import completion_logprobs
+from mmrft.progress import progress_bar
 from mmrft.trainer.optim import make_optimizer
-from mmrft.trainer.progress import progress_bar
 
 log = logging.getLogger(__name__)
 
