@@ -278,10 +278,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     _setup_logging(args.verbose)
     from mmrft.config import ConfigError
+    from mmrft.trainer.signals import RunInterrupted
 
     try:
         return args.func(args)
-    except (ConfigError, FileNotFoundError, KeyError, ValueError) as e:
+    except RunInterrupted as e:  # SIGTERM/SIGINT: checkpoint written; 128 + signal number
+        print(f"mmrft: {e}", file=sys.stderr)
+        return e.exit_code
+    except (ConfigError, FileNotFoundError, KeyError, ValueError, IsADirectoryError) as e:
         if args.verbose:
             raise
         # User errors (bad key, missing file, unknown name) get one clear line, not a traceback.

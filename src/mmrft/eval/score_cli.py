@@ -24,8 +24,10 @@ def score_file(
 
     scorer = SCORERS.get(scorer_name)()
     scored, errors = [], []
+    if Path(path).is_dir():
+        raise ValueError(f"{path}: a folder; mmrft score reads one JSONL file")
     with open(path, encoding="utf-8") as f:
-        for line_no, line in enumerate(f, 1):
+        for line_no, line in enumerate(_text_lines(f, path), 1):
             if not line.strip():
                 continue
             try:
@@ -41,8 +43,19 @@ def score_file(
     return scored, summary, errors
 
 
+def _text_lines(f: TextIO, path: str | Path):
+    """The lines of ``f``; a binary file (an image, say) is a ValueError naming ``path``."""
+    try:
+        yield from f
+    except UnicodeDecodeError as e:
+        raise ValueError(
+            f"{path}: not a UTF-8 text file (byte {e.start}); mmrft score reads JSONL"
+        ) from None
+
+
 def cmd_score(args: argparse.Namespace, stdout: TextIO = sys.stdout, stderr: TextIO = sys.stderr):
-    """Handler of ``mmrft score``; returns the exit status (1 when no line could be scored)."""
+    """Handler of ``mmrft score``; returns the exit status (1 when no line could be scored,
+    including an empty file)."""
     scored, summary, errors = score_file(args.scorer, args.file, args.mode)
     for line_no, message in errors:
         print(f"{args.file}:{line_no}: skipped: {message}", file=stderr)
@@ -51,7 +64,9 @@ def cmd_score(args: argparse.Namespace, stdout: TextIO = sys.stdout, stderr: Tex
         for record in scored:
             f.write(json.dumps(record, ensure_ascii=False) + "\n")
     print(json.dumps(summary), file=stdout)
-    return 1 if errors and not scored else 0
+    if not scored:  # all-bad or empty input fails, as ``mmrft reward`` does
+        print(f"{args.file}: no line could be scored", file=stderr)
+    return 1 if not scored else 0
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:

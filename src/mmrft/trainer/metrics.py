@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
 from pathlib import Path
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 
 class MetricsLogger:
@@ -40,13 +43,24 @@ def _clean(v: Any) -> Any:
 
 
 def truncate_jsonl(path: str | Path, max_step: int) -> None:
-    """On resume, drop lines logged after the checkpoint so steps are not duplicated."""
+    """On resume, drop lines logged after the checkpoint so steps are not duplicated.
+
+    A line that does not parse (the half-written last line of a killed run) is dropped with a
+    warning naming the file and line, rather than stopping the resume.
+    """
     path = Path(path)
     if not path.exists():
         return
-    keep = [
-        line
-        for line in path.read_text().splitlines()
-        if line.strip() and json.loads(line).get("step", 0) <= max_step
-    ]
+    keep = []
+    for number, line in enumerate(path.read_text(errors="replace").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            step = row.get("step", 0)
+        except (json.JSONDecodeError, AttributeError):
+            log.warning("%s:%d: dropping an unreadable line (cut off mid-write?)", path, number)
+            continue
+        if isinstance(step, (int, float)) and step <= max_step:
+            keep.append(line)
     path.write_text("".join(line + "\n" for line in keep))

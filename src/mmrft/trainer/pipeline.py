@@ -11,8 +11,10 @@ from __future__ import annotations
 import json
 import logging
 import random
+import shutil
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import torch
@@ -20,8 +22,11 @@ import torch
 from mmrft.build import make_data, make_family, make_reward
 from mmrft.config import Config, save_config
 from mmrft.data.sample import Sample
+from mmrft.data.screen import SkipLog, encode_screen, fit_pixel_budget
+from mmrft.data.stream import ProblemStream
 from mmrft.eval.harness import EvalResult
 from mmrft.models import load_policy, save_policy
+from mmrft.models.families import ModelFamily
 from mmrft.models.loading import load_family
 from mmrft.models.lora import save_merged
 from mmrft.models.setup import is_lora, prepare_policy, resolve_device
@@ -31,6 +36,7 @@ from mmrft.trainer.sft import train_sft
 log = logging.getLogger(__name__)
 
 N_EXAMPLES = 24
+BEFORE_FILE = "examples/before.json"  # step-0 greedy completions of the example problems
 
 
 def seed_everything(seed: int) -> None:
@@ -53,6 +59,7 @@ def run(cfg: Config) -> dict:
         max_pixels=cfg.model.max_pixels,
     )  # the box convention and resized image size, before any weights are loaded
     sft_stream, rl_stream, eval_samples, skipped = make_data(cfg, family)
+    skip_log = prepare_dataset(cfg, out, family, (sft_stream, rl_stream), skipped)
     reward_fn = make_reward(cfg)
 
     # --- cold start --------------------------------------------------------------------
@@ -61,6 +68,8 @@ def run(cfg: Config) -> dict:
         model, processor = _load(cfg, cfg.model.name_or_path)
         family = make_family(cfg, model.config.model_type, processor)
         model = prepare_policy(model, cfg.model)
+        name_lora_base(model, cfg.model.name_or_path)
+        sft_stream.screen = encode_screen(family)
         sft_losses = train_sft(
             model,
             family,
@@ -71,9 +80,12 @@ def run(cfg: Config) -> dict:
             warmup_steps=cfg.sft.warmup_steps,
             weight_decay=cfg.sft.weight_decay,
             stop_accuracy=cfg.sft.stop_accuracy,
+            out_dir=sft_dir,  # a SIGTERM/SIGINT checkpoint, resumed from on rerun
+            processor=processor,
         )
         # RL starts from a plain model either way: LoRA adapters are merged into the export.
         (save_merged if is_lora(model) else save_policy)(model, processor, sft_dir)
+        shutil.rmtree(sft_dir / "checkpoints", ignore_errors=True)
         (sft_dir / "sft_metrics.jsonl").write_text(
             "".join(json.dumps(r) + "\n" for r in sft_losses)
         )
@@ -85,7 +97,9 @@ def run(cfg: Config) -> dict:
     seed_everything(cfg.run.seed)
     model, processor = _load(cfg, init_path)
     model = prepare_policy(model, cfg.model)
+    name_lora_base(model, init_path)
     family = make_family(cfg, model.config.model_type, processor)
+    rl_stream.screen = encode_screen(family)
     ref_model = None
     if cfg.algorithm.kl_coef > 0 or cfg.rl.track_kl:  # beta = 0 skips it unless KL is tracked
         if is_lora(model):  # the frozen base under the adapters is the reference
@@ -104,23 +118,85 @@ def run(cfg: Config) -> dict:
         reward_fn=reward_fn,
         eval_samples=eval_samples,
         ref_model=ref_model,
-        on_eval=lambda step, res: greedy.__setitem__(step, res),
+        on_eval=lambda step, res: _keep_eval(out, greedy, step, res),
     )
     if is_lora(model):  # checkpoints hold adapters only; export a plain model too
         save_merged(model, processor, out / "merged")
     summary = summarize(cfg, result.evals, time.time() - t_start)
     summary["train_lines_skipped"] = len(skipped)
-    if skipped:  # reported, not lost: every skipped line with its reason
-        (out / "skipped.jsonl").write_text(
-            "".join(json.dumps({"line": n, "reason": r}) + "\n" for n, r in skipped)
-        )
+    summary["train_samples_skipped"] = skip_log.count("id")  # loaded, but cannot be encoded
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
-    if 0 in greedy and len(greedy) > 1:  # a resumed run lacks the step-0 completions
-        write_examples(out, eval_samples[:N_EXAMPLES], greedy[min(greedy)], greedy[max(greedy)])
+    before = greedy.get(0) or _saved_before(out)  # a resumed run: saved at step 0
+    if before is not None and greedy and max(greedy) > 0:
+        write_examples(out, eval_samples[:N_EXAMPLES], before, greedy[max(greedy)])
     from mmrft.report.html import write_report
 
     write_report(out)
     return summary
+
+
+def prepare_dataset(
+    cfg: Config,
+    out: Path,
+    family: ModelFamily,
+    streams: tuple[ProblemStream, ...],
+    skipped: list[tuple[int, str]],
+) -> SkipLog:
+    """``out/skipped.jsonl`` with the lines loading skipped; for dataset streams, images kept
+    at the model's pixel budget and samples found unencodable recorded as found
+    (``mmrft.data.screen``). An all-bad dataset is an error naming the file."""
+    skip_log = SkipLog(out / "skipped.jsonl")
+    for number, reason in skipped:
+        skip_log.add({"line": number, "reason": reason})
+    data = [s for s in streams if s.size is not None]
+    if not data:
+        return skip_log
+    for stream in data:
+        stream.name = str(cfg.data.train_path)
+        stream.on_skip = lambda sample, reason: _record_skip(skip_log, sample, reason)
+    if data[0].size == 0:
+        raise ValueError(
+            f"{cfg.data.train_path}: no usable samples: all {len(skipped)} lines were skipped "
+            f"(reasons in {skip_log.path}" + (f"; first: {skipped[0][1]})" if skipped else ")")
+        )
+    shrunk = fit_pixel_budget(data[0].samples, family.resized_image_size, cfg.model.max_pixels)
+    if shrunk:
+        log.info("%s: %d images shrunk to the model's pixel budget", cfg.data.train_path, shrunk)
+    return skip_log
+
+
+def _record_skip(skip_log: SkipLog, sample: Sample, reason: str) -> None:
+    if skip_log.add({"id": sample.id, "reason": reason}):
+        log.warning(
+            "skipped training sample %r (recorded in %s): %s", sample.id, skip_log.path, reason
+        )
+
+
+def name_lora_base(model: torch.nn.Module, base: str) -> None:
+    """Record ``base`` in a LoRA policy's adapter config, so that a mid-run checkpoint (adapters
+    only) loads as base + adapters (``load_policy``); a local base by its absolute path."""
+    if is_lora(model):
+        local = Path(base)
+        for config in model.peft_config.values():
+            config.base_model_name_or_path = str(local.resolve()) if local.exists() else base
+
+
+def _keep_eval(out: Path, greedy: dict[int, EvalResult], step: int, res: EvalResult) -> None:
+    """Hold each evaluation for the examples; the step-0 completions also go to disk, so a run
+    resumed after a stop still shows them (``_saved_before``)."""
+    greedy[step] = res
+    if step == 0:
+        before = {"greedy_texts": res.greedy_texts[:N_EXAMPLES]}
+        before["greedy_correct"] = res.greedy_correct[:N_EXAMPLES]
+        (out / "examples").mkdir(exist_ok=True)
+        (out / BEFORE_FILE).write_text(json.dumps(before))
+
+
+def _saved_before(out: Path) -> SimpleNamespace | None:
+    try:
+        return SimpleNamespace(**json.loads((out / BEFORE_FILE).read_text()))
+    except (OSError, json.JSONDecodeError, TypeError):
+        return None
 
 
 def _load(cfg: Config, name_or_path: str):

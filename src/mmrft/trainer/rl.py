@@ -35,12 +35,7 @@ from mmrft.models.logprobs import completion_logprobs
 from mmrft.progress import progress_bar
 from mmrft.rewards.base import RewardFn
 from mmrft.rollout.base import RolloutBatch, SamplingParams
-from mmrft.trainer.checkpoint import (
-    latest_checkpoint,
-    load_trainer_state,
-    restore_weights,
-    save_checkpoint,
-)
+from mmrft.trainer.checkpoint import resume_checkpoint, save_checkpoint
 from mmrft.trainer.critic import Critic, build_critic, critic_loss
 from mmrft.trainer.metrics import MetricsLogger, truncate_jsonl
 from mmrft.trainer.objective import (
@@ -51,6 +46,7 @@ from mmrft.trainer.objective import (
 )
 from mmrft.trainer.optim import make_optimizer
 from mmrft.trainer.rollout_step import collect_rollouts
+from mmrft.trainer.signals import StopOnSignal
 
 log = logging.getLogger(__name__)
 
@@ -94,10 +90,11 @@ def train_rl(
         else FixedKLController(acfg.kl_coef)
     )
 
-    ckpt = latest_checkpoint(out_dir) if cfg.run.resume else None
-    if ckpt is not None:  # resume: weights, optimizer, data position, RNG, eval history
-        restore_weights(model, ckpt)
-        state = load_trainer_state(ckpt)
+    # resume: weights, optimizer, data position, RNG, eval history (an unreadable checkpoint is
+    # reported and the one before it used)
+    found = resume_checkpoint(out_dir, model) if cfg.run.resume else None
+    if found is not None:
+        state = found[1]
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
         stream.load_state_dict(state["stream"])
@@ -106,8 +103,9 @@ def train_rl(
         if critic is not None:
             critic.load_state_dict(state["critic"])
             critic_opt.load_state_dict(state["critic_optimizer"])
-    truncate_jsonl(out_dir / "metrics.jsonl", start)
-    truncate_jsonl(out_dir / "evals.jsonl", start)
+    # no checkpoint: start afresh, so a step-0 eval logged by a stopped run is not kept twice
+    truncate_jsonl(out_dir / "metrics.jsonl", start if found else -1)
+    truncate_jsonl(out_dir / "evals.jsonl", start if found else -1)
     logger = MetricsLogger(
         out_dir / "metrics.jsonl", out_dir / "tb" if cfg.run.tensorboard else None
     )
@@ -136,8 +134,28 @@ def train_rl(
         if on_eval is not None:
             on_eval(step, res)
 
-    if start == 0 and eval_samples:
-        run_eval(0)
+    def save(step: int) -> Path:
+        return save_checkpoint(
+            out_dir,
+            step,
+            model,
+            processor,
+            {
+                "optimizer": opt.state_dict(),
+                "scheduler": sched.state_dict(),
+                "stream": stream.state_dict(),
+                "evals": result.evals,
+                "kl_coef": kl_ctl.value,
+                **(
+                    {}
+                    if critic is None
+                    else {
+                        "critic": critic.state_dict(),
+                        "critic_optimizer": critic_opt.state_dict(),
+                    }
+                ),
+            },
+        )
 
     params = SamplingParams(
         n=rcfg.group_size,
@@ -147,7 +165,13 @@ def train_rl(
         max_new_tokens=rcfg.max_new_tokens,
     )
     greedy_baseline = needs_greedy_baseline(acfg)
-    with progress_bar() as bar:
+    # SIGTERM/SIGINT: finish the step, write a checkpoint, raise RunInterrupted (signals.py)
+    with StopOnSignal("RL") as stop, progress_bar() as bar:
+        if start == 0 and eval_samples and not result.evals:  # not again after a step-0 stop
+            run_eval(0)
+        if stop.requested:
+            logger.close()
+            raise stop.interrupted(save(start))
         task = bar.add_task("GRPO", total=cfg.rl.steps, completed=start)
         for step in range(start + 1, cfg.rl.steps + 1):
             # --- rollout + reward (dynamic sampling drops zero-advantage groups) --------------
@@ -260,28 +284,11 @@ def train_rl(
                 logger.log(step, metrics)
             if eval_samples and (step % cfg.rl.eval_every == 0 or step == cfg.rl.steps):
                 run_eval(step)
-            if step % cfg.run.save_every == 0 or step == cfg.rl.steps:
-                save_checkpoint(
-                    out_dir,
-                    step,
-                    model,
-                    processor,
-                    {
-                        "optimizer": opt.state_dict(),
-                        "scheduler": sched.state_dict(),
-                        "stream": stream.state_dict(),
-                        "evals": result.evals,
-                        "kl_coef": kl_ctl.value,
-                        **(
-                            {}
-                            if critic is None
-                            else {
-                                "critic": critic.state_dict(),
-                                "critic_optimizer": critic_opt.state_dict(),
-                            }
-                        ),
-                    },
-                )
+            if step % cfg.run.save_every == 0 or step == cfg.rl.steps or stop.requested:
+                saved = save(step)
+                if stop.requested:
+                    logger.close()
+                    raise stop.interrupted(saved)
             bar.update(
                 task,
                 advance=1,

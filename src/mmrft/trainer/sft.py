@@ -8,6 +8,7 @@ uses (so SFT and RL agree on what "the policy's probability of a completion" mea
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import torch
 
@@ -16,7 +17,9 @@ from mmrft.data.stream import ProblemStream
 from mmrft.models.families import ModelFamily
 from mmrft.models.logprobs import completion_logprobs
 from mmrft.progress import progress_bar
+from mmrft.trainer.checkpoint import resume_checkpoint, save_checkpoint
 from mmrft.trainer.optim import make_optimizer
+from mmrft.trainer.signals import StopOnSignal
 
 log = logging.getLogger(__name__)
 
@@ -68,15 +71,29 @@ def train_sft(
     weight_decay: float = 0.0,
     max_grad_norm: float = 1.0,
     stop_accuracy: float | None = None,
+    out_dir: str | Path | None = None,
+    processor: object | None = None,
 ) -> list[dict[str, float]]:
-    """Run up to ``steps`` SFT steps (fewer when ``stop_accuracy`` is reached); per-step metrics."""
+    """Run up to ``steps`` SFT steps (fewer when ``stop_accuracy`` is reached); per-step metrics.
+
+    With ``out_dir`` (and the ``processor`` to save beside the weights), a SIGTERM/SIGINT writes
+    a checkpoint under ``out_dir/checkpoints`` before raising ``RunInterrupted``, and a rerun
+    resumes from it.
+    """
     opt, sched = make_optimizer(model, lr, weight_decay, warmup_steps)
     model.train()
     history: list[dict[str, float]] = []
-    ema = 0.0
-    with progress_bar() as bar:
-        task = bar.add_task("SFT cold start", total=steps)
-        for step in range(1, steps + 1):
+    ema, start = 0.0, 0
+    found = None if out_dir is None else resume_checkpoint(out_dir, model)
+    if found is not None:
+        state = found[1]
+        opt.load_state_dict(state["optimizer"])
+        sched.load_state_dict(state["scheduler"])
+        stream.load_state_dict(state["stream"])
+        start, history, ema = state["step"], state["history"], state["ema"]
+    with StopOnSignal("SFT") as stop, progress_bar() as bar:
+        task = bar.add_task("SFT cold start", total=steps, completed=start)
+        for step in range(start + 1, steps + 1):
             loss, exact = sft_loss(model, family, stream.next_batch(batch_size))
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -92,6 +109,13 @@ def train_sft(
                 advance=1,
                 description=f"SFT cold start  loss {loss.item():.3f}  acc {ema:.2f}",
             )
+            if stop.requested:
+                saved = None
+                if out_dir is not None:
+                    state = {"optimizer": opt.state_dict(), "scheduler": sched.state_dict()}
+                    state.update(stream=stream.state_dict(), history=history, ema=ema)
+                    saved = save_checkpoint(out_dir, step, model, processor, state)
+                raise stop.interrupted(saved)
             if stop_accuracy is not None and step >= 20 and ema >= stop_accuracy:
                 log.info("SFT reached training accuracy %.2f at step %d: stopping", ema, step)
                 break
