@@ -1,11 +1,7 @@
 """The Task interface: registry wiring, seed ranges, and extension by subclassing."""
 
-import doctest
-
 import pytest
 
-import mmrft.tasks.base
-import mmrft.tasks.counting
 from mmrft.data.sample import Sample
 from mmrft.rewards import REWARDS
 from mmrft.tasks import SEED_STRIDE, TASKS, CountingTask, Task, sample_seeds
@@ -52,9 +48,3 @@ def test_subclass_gets_dataset_and_level_check():
     assert [s.answer for s in task.dataset(3, seed=2)] == ["n2000000", "n2000001", "n2000002"]
     with pytest.raises(ValueError, match=r"levels \[1, 2\]"):
         task.generate(0, level=3)
-
-
-@pytest.mark.parametrize("module", [mmrft.tasks.base, mmrft.tasks.counting])
-def test_doctests(module):
-    result = doctest.testmod(module)
-    assert result.attempted and not result.failed
