@@ -4,6 +4,7 @@ mmrft demo  [--out DIR] [--seed N] [key=value ...]   the flagship CPU demo (SFT 
 mmrft train CONFIG.yaml [key=value ...]              any run, from a YAML file plus overrides
 mmrft eval  MODEL [--benchmark B | --dataset F | --task T] [--k K]   evaluate a checkpoint
 mmrft tasks list                                      the registered tasks
+mmrft plan  CONFIG.yaml [--gpus N] [--gpu-mem 80GB]   per-device memory before launch
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from mmrft.eval.score_cli import add_parser as add_score_parser
+from mmrft.plan.cli import add_parser as add_plan_parser
 from mmrft.rewards.cli import add_parser as add_reward_parser
 from mmrft.tasks.cli import add_parser as add_tasks_parser
 
@@ -258,6 +260,7 @@ def build_parser() -> argparse.ArgumentParser:
     tasks_sub.add_parser("list", help="list registered tasks").set_defaults(func=cmd_tasks)
     add_tasks_parser(tasks_sub)
     add_score_parser(sub)
+    add_plan_parser(sub)
     add_reward_parser(sub)
     return parser
 

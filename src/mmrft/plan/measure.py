@@ -5,8 +5,9 @@ to the OS at once and the resident set tracks live memory; the kernel's peak-RSS
 (``VmHWM``) is reset (``/proc/self/clear_refs``) right before the step and read right after.
 AdamW's states are created beforehand by one zero-gradient step, so the measured step is a
 steady-state one (weights and optimizer states resident, as in every step after the first).
-Run it in a fresh process (``python -m mmrft.plan.measure``): it changes malloc settings.
-Linux only.
+The benchmark runs each measurement in a fresh process (``python -m mmrft.plan.measure``); in
+a running process the mmap threshold is put back to glibc's default (128 KiB) afterwards, but
+stays fixed instead of adapting. Linux only.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 __all__ = ["measure_update_step", "scaled_qwen2_5_vl_config"]
 
 _M_MMAP_THRESHOLD = -3
+_GLIBC_DEFAULT_MMAP_THRESHOLD = 128 * 1024
 
 
 def _status_kib(key: str) -> int:
@@ -95,12 +97,20 @@ def measure_update_step(
     """Bytes: ``import`` (resident after imports), ``static`` (model + AdamW states),
     ``step`` (peak extra of one forward + backward + AdamW step over ``n`` sequences) and
     ``params``. Float32, random init, the project's own log-prob path."""
+    libc = ctypes.CDLL("libc.so.6")
+    libc.mallopt(_M_MMAP_THRESHOLD, 64 * 1024)
+    try:
+        return _measure(cfg, n, text_tokens, grid, completion)
+    finally:
+        libc.mallopt(_M_MMAP_THRESHOLD, _GLIBC_DEFAULT_MMAP_THRESHOLD)
+
+
+def _measure(cfg: dict[str, Any], n: int, text_tokens: int, grid: int, completion: int):
     import torch
     from transformers import Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration
 
     from mmrft.models.logprobs import completion_logprobs
 
-    ctypes.CDLL("libc.so.6").mallopt(_M_MMAP_THRESHOLD, 64 * 1024)
     torch.manual_seed(0)
     rss0 = _settle()
     config = Qwen2_5_VLConfig(**cfg)

@@ -14,7 +14,8 @@ What each component holds (bytes per device):
 * compute copy: with b < 4, the bf16 weights being computed with. FSDP2 all-gathers one layer at a
   time (two with prefetch) plus the root module (embedding, lm_head, vision tower); a single
   device's autocast keeps a bf16 copy of every trained weight for the backward pass. FSDP2 on
-  several ranks gathers layers even in fp32.
+  several ranks gathers layers even in fp32; with ``reshard_after_forward: false`` every layer
+  stays gathered from its forward to its backward.
 * gradients 4 P_t / s (fp32, on the master weights); DDP adds its bucket copy (4 P_t).
 * AdamW states 8 P_t / s; the foreach update briefly needs one more 4 P_t / s (``step`` phase).
 * activations per micro-batch, saved for backward, per token per decoder layer
@@ -91,8 +92,9 @@ class Setup:
     image_patches: int = 0  # vision patches per prompt (before the merger)
     max_new_tokens: int = 16
     micro_batch_size: int | None = None  # sequences per forward/backward, per device
-    logprob_micro_batch_size: int | None = None
-    generation_batch_size: int | None = None  # prompts per generate call, per device
+    logprob_micro_batch_size: int | None = None  # None: the whole rollout batch at once
+    generation_batch_size: int | None = None  # sequences per HF generate call, per device
+    reshard_after_forward: bool = True  # FSDP2: False keeps gathered layers until backward
     reference: bool = False
     critic: Literal["copy", "shared"] | None = None
     engine: str = "hf"
@@ -216,7 +218,8 @@ def _compute_copy(s: ModelShape, c: ParamCounts, setup: Setup) -> int:
         return 0  # the frozen base is already stored in the compute dtype
     if setup.strategy == "fsdp2" and (setup.gpus > 1 or setup.b < 4):
         root = c.embed + c.lm_head + c.vision  # not wrapped per layer: gathered for the pass
-        return setup.b * (root + 2 * c.layer)
+        layers = 2 * c.layer if setup.reshard_after_forward else s.layers * c.layer
+        return setup.b * (root + layers)
     return setup.b * _trainable(c, setup) if setup.b < 4 else 0
 
 
@@ -242,7 +245,9 @@ def plan_memory(s: ModelShape, setup: Setup) -> MemoryPlan:
     sh, b = setup.shards, setup.b
     p_t = _trainable(c, setup)
     mb = min(setup.micro_batch_size or setup.mini_batch, setup.mini_batch)
-    lp_mb = min(setup.logprob_micro_batch_size or mb, setup.sequences_per_device)
+    lp_mb = min(
+        setup.logprob_micro_batch_size or setup.sequences_per_device, setup.sequences_per_device
+    )
     comp: dict[str, int] = {}
     comp["policy weights"] = int(_weight_bytes(c, setup) / sh)
     comp["gradients"] = 4 * p_t // sh + (4 * p_t if setup.strategy == "ddp" else 0)
@@ -254,10 +259,8 @@ def plan_memory(s: ModelShape, setup: Setup) -> MemoryPlan:
     comp["log-prob pass"] = logits_bytes(s, setup, lp_mb, grad=False) + _nograd_working_set(
         s, setup, lp_mb
     )
-    gen_seqs = (
-        min(setup.generation_batch_size, setup.prompts_per_step) * setup.group_size
-        if setup.generation_batch_size
-        else setup.sequences_per_device
+    gen_seqs = min(
+        setup.generation_batch_size or setup.sequences_per_device, setup.sequences_per_device
     )
     kv = gen_seqs * setup.seq_len * 2 * s.layers * s.kv_heads * s.head_dim * b
     if setup.engine == "vllm":
