@@ -44,6 +44,7 @@ __all__ = [
     "DEFAULT_CONFIG_PATH",
     "DataConfig",
     "EvalConfig",
+    "HealthConfig",
     "ModelConfig",
     "RLConfig",
     "RolloutConfig",
@@ -155,6 +156,10 @@ class RunConfig:
     """Resume from the last checkpoint in out_dir, so re-running the same command continues."""
     tensorboard: bool = True
     """Also write TensorBoard event files next to metrics.jsonl."""
+    wandb_project: str | None = None
+    """Also log metrics to this Weights & Biases project (needs ``pip install wandb``; set
+    WANDB_MODE=offline to write the run under out_dir/wandb only). null: off. The W&B run is
+    named after out_dir, takes config.yaml as its config, and a resumed run continues it."""
 
     def __post_init__(self) -> None:
         at_least(self, 1, "log_every", "save_every")
@@ -604,6 +609,62 @@ class EvalConfig:
 
 
 @dataclass
+class HealthConfig:
+    """Training-health checks (``mmrft.trainer.health``): warnings in the log, in metrics.jsonl
+    (``health/warnings``) and at the top of report.html when a run degenerates. They never stop
+    a run. Set a threshold to null to turn its check off."""
+
+    enabled: bool = True
+    """Run the checks at every logged step; they read only metrics the loop already has."""
+    window: int = 5
+    """Checks compare means over the last N logged steps, so one noisy RL step never warns."""
+    format_only_accuracy: float | None = 0.02
+    """Warn when most completions are well formatted (mean reward/format >= 0.5) but
+    reward/accuracy stays at or below this: the reward is being earned by format alone, often a
+    sign that answers are extracted wrongly or the reward does not match the task."""
+    max_failure_rate: float | None = 0.1
+    """Warn when more than this share of a step's completions could not be scored (reward
+    raised, timed out or returned NaN; counted in reward/failures): they score 0, which is noise."""
+    collapse_ratio: float | None = 0.25
+    """Warn when mean response length, or policy entropy, falls below this fraction of its
+    value over the run's first `window` logged steps: the policy stopped saying or exploring
+    anything (a quarter leaves room for the honest shortening RL often brings)."""
+    max_constant_groups: float | None = 0.9
+    """Warn when at least this share of groups score all their completions alike (every group
+    solved, or every group failed): group-relative advantages are then zero and nothing is
+    learned. 0.9 is 15 of 16 groups at the default rollout.prompts_per_step."""
+    max_kl: float | None = 1.0
+    """Warn when actor/kl, the per-token KL to the reference policy, exceeds this (or is no
+    longer finite). Healthy GRPO runs stay around 0.001-0.1 nats per token."""
+    max_eval_drop: float | None = 0.1
+    """Warn when held-out accuracy falls more than this (absolute) below the previous
+    evaluation; 200 held-out problems carry about 3.5 points of noise, so 10 points is real."""
+
+    def __post_init__(self) -> None:
+        at_least(self, 1, "window")
+        for name in ("format_only_accuracy", "max_failure_rate", "max_constant_groups"):
+            value = getattr(self, name)
+            check(value is None or 0 <= value <= 1, name, f"must be in [0, 1], got {value}")
+        for name in ("collapse_ratio", "max_kl", "max_eval_drop"):
+            value = getattr(self, name)
+            check(value is None or value > 0, name, f"must be > 0, got {value}")
+
+
+@dataclass
+class DistributedConfig:
+    """Data-parallel training under torchrun (`torchrun --nproc_per_node N -m mmrft train
+    CONFIG`; docs/scale.md). Ignored in a single process."""
+
+    strategy: Literal["fsdp2", "ddp"] = "fsdp2"
+    """fsdp2: FSDP2 fully_shard per decoder layer and on the whole model (parameters, gradients
+    and optimizer states sharded over the ranks); ddp: a full replica per rank, gradients
+    all-reduced (for models or setups FSDP2 cannot shard, e.g. bitsandbytes-quantized ones)."""
+    reshard_after_forward: bool = True
+    """FSDP2: free each layer's gathered weights after its forward (ZeRO-3 memory); false keeps
+    them until backward (ZeRO-2 like: faster, more memory)."""
+
+
+@dataclass
 class Config:
     """Everything one mmrft run needs; ``Config()`` is the default CPU-sized demo run."""
 
@@ -625,6 +686,8 @@ class Config:
     """RL optimizer, reward and evaluation schedule."""
     eval: EvalConfig = field(default_factory=EvalConfig)
     """Held-out evaluation."""
+    health: HealthConfig = field(default_factory=HealthConfig)
+    """Warnings when a run degenerates."""
 
 
 # --------------------------------------------------------------------------------------------

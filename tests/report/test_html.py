@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-import math
 import re
 import socket
-from pathlib import Path
 
 import pytest
-from PIL import Image
+from fake_run import make_run, write_jsonl
 
 from mmrft.report.html import write_report
 
@@ -21,67 +19,6 @@ def no_network(monkeypatch):
 
     monkeypatch.setattr(socket.socket, "connect", refuse)
     monkeypatch.setattr(socket, "create_connection", refuse)
-
-
-def write_jsonl(path: Path, rows: list) -> None:
-    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
-
-
-def make_run(run_dir: Path) -> Path:
-    """A run directory with every file the report reads."""
-    run_dir.mkdir(parents=True, exist_ok=True)
-    summary = {
-        "accuracy_before": 0.312,
-        "accuracy_after": 0.874,
-        "greedy_accuracy_before": 0.35,
-        "greedy_accuracy_after": 0.91,
-        "reward_before": 0.3,
-        "reward_after": 0.88,
-        "wall_seconds": 1234.5,
-        "model": "tiny-qwen2.5-vl",
-    }
-    (run_dir / "summary.json").write_text(json.dumps(summary))
-    metrics = []
-    for step in range(1, 41):
-        row = {
-            "step": step,
-            "reward/mean": 0.3 + 0.015 * step,
-            "reward/accuracy": min(1.0, 0.25 + 0.016 * step),
-            "actor/loss": 0.1 * math.sin(step),
-            "actor/kl": 0.001 * step,
-            "response_length/mean": 5 + (step % 3),
-            "time/rollout": 1.5,  # constant: listed, not plotted
-            "throughput/tokens_per_s": 900 + step,
-        }
-        if step == 7:
-            del row["actor/kl"]  # missing keys are tolerated
-        metrics.append(row)
-    write_jsonl(run_dir / "metrics.jsonl", metrics)
-    with (run_dir / "metrics.jsonl").open("a") as f:
-        f.write("{not json\n")  # a truncated last line from a killed run
-    evals = [
-        {"step": s, "accuracy": a, "greedy_accuracy": g, "reward": a}
-        for s, a, g in [(0, 0.312, 0.35), (20, 0.6, 0.7), (40, 0.874, 0.91)]
-    ]
-    write_jsonl(run_dir / "evals.jsonl", evals)
-    (run_dir / "images").mkdir(exist_ok=True)
-    examples = []
-    for i in range(3):
-        Image.new("RGB", (32, 32), (40 * i, 120, 200)).save(run_dir / "images" / f"ex{i}.png")
-        examples.append(
-            {
-                "image": f"images/ex{i}.png",
-                "prompt": "How many shapes are in the image?",
-                "answer": str(i + 3),
-                "completion_before": "<answer>2</answer>",
-                "completion_after": f"<answer>{i + 3}</answer>",
-                "reward_before": 0.0,
-                "reward_after": 1.0,
-            }
-        )
-    write_jsonl(run_dir / "examples.jsonl", examples)
-    (run_dir / "config.yaml").write_text("rl:\n  lr: 0.0001  # <tuned>\n")
-    return run_dir
 
 
 def test_full_report(tmp_path, no_network):

@@ -3,6 +3,7 @@
 Reads what a run leaves behind and shows each part it finds:
 
 =================  =====================================================================
+(health banner)    training-health warnings from metrics.jsonl and evals.jsonl, at the top
 summary.json       every key as a table; ``X_before``/``X_after`` pairs side by side
 evals.jsonl        accuracy (and other eval metrics) against RL step, plus the numbers
 metrics.jsonl      every numeric per-step key that varies, small multiples per namespace
@@ -31,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from mmrft.report import plots
+from mmrft.report.banner import health_banner
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +62,7 @@ def build_report(run_dir: Path) -> str:
         ("Examples", _examples_section),
         ("Config", _config_section),
     ]
-    body = []
+    body = [_health(run_dir)]  # first thing on the page: a degenerate run says so at once
     for title, render in sections:
         try:
             content = render(run_dir)
@@ -81,6 +83,18 @@ def build_report(run_dir: Path) -> str:
 # --------------------------------------------------------------------------------------------
 # Sections
 # --------------------------------------------------------------------------------------------
+
+
+def _health(run_dir: Path) -> str:
+    try:
+        rows = {
+            name: _read_jsonl(run_dir / name)[0] if (run_dir / name).is_file() else []
+            for name in ("metrics.jsonl", "evals.jsonl")
+        }
+        return health_banner(run_dir, rows["metrics.jsonl"], rows["evals.jsonl"])
+    except Exception as e:  # the banner must not take the report down either
+        logger.warning("report health banner failed: %s", e, exc_info=True)
+        return _note(f"Could not check this run's health: {type(e).__name__}: {e}")
 
 
 def _summary_section(run_dir: Path) -> str:
@@ -501,6 +515,11 @@ img.example {{ width: 100%; image-rendering: pixelated; border-radius: 4px; }}
 .completion.ok, .tag.ok {{ border-color: #2e7d32; background: #e8f5e9; }}
 .completion.bad, .tag.bad {{ border-color: #c62828; background: #ffebee; }}
 .tag {{ border-left: 4px solid; padding: 0 0.4em; }}
+.health {{ background: #fff3e0; border: 2px solid #e65100; border-radius: 6px;
+          padding: 0.2em 1.2em 0.5em; margin: 1em 0 2em; }}
+.health h2 {{ color: #bf360c; border: none; margin: 0.4em 0; }}
+.health li {{ margin: 0.3em 0; }} .health .where {{ color: #666; }}
+.healthy {{ color: #2e7d32; }}
 .reward {{ float: right; color: #666; font-size: 12px; }}
 pre.config {{ background: white; border: 1px solid #ddd; padding: 1em; overflow-x: auto;
              font-size: 12px; }}

@@ -37,6 +37,7 @@ from mmrft.rewards.base import RewardFn
 from mmrft.rollout.base import RolloutBatch, SamplingParams
 from mmrft.trainer.checkpoint import resume_checkpoint, save_checkpoint
 from mmrft.trainer.critic import Critic, build_critic, critic_loss
+from mmrft.trainer.health import watch
 from mmrft.trainer.metrics import MetricsLogger, truncate_jsonl
 from mmrft.trainer.objective import (
     compute_advantages,
@@ -107,7 +108,9 @@ def train_rl(
     truncate_jsonl(out_dir / "metrics.jsonl", start if found else -1)
     truncate_jsonl(out_dir / "evals.jsonl", start if found else -1)
     logger = MetricsLogger(
-        out_dir / "metrics.jsonl", out_dir / "tb" if cfg.run.tensorboard else None
+        out_dir / "metrics.jsonl",
+        out_dir / "tb" if cfg.run.tensorboard else None,
+        wandb_project=cfg.run.wandb_project,
     )
 
     def run_eval(step: int) -> None:
@@ -280,7 +283,17 @@ def train_rl(
                     "curriculum/saturated": len(stream.saturated),
                 }
             )
-            if step % cfg.run.log_every == 0:
+            if step % cfg.run.log_every == 0:  # health checks warn in the log and metrics.jsonl
+                metrics.update(
+                    watch(
+                        cfg.health,
+                        logger.rows,
+                        metrics,
+                        result.evals,
+                        ro.scores["overall"],
+                        rcfg.group_size,
+                    )
+                )
                 logger.log(step, metrics)
             if eval_samples and (step % cfg.rl.eval_every == 0 or step == cfg.rl.steps):
                 run_eval(step)
