@@ -8,7 +8,7 @@ through the project's log-prob path. Each measurement runs in a fresh process
 step. "static" is weights + AdamW states (resident before the step), "step" the peak extra of
 the step (gradients, activations, logits); the planner's numbers are the same split.
 
-    python benchmarks/plan_vs_measured.py            # ~30M and ~300M models, ~1 min
+    python benchmarks/plan_vs_measured.py   # ~30M and ~300M models; 1-4 min, ~8 GB of RAM
 """
 
 from __future__ import annotations
@@ -30,19 +30,20 @@ MODELS = {
     "~300M": dict(hidden=1024, intermediate=5504, layers=6, heads=16, kv_heads=2, vocab=151936,
                   vision_hidden=640, vision_intermediate=1710, vision_depth=4),
 }  # fmt: skip
-RUNS = [  # (model, sequences, text tokens, image grid side in patches, completion tokens)
-    ("~30M", 8, 64, 16, 64),
-    ("~30M", 16, 128, 16, 128),
-    ("~300M", 4, 64, 16, 64),
+RUNS = [  # (model, sequences, text tokens, image grid side in patches, completion, checkpointing)
+    ("~30M", 8, 64, 16, 64, False),
+    ("~30M", 16, 128, 16, 128, False),
+    ("~30M", 16, 128, 16, 128, True),
+    ("~300M", 4, 64, 16, 64, False),
 ]
 
 
-def planned(cfg: dict, n: int, text: int, grid: int, completion: int) -> dict[str, int]:
+def planned(cfg: dict, n: int, text: int, grid: int, completion: int, ckpt: bool) -> dict[str, int]:
     """The planner's static (weights + AdamW) and step (the rest of the update) bytes."""
     setup = Setup(
         gpus=1, strategy="none", dtype="float32", prompts_per_step=n, group_size=1,
         prompt_tokens=text + grid * grid // 4, image_patches=grid * grid,
-        max_new_tokens=completion,
+        max_new_tokens=completion, gradient_checkpointing=ckpt,
     )  # fmt: skip
     plan = plan_memory(shape_from_config(cfg), setup)
     c = plan.components
@@ -50,9 +51,10 @@ def planned(cfg: dict, n: int, text: int, grid: int, completion: int) -> dict[st
     return {"static": static, "step": plan.phases["update"] - static}
 
 
-def measure(cfg: dict, n: int, text: int, grid: int, completion: int) -> dict[str, int]:
+def measure(cfg: dict, n: int, text: int, grid: int, completion: int, ckpt: bool) -> dict[str, int]:
     """Run ``mmrft.plan.measure`` in a fresh process (it changes malloc settings)."""
-    spec = {"cfg": cfg, "n": n, "text_tokens": text, "grid": grid, "completion": completion}
+    spec = {"cfg": cfg, "n": n, "text_tokens": text, "grid": grid, "completion": completion,
+            "checkpointing": ckpt}  # fmt: skip
     out = subprocess.run(
         [sys.executable, "-m", "mmrft.plan.measure", json.dumps(spec)],
         capture_output=True, text=True,
@@ -64,20 +66,21 @@ def measure(cfg: dict, n: int, text: int, grid: int, completion: int) -> dict[st
 
 def main() -> None:
     table = Table(title="mmrft plan vs measured peak (CPU, float32, one update step), MiB")
-    for col in ("model", "params", "N x (P+L)", "static plan", "static meas",
+    for col in ("model", "params", "N x (P+L)", "ckpt", "static plan", "static meas",
                 "step plan", "step meas", "step err", "total err"):  # fmt: skip
         table.add_column(col, justify="right")
-    for name, n, text, grid, completion in RUNS:
+    for name, n, text, grid, completion, ckpt in RUNS:
         cfg = scaled_qwen2_5_vl_config(**MODELS[name])
         params = count_params(shape_from_config(cfg)).total
-        p = planned(cfg, n, text, grid, completion)
-        m = measure(cfg, n, text, grid, completion)
+        p = planned(cfg, n, text, grid, completion, ckpt)
+        m = measure(cfg, n, text, grid, completion, ckpt)
         mib = 2**20
         err = p["step"] / m["step"] - 1
         total_err = (p["static"] + p["step"]) / (m["static"] + m["step"]) - 1
         seq = text + grid * grid // 4 + completion
         table.add_row(
-            name, f"{params / 1e6:.1f}M", f"{n} x {seq}", f"{p['static'] / mib:.0f}",
+            name, f"{params / 1e6:.1f}M", f"{n} x {seq}", "yes" if ckpt else "no",
+            f"{p['static'] / mib:.0f}",
             f"{m['static'] / mib:.0f}", f"{p['step'] / mib:.0f}", f"{m['step'] / mib:.0f}",
             f"{err:+.0%}", f"{total_err:+.0%}",
         )  # fmt: skip

@@ -92,20 +92,23 @@ def _inputs(cfg: dict[str, Any], n: int, text_tokens: int, grid: int, completion
 
 
 def measure_update_step(
-    cfg: dict[str, Any], *, n: int, text_tokens: int, grid: int, completion: int
-) -> dict[str, int]:
+    cfg: dict[str, Any], *, n: int, text_tokens: int, grid: int, completion: int,
+    checkpointing: bool = False,
+) -> dict[str, int]:  # fmt: skip
     """Bytes: ``import`` (resident after imports), ``static`` (model + AdamW states),
-    ``step`` (peak extra of one forward + backward + AdamW step over ``n`` sequences) and
-    ``params``. Float32, random init, the project's own log-prob path."""
+    ``step`` (peak extra of one forward + backward + AdamW step over ``n`` sequences, with
+    gradient checkpointing if asked) and ``params``. Float32, random init, the project's own log-prob path."""
     libc = ctypes.CDLL("libc.so.6")
     libc.mallopt(_M_MMAP_THRESHOLD, 64 * 1024)
     try:
-        return _measure(cfg, n, text_tokens, grid, completion)
+        return _measure(cfg, n, text_tokens, grid, completion, checkpointing)
     finally:
         libc.mallopt(_M_MMAP_THRESHOLD, _GLIBC_DEFAULT_MMAP_THRESHOLD)
 
 
-def _measure(cfg: dict[str, Any], n: int, text_tokens: int, grid: int, completion: int):
+def _measure(
+    cfg: dict[str, Any], n: int, text_tokens: int, grid: int, completion: int, checkpointing: bool
+) -> dict[str, int]:
     import torch
     from transformers import Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration
 
@@ -116,6 +119,8 @@ def _measure(cfg: dict[str, Any], n: int, text_tokens: int, grid: int, completio
     config = Qwen2_5_VLConfig(**cfg)
     config._attn_implementation = "sdpa"
     model = Qwen2_5_VLForConditionalGeneration(config).train()
+    if checkpointing:  # as mmrft.models.setup enables it
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     opt = torch.optim.AdamW(model.parameters(), lr=1e-5)
     for p in model.parameters():  # creates AdamW's states without changing the weights
         p.grad = torch.zeros_like(p)
