@@ -279,6 +279,10 @@ class DataConfig:
     drop_saturated_after: int = 0
     """With train_path: stop serving a prompt once its whole group was solved — or failed —
     this many visits in a row (it gives no gradient any more). 0 keeps every prompt."""
+    allow_outside_paths: bool = False
+    """Let a dataset's image and audio paths lead outside the dataset's folder (absolute paths,
+    ../, symlinks pointing out). Off, such a row is skipped and recorded in skipped.jsonl, so a
+    downloaded dataset cannot make a run read any file on the machine."""
     prefetch: bool = True
     """Generate the next batch of problems in a background thread while the current step
     trains, so a step never waits on slow rendering (charts)."""
@@ -332,10 +336,18 @@ class SFTConfig:
     """Linear warm-up steps before the peak learning rate, to avoid early divergence."""
     weight_decay: float = 0.0
     """AdamW weight decay; off because SFT runs are short."""
+    micro_batch_size: int | None = None
+    """Samples per forward/backward; gradients accumulate over a step's micro-batches with the
+    step's token count as the normaliser, so the update equals one pass. null: batch_size."""
 
     def __post_init__(self) -> None:
         at_least(self, 0, "steps", "warmup_steps", "weight_decay")
         at_least(self, 1, "batch_size")
+        check(
+            self.micro_batch_size is None or self.micro_batch_size >= 1,
+            "micro_batch_size",
+            f"must be >= 1 or null, got {self.micro_batch_size}",
+        )
         positive(self, "lr")
         if self.stop_accuracy is not None:
             check(
@@ -381,10 +393,13 @@ class RolloutConfig:
     max_sampling_tries: int = 4
     """With dynamic_sampling, at most this many rollout rounds per step; the step then trains on
     what it has (logged as sampling/kept_groups)."""
+    generation_batch_size: int = 256
+    """Sequences (prompt copies) per HF generate call; lower it when generation runs out of
+    memory (the KV cache grows with it). The vLLM engine schedules its own batches."""
 
     def __post_init__(self) -> None:
         at_least(self, 2, "group_size")  # a group of one has no baseline to compare against
-        at_least(self, 1, "prompts_per_step", "max_new_tokens")
+        at_least(self, 1, "prompts_per_step", "max_new_tokens", "generation_batch_size")
         at_least(self, 0, "top_k")
         positive(self, "temperature")
         check(
@@ -495,16 +510,6 @@ def _registry_entry(selector: str, name: str) -> Any:
     return {"adv_estimator": ADV_ESTIMATORS, "policy_loss": POLICY_LOSSES}[selector].entry(name)
 
 
-
-
-
-def _registry_entry(selector: str, name: str) -> Any:
-    from mmrft.algorithms.advantages import ADV_ESTIMATORS
-    from mmrft.algorithms.losses import POLICY_LOSSES
-
-    return {"adv_estimator": ADV_ESTIMATORS, "policy_loss": POLICY_LOSSES}[selector].entry(name)
-
-
 @dataclass
 class CriticConfig:
     """PPO's learned critic; used only when algorithm.adv_estimator is gae."""
@@ -559,11 +564,37 @@ class RLConfig:
     track_kl: bool = False
     """Keep a frozen copy of the starting policy even when algorithm.kl_coef is 0, only to log
     ``actor/kl`` (how far RL has moved the policy). Costs one extra forward pass per step."""
+    reward_timeout_s: float | None = 60.0
+    """Longest one call of the reward may take (a rollout batch, an evaluation's completions)
+    before that call's completions score 0 and count as failures (reward/failures). Rule-based
+    rewards take milliseconds, so 60 s only cuts a hung one; raise it for a model-based judge
+    on slow hardware. null: no limit (docs/rewards.md)."""
+    reward_max_failing_steps: int = 3
+    """Stop the run with an error naming the reward once it has failed (raised, timed out,
+    returned NaN) on 90% or more of a step's completions this many steps in a row, instead of
+    training on zeros. 0: never stop."""
+    micro_batch_size: int | None = None
+    """Sequences per forward/backward in the update; gradients accumulate over a mini-batch's
+    micro-batches and the optimizer steps once per mini-batch, with the same loss normalisation
+    as one pass (so only peak memory changes). null: the whole mini-batch at once. `mmrft plan`
+    suggests a size that fits a GPU."""
+    logprob_micro_batch_size: int | None = None
+    """Sequences per forward in the no-grad passes (rollout-policy and reference log-probs,
+    critic values); null: the whole rollout batch at once."""
+    max_nonfinite_updates: int = 3
+    """An update whose loss or gradient is NaN/inf is skipped and logged (actor/nonfinite); this
+    many in a row stop the run with an error, since the policy has diverged."""
 
     def __post_init__(self) -> None:
         at_least(self, 0, "steps", "weight_decay")
-        at_least(self, 1, "eval_every", "eval_last_k")
+        at_least(self, 1, "eval_every", "eval_last_k", "max_nonfinite_updates")
+        at_least(self, 0, "reward_max_failing_steps")
         positive(self, "lr", "max_grad_norm")
+        if self.reward_timeout_s is not None:
+            positive(self, "reward_timeout_s")
+        for name in ("micro_batch_size", "logprob_micro_batch_size"):
+            value = getattr(self, name)
+            check(value is None or value >= 1, name, f"must be >= 1 or null, got {value}")
         _check_reward_names(self.reward)
 
 
@@ -688,6 +719,8 @@ class Config:
     """Held-out evaluation."""
     health: HealthConfig = field(default_factory=HealthConfig)
     """Warnings when a run degenerates."""
+    distributed: DistributedConfig = field(default_factory=DistributedConfig)
+    """Sharding and data parallelism under torchrun."""
 
 
 # --------------------------------------------------------------------------------------------

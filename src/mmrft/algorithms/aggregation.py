@@ -72,7 +72,36 @@ def masked_whiten(x: Tensor, mask: Tensor, eps: float = 1e-8) -> Tensor:
     return (x - mean) * torch.rsqrt(var + eps)  # [N, L]
 
 
-def agg_loss(loss_mat: Tensor, mask: Tensor, mode: str, *, max_len: int | None = None) -> Tensor:
+def agg_denominator(mask: Tensor, mode: str, *, max_len: int | None = None) -> Tensor:
+    """The normaliser ``agg_loss`` divides by, for a batch with completion mask ``mask`` [N, L].
+
+    token-mean: the number of real tokens; seq-mean-token-mean / seq-mean-token-sum: the number
+    of sequences N; seq-mean-token-sum-norm: N * max_len. It is additive over rows, so the
+    normaliser of a whole mini-batch (or of all ranks' shards, all-reduced) is the sum of its
+    pieces' normalisers: that is what makes micro-batched gradients equal one-pass gradients.
+
+    >>> m = torch.tensor([[1.0, 1.0, 0.0], [1.0, 0.0, 0.0]])
+    >>> [agg_denominator(m, mode, max_len=4).item() for mode in AGG_MODES]
+    [3.0, 2.0, 2.0, 8.0]
+    """
+    if mode not in AGG_MODES:
+        raise ValueError(f"unknown loss_agg_mode {mode!r}; valid modes: {list(AGG_MODES)}")
+    if mode == "token-mean":
+        return mask.sum()
+    n_seq = torch.tensor(float(mask.shape[0]), device=mask.device)
+    if mode == "seq-mean-token-sum-norm":
+        return n_seq * (mask.shape[-1] if max_len is None else max_len)
+    return n_seq
+
+
+def agg_loss(
+    loss_mat: Tensor,
+    mask: Tensor,
+    mode: str,
+    *,
+    max_len: int | None = None,
+    denominator: Tensor | float | None = None,
+) -> Tensor:
     """Reduce a per-token loss matrix to a scalar.
 
     Args:
@@ -88,6 +117,10 @@ def agg_loss(loss_mat: Tensor, mask: Tensor, mode: str, *, max_len: int | None =
             Liu et al. 2025, TRL ``dr_grpo``); a constant denominator removes length bias.
         max_len: the Dr.GRPO constant; pass the configured max completion length so that the
             scale does not change with the batch's padding. Defaults to ``L``.
+        denominator: the whole mini-batch's ``agg_denominator`` when ``loss_mat`` is one
+            micro-batch (or one rank's shard) of it; the pieces' losses then add up to the
+            mini-batch loss exactly, instead of giving a mean of per-piece means (the classic
+            gradient-accumulation bug). ``None``: this batch's own.
 
     Returns:
         scalar Tensor.
@@ -95,14 +128,15 @@ def agg_loss(loss_mat: Tensor, mask: Tensor, mode: str, *, max_len: int | None =
     Fully padded rows count as sequences with loss 0 in the ``seq-mean-*`` modes (TRL's
     convention; verl drops them from the denominator instead).
     """
-    n_seq = loss_mat.shape[0]
-    if mode == "token-mean":
-        return masked_sum(loss_mat, mask) / mask.sum().clamp(min=1)  # sum_it l_it / sum_it m_it
+    if denominator is None:
+        denominator = agg_denominator(mask, mode, max_len=max_len)
+    if isinstance(denominator, Tensor):
+        denominator = denominator.clamp(min=1)
+    else:
+        denominator = max(denominator, 1)
     if mode == "seq-mean-token-mean":
-        return masked_mean(loss_mat, mask, dim=-1).mean()  # 1/N sum_i (1/|o_i|) sum_t l_it
-    if mode == "seq-mean-token-sum":
-        return masked_sum(loss_mat, mask, dim=-1).mean()  # 1/N sum_i sum_t l_it
-    if mode == "seq-mean-token-sum-norm":
-        denom = n_seq * (loss_mat.shape[-1] if max_len is None else max_len)
-        return masked_sum(loss_mat, mask) / denom  # sum_it l_it / (N * max_len), Dr.GRPO
-    raise ValueError(f"unknown loss_agg_mode {mode!r}; valid modes: {list(AGG_MODES)}")
+        per_seq = masked_mean(loss_mat, mask, dim=-1)  # [N] (1/|o_i|) sum_t l_it
+        return per_seq.sum() / denominator  # 1/N sum_i (1/|o_i|) sum_t l_it
+    # token-mean: sum_it l_it / sum_it m_it; seq-mean-token-sum: 1/N sum_i sum_t l_it;
+    # seq-mean-token-sum-norm: sum_it l_it / (N * max_len), Dr.GRPO
+    return masked_sum(loss_mat, mask) / denominator

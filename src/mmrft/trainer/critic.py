@@ -83,10 +83,12 @@ def critic_loss(
     returns: Tensor,
     mask: Tensor,
     agg_mode: str,
+    denominator: Tensor | None = None,
 ) -> tuple[Tensor, dict[str, float]]:
-    """Clipped value loss aggregated like the policy loss; values/old_values/returns/mask [n, L]."""
+    """Clipped value loss aggregated like the policy loss; values/old_values/returns/mask [n, L].
+    ``denominator``: the mini-batch's normaliser when these rows are a micro-batch of it."""
     loss_mat, metrics = value_loss(values, old_values, returns, mask, clip=cfg.value_clip)
-    loss = agg_loss(loss_mat, mask, agg_mode)
+    loss = agg_loss(loss_mat, mask, agg_mode, denominator=denominator)
     metrics["critic/vf_loss"] = loss.item()
     metrics["critic/explained_var"] = explained_variance(values.detach(), returns, mask)
     return loss, metrics

@@ -82,22 +82,25 @@ def compute_loss(
     kl_coef: float | None = None,
     max_len: int | None = None,
     token_weights: Tensor | None = None,
+    denominator: Tensor | None = None,
 ) -> tuple[Tensor, dict[str, float]]:
     """Scalar loss and metrics. logp/old_logp/ref_logp/mask [N, L], advantages [N] or [N, L];
     ``token_weights`` [N, L] (importance weights for the train/inference gap) scale the policy
-    loss per token."""
+    loss per token. ``denominator``: the whole mini-batch's ``agg_denominator`` when these rows
+    are one micro-batch of it (see ``agg_loss``); every term is normalised by it."""
     loss_mat, metrics = policy_loss(cfg)(logp, old_logp, advantages, mask)
     if token_weights is not None:
         loss_mat = loss_mat * token_weights  # [N, L]
     # Dr.GRPO's constant normaliser must be the configured max length, not this batch's L.
     max_len = max_len or mask.shape[1]
-    pg_loss = agg_loss(loss_mat, mask, cfg.loss_agg_mode, max_len=max_len)
+    agg = {"max_len": max_len, "denominator": denominator}
+    pg_loss = agg_loss(loss_mat, mask, cfg.loss_agg_mode, **agg)
     loss = pg_loss
     metrics["actor/pg_loss"] = pg_loss.item()
     beta = cfg.kl_coef if kl_coef is None else kl_coef
     if ref_logp is not None:
         kl_mat = kl_estimator(cfg)(logp, ref_logp)  # [N, L]
-        kl = agg_loss(kl_mat, mask, cfg.loss_agg_mode, max_len=max_len)
+        kl = agg_loss(kl_mat, mask, cfg.loss_agg_mode, **agg)
         metrics["actor/kl"] = masked_mean(kl_mat, mask).item()
         if beta > 0 and not cfg.kl_in_reward:  # in-reward KL already shaped the advantages
             loss = loss + beta * kl
@@ -107,7 +110,7 @@ def compute_loss(
         metrics["actor/entropy"] = masked_mean(ent_mat.detach(), mask).item()
         if cfg.entropy_coef > 0:
             loss = loss - cfg.entropy_coef * agg_loss(
-                ent_mat, mask, cfg.loss_agg_mode, max_len=max_len
+                ent_mat, mask, cfg.loss_agg_mode, **agg
             )
     metrics["actor/loss"] = loss.item()
     return loss, metrics

@@ -24,30 +24,28 @@ import torch
 
 from mmrft.algorithms.aggregation import masked_mean
 from mmrft.algorithms.kl import AdaptiveKLController, FixedKLController
-from mmrft.algorithms.mismatch import mismatch_metrics, truncated_is_weights
 from mmrft.build import make_sampler
 from mmrft.config import Config
 from mmrft.data.sample import Sample
 from mmrft.data.stream import ProblemStream
 from mmrft.eval.harness import EvalResult, evaluate
 from mmrft.models.families import ModelFamily
-from mmrft.models.logprobs import completion_logprobs
 from mmrft.progress import progress_bar
 from mmrft.rewards.base import RewardFn
-from mmrft.rollout.base import RolloutBatch, SamplingParams
+from mmrft.rollout.base import SamplingParams
 from mmrft.trainer.checkpoint import resume_checkpoint, save_checkpoint
-from mmrft.trainer.critic import Critic, build_critic, critic_loss
+from mmrft.trainer.critic import build_critic
 from mmrft.trainer.health import watch
 from mmrft.trainer.metrics import MetricsLogger, truncate_jsonl
 from mmrft.trainer.objective import (
     compute_advantages,
-    compute_loss,
     needs_critic,
     needs_greedy_baseline,
 )
 from mmrft.trainer.optim import make_optimizer
 from mmrft.trainer.rollout_step import collect_rollouts
 from mmrft.trainer.signals import StopOnSignal
+from mmrft.trainer.update import NonFiniteGuard, critic_values, policy_logprobs, update_policy
 
 log = logging.getLogger(__name__)
 
@@ -168,6 +166,8 @@ def train_rl(
         max_new_tokens=rcfg.max_new_tokens,
     )
     greedy_baseline = needs_greedy_baseline(acfg)
+    lp_micro = cfg.rl.logprob_micro_batch_size
+    guard = NonFiniteGuard(cfg.rl.max_nonfinite_updates)
     # SIGTERM/SIGINT: finish the step, write a checkpoint, raise RunInterrupted (signals.py)
     with StopOnSignal("RL") as stop, progress_bar() as bar:
         if start == 0 and eval_samples and not result.evals:  # not again after a step-0 stop
@@ -206,16 +206,31 @@ def train_rl(
                 old_logp = (
                     None
                     if on_policy
-                    else policy_logprobs(model, family, batch, temp=rcfg.temperature)
+                    else policy_logprobs(
+                        model, family, batch, temp=rcfg.temperature, micro_batch_size=lp_micro
+                    )
                 )
                 ref_logp = None
                 if ref_model is not None:  # ref_model is model: a LoRA policy, adapters off
                     with model.disable_adapter() if ref_model is model else nullcontext():
-                        ref_logp = policy_logprobs(ref_model, family, batch, temp=rcfg.temperature)
+                        ref_logp = policy_logprobs(
+                            ref_model,
+                            family,
+                            batch,
+                            temp=rcfg.temperature,
+                            micro_batch_size=lp_micro,
+                        )
                 old_values = (
                     None
                     if critic is None
-                    else critic_values(critic, model, family, batch, temp=rcfg.temperature)
+                    else critic_values(
+                        critic,
+                        model,
+                        family,
+                        batch,
+                        temp=rcfg.temperature,
+                        micro_batch_size=lp_micro,
+                    )
                 )  # [N, L]
             advantages, returns = compute_advantages(
                 acfg,
@@ -247,6 +262,7 @@ def train_rl(
                 old_values=old_values,
                 returns=returns,
                 train_policy=train_policy,
+                guard=guard,
             )
             if train_policy:
                 sched.step()
@@ -317,150 +333,3 @@ def train_rl(
 def _mean(x: torch.Tensor, mask: torch.Tensor) -> float:
     """Mean of per-row [N] or per-token [N, L] values (real tokens only)."""
     return (x.mean() if x.dim() == 1 else masked_mean(x, mask)).item()
-
-
-def forward_rows(
-    net: torch.nn.Module,
-    family: ModelFamily,
-    batch: RolloutBatch,
-    rows: list[int] | None = None,
-    *,
-    temp: float,
-    hidden: bool = False,
-) -> tuple[torch.Tensor, ...]:
-    """``(logp [n, L], logits [n, L, V])`` of ``batch``'s completions (``rows``, default all)
-    under ``net``, plus the final hidden states [n, L, H] with ``hidden``.
-
-    A group's rows share one image, so its vision encoding is computed once.
-    """
-    device = next(net.parameters()).device
-    sel = list(range(len(batch.texts))) if rows is None else rows
-    prompt = {k: v.to(device) for k, v in batch.select(sel).items()}
-    first: dict[int, int] = {}
-    source = [first.setdefault(batch.sample_index[r], i) for i, r in enumerate(sel)]
-    prompt = family.share_vision(net, prompt, source)
-    return completion_logprobs(
-        net,
-        prompt,
-        batch.completion_ids[sel].to(device),
-        batch.completion_mask[sel].to(device),
-        temperature=temp,
-        suppressed_ids=family.suppressed_token_ids(),
-        hidden=hidden,
-    )
-
-
-def policy_logprobs(
-    net: torch.nn.Module, family: ModelFamily, batch: RolloutBatch, *, temp: float
-) -> torch.Tensor:
-    """Log-probs [N, L] of all of ``batch``'s completions (the no-grad rollout/reference pass)."""
-    return forward_rows(net, family, batch, temp=temp)[0]
-
-
-def critic_values(
-    critic: Critic,
-    policy: torch.nn.Module,
-    family: ModelFamily,
-    batch: RolloutBatch,
-    rows: list[int] | None = None,
-    *,
-    temp: float,
-) -> torch.Tensor:
-    """Values [n, L] of ``batch``'s completion states; a shared critic reads the policy."""
-    net = policy if critic.shared else critic.backbone
-    return critic.values(forward_rows(net, family, batch, rows, temp=temp, hidden=True)[2])
-
-
-def update_policy(
-    cfg: Config,
-    model: torch.nn.Module,
-    opt: torch.optim.Optimizer,
-    batch: RolloutBatch,
-    advantages: torch.Tensor,
-    mask: torch.Tensor,
-    family: ModelFamily,
-    *,
-    old_logp: torch.Tensor | None,
-    ref_logp: torch.Tensor | None,
-    kl_coef: float,
-    critic: Critic | None = None,
-    critic_opt: torch.optim.Optimizer | None = None,
-    old_values: torch.Tensor | None = None,
-    returns: torch.Tensor | None = None,
-    train_policy: bool = True,
-) -> dict[str, float]:
-    """``ppo_epochs`` passes over ``mini_batches`` shuffled slices; one optimizer step per slice.
-
-    ``old_logp`` [N, L] are the rollout policy's log-probs, taken before any update, so every
-    epoch's ratio is against the rollout policy. ``None`` means one epoch of one mini-batch:
-    the policy is still the rollout policy at the only forward pass, so its detached log-probs
-    serve as old log-probs (ratio == 1) and the extra forward pass is skipped.
-
-    With a ``critic`` its value loss against ``returns`` [N, L] (clipped around ``old_values``)
-    is added and its optimizer stepped too. ``train_policy=False`` (critic warm-up) trains the
-    critic alone: the policy loss is left out and a shared backbone gets no gradient.
-    """
-    acfg, ccfg = cfg.algorithm, cfg.critic
-    N = len(batch.texts)
-    all_rows = list(range(N))
-    model.train()
-    shared = critic is not None and critic.shared
-    history: dict[str, list[float]] = {}
-    for _ in range(acfg.ppo_epochs):
-        perm = all_rows if acfg.mini_batches == 1 else torch.randperm(N).tolist()
-        for chunk in torch.tensor(perm).chunk(acfg.mini_batches):
-            rows = chunk.tolist()
-            temp = cfg.rollout.temperature
-            logp, logits, *hidden = forward_rows(
-                model, family, batch, rows, temp=temp, hidden=shared
-            )
-            old = logp.detach() if old_logp is None else old_logp[rows]
-            ref = None if ref_logp is None else ref_logp[rows]
-            weights, gap = None, {}
-            if batch.logprobs is not None:  # the engine's log-probs: measure (and correct) the gap
-                rollout_logp = batch.logprobs[rows].to(old.device)
-                gap = mismatch_metrics(old, rollout_logp, mask[rows])
-                if acfg.tis_cap is not None:
-                    weights = truncated_is_weights(old, rollout_logp, mask[rows], acfg.tis_cap)
-            loss, m = compute_loss(
-                acfg,
-                logp,
-                old,
-                advantages[rows],
-                mask[rows],
-                ref_logp=ref,
-                logits=logits,
-                kl_coef=kl_coef,
-                max_len=cfg.rollout.max_new_tokens,
-                token_weights=weights,
-            )
-            m.update(gap)
-            if not train_policy:
-                loss = loss.detach() * 0  # warm-up: the critic's loss alone
-            if critic is not None:
-                if shared:  # the head reads this very forward pass; warm-up keeps the trunk still
-                    values = critic.values(hidden[0] if train_policy else hidden[0].detach())
-                else:
-                    values = critic_values(critic, model, family, batch, rows, temp=temp)
-                vf_loss, vm = critic_loss(
-                    ccfg, values, old_values[rows], returns[rows], mask[rows], acfg.loss_agg_mode
-                )
-                loss = loss + ccfg.vf_coef * vf_loss
-                m.update(vm)
-            opt.zero_grad(set_to_none=True)
-            if critic_opt is not None:
-                critic_opt.zero_grad(set_to_none=True)
-            loss.backward()
-            m["actor/grad_norm"] = torch.nn.utils.clip_grad_norm_(
-                model.parameters(), cfg.rl.max_grad_norm
-            ).item()
-            if train_policy:
-                opt.step()
-            if critic is not None:
-                m["critic/grad_norm"] = torch.nn.utils.clip_grad_norm_(
-                    critic.parameters(), ccfg.max_grad_norm
-                ).item()
-                critic_opt.step()
-            for k, v in m.items():
-                history.setdefault(k, []).append(v)
-    return {k: sum(v) / len(v) for k, v in history.items()}

@@ -1,0 +1,220 @@
+"""torchrun + torch.distributed + FSDP2: process groups, sharding and rank-aware reductions.
+
+Design note. mmrft has no distributed layer of its own: ``torchrun`` starts one process per
+device and sets RANK / WORLD_SIZE / LOCAL_RANK / MASTER_ADDR; ``init_distributed`` joins the
+process group (NCCL on CUDA, gloo on CPU); ``shard_model`` applies FSDP2's ``fully_shard`` to
+each decoder layer and then the whole model (or wraps it in DDP). Everything here is a no-op in
+a plain single process, so the same code path runs with and without torchrun.
+
+Data parallelism splits a step's *prompts* across ranks, each GRPO group whole on one rank, so
+group statistics (advantages) need no communication; what must be global is reduced here: the
+loss normaliser (``update.py``), reward/metric means, and only rank 0 writes files.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+
+log = logging.getLogger(__name__)
+
+TORCHRUN_VARS = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
+
+
+@dataclass(frozen=True)
+class World:
+    """This process's place among the ranks (rank 0 of 1 without torchrun)."""
+
+    rank: int = 0
+    size: int = 1
+    local_rank: int = 0
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+def is_distributed() -> bool:
+    return dist.is_available() and dist.is_initialized()
+
+
+def world_size() -> int:
+    return dist.get_world_size() if is_distributed() else 1
+
+
+def rank() -> int:
+    return dist.get_rank() if is_distributed() else 0
+
+
+def is_main() -> bool:
+    return rank() == 0
+
+
+def current_world() -> World:
+    local = int(os.environ.get("LOCAL_RANK", 0)) if is_distributed() else 0
+    return World(rank(), world_size(), local)
+
+
+def launched_by_torchrun() -> bool:
+    """torchrun (or another launcher) set a world size above 1 for this process."""
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1
+
+
+def init_distributed(device: str = "auto") -> World:
+    """Join torchrun's process group when launched by it; a single process otherwise.
+
+    ``device``: ``model.device`` (auto/cpu/cuda): NCCL for CUDA, gloo for the CPU. Each rank
+    uses CUDA device LOCAL_RANK. Raises a clear error when WORLD_SIZE > 1 but the rendezvous
+    variables are missing (e.g. the environment was half copied from a torchrun job).
+    """
+    if is_distributed() or not launched_by_torchrun():
+        return current_world()
+    missing = [v for v in TORCHRUN_VARS if v not in os.environ]
+    if missing:
+        raise RuntimeError(
+            f"WORLD_SIZE={os.environ['WORLD_SIZE']} but {', '.join(missing)} unset: launch with "
+            "`torchrun --nproc_per_node N -m mmrft train CONFIG` (or unset WORLD_SIZE)"
+        )
+    use_cuda = device.startswith("cuda") or (device == "auto" and torch.cuda.is_available())
+    if use_cuda:
+        torch.cuda.set_device(int(os.environ["LOCAL_RANK"]))
+    dist.init_process_group(backend="nccl" if use_cuda else "gloo")
+    world = current_world()
+    log.info("rank %d of %d joined (%s)", world.rank, world.size, "nccl" if use_cuda else "gloo")
+    return world
+
+
+def rank_device(device: str) -> str:
+    """The device this rank computes on: ``cuda:LOCAL_RANK`` under torchrun with CUDA."""
+    if is_distributed() and device in ("auto", "cuda") and torch.cuda.is_available():
+        return f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}"
+    return device
+
+
+def all_reduce_sum(x: torch.Tensor) -> torch.Tensor:
+    """Sum of ``x`` over ranks (a copy; ``x`` itself unchanged); ``x`` in a single process."""
+    if not is_distributed():
+        return x
+    out = x.detach().clone()
+    dist.all_reduce(out, op=dist.ReduceOp.SUM)
+    return out
+
+
+def all_reduce_mean(values: dict[str, float]) -> dict[str, float]:
+    """Per-key mean over ranks of scalar metrics (the same keys on every rank)."""
+    if not is_distributed() or not values:
+        return values
+    keys = sorted(values)
+    t = torch.tensor([float(values[k]) for k in keys], dtype=torch.float64)
+    dist.all_reduce(t, op=dist.ReduceOp.SUM)
+    return {k: v / dist.get_world_size() for k, v in zip(keys, t.tolist(), strict=True)}
+
+
+def all_gather_objects(obj: object) -> list[object]:
+    """Every rank's ``obj``, in rank order (``[obj]`` in a single process)."""
+    if not is_distributed():
+        return [obj]
+    out: list[object] = [None] * dist.get_world_size()
+    dist.all_gather_object(out, obj)
+    return out
+
+
+def shard_rows(n_prompts: int, group_size: int) -> slice:
+    """This rank's prompts of a step's ``n_prompts`` (rows: whole groups of ``group_size``).
+
+    Prompts are dealt in contiguous blocks so a group never straddles ranks; the world size must
+    divide the prompt count (checked at config load), so every rank does the same work.
+    """
+    size, r = world_size(), rank()
+    if n_prompts % size:
+        raise ValueError(
+            f"rollout.prompts_per_step={n_prompts} is not divisible by the world size {size}"
+        )
+    per = n_prompts // size
+    return slice(r * per, (r + 1) * per)
+
+
+def barrier() -> None:
+    if is_distributed():
+        dist.barrier()
+
+
+def destroy() -> None:
+    if is_distributed():
+        dist.destroy_process_group()
+
+
+def block_classes(model: torch.nn.Module) -> set[str]:
+    """Class names of the repeated blocks FSDP2 shards one by one: transformers lists them as
+    ``_no_split_modules`` (decoder layers, vision blocks) on every model class."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return set(getattr(base, "_no_split_modules", None) or [])
+
+
+def shard_model(
+    model: torch.nn.Module,
+    strategy: str = "fsdp2",
+    *,
+    compute_dtype: torch.dtype | None = None,
+    reshard_after_forward: bool = True,
+    units: tuple[str, ...] = (),
+) -> torch.nn.Module:
+    """Shard (fsdp2) or replicate (ddp) ``model`` over the ranks, in place; a no-op alone.
+
+    fsdp2: ``fully_shard`` on every block of ``block_classes`` and then on the whole model, so
+    one block's weights are gathered at a time. ``units``: module paths that are also sharded
+    as units of their own because code calls them directly rather than through the model's
+    forward (the family's vision tower, run once per group by ``share_vision``); their
+    weights would otherwise be gathered only by the root's hook. With a ``compute_dtype`` below float32, FSDP2's
+    ``MixedPrecisionPolicy`` casts the gathered weights for compute while the sharded float32
+    weights (and AdamW's states) stay the master copy, and gradients are reduced in float32.
+    ddp: the composable ``replicate`` (DDP without a wrapper, so the model keeps its HF API).
+    """
+    if not is_distributed():
+        return model
+    if strategy == "ddp":
+        from torch.distributed._composable.replicate import replicate
+
+        replicate(model)
+        return model
+    if strategy != "fsdp2":
+        raise ValueError(f"distributed.strategy {strategy!r}: expected 'fsdp2' or 'ddp'")
+    from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard
+
+    if any(type(p).__module__.startswith("bitsandbytes") for p in model.parameters()):
+        raise ValueError(
+            "distributed.strategy=fsdp2 cannot shard bitsandbytes-quantized weights "
+            "(model.quantization); use distributed.strategy=ddp"
+        )
+    mp = None
+    if compute_dtype is not None and compute_dtype != torch.float32:
+        mp = MixedPrecisionPolicy(param_dtype=compute_dtype, reduce_dtype=torch.float32)
+    opts = {"reshard_after_forward": reshard_after_forward}
+    if mp is not None:
+        opts["mp_policy"] = mp
+    names = block_classes(model)
+    for module in model.modules():
+        if type(module).__name__ in names:
+            fully_shard(module, **opts)
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    for path in units:
+        fully_shard(base.get_submodule(path), **opts)
+    fully_shard(model, **opts)
+    if units:
+        # FSDP2 picks its root at the first forward, and refuses one that starts inside a unit;
+        # fix the root now so the vision tower can be called directly from the first step
+        # (torch 2.14 private API, hence the guard).
+        state = getattr(model, "_get_fsdp_state", None)
+        if state is not None:
+            state()._lazy_init()
+    return model
+
+
+def is_sharded(model: torch.nn.Module) -> bool:
+    from torch.distributed.fsdp import FSDPModule
+
+    return isinstance(model, FSDPModule)

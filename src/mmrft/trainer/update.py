@@ -1,0 +1,374 @@
+"""The policy (and critic) update, micro-batched: the one place where batches meet memory.
+
+Design note. A step's rollout batch (prompts_per_step x group_size rows) is split three ways:
+
+* ``algorithm.mini_batches`` slices: one optimizer step each (the PPO notion of a mini-batch);
+* ``rl.micro_batch_size`` rows per forward/backward inside a slice: gradients accumulate over
+  its micro-batches and the optimizer steps once per slice;
+* under torchrun, each rank holds its own share of the rows (whole GRPO groups).
+
+Micro-batching must not change the update. The loss of a slice is ``agg_loss`` with the
+*slice's* normaliser (its token count, sequence count or N * max_len; ``agg_denominator``), so
+each micro-batch's loss is its numerator over that same normaliser and their sum is the slice's
+loss exactly: not a mean of per-micro-batch means, which would weigh a short micro-batch's
+tokens more (the classic accumulation bug). Across ranks the normaliser is all-reduced, and each
+rank's loss is scaled by the world size because FSDP/DDP average gradients over ranks: N ranks
+with b rows each then take the step one process takes with N * b rows.
+
+The no-grad passes (rollout-policy, reference and critic values) run in chunks of
+``rl.logprob_micro_batch_size`` rows: the same rows, the same numbers, less peak memory.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+
+import torch
+
+from mmrft.algorithms.aggregation import agg_denominator
+from mmrft.algorithms.mismatch import mismatch_metrics, truncated_is_weights
+from mmrft.config import Config
+from mmrft.models.families import ModelFamily
+from mmrft.models.logprobs import completion_logprobs
+from mmrft.rollout.base import RolloutBatch
+from mmrft.trainer.critic import Critic, critic_loss
+from mmrft.trainer.distributed import all_reduce_sum, world_size
+from mmrft.trainer.objective import compute_loss
+
+log = logging.getLogger(__name__)
+
+# Metrics that are sums of the micro-batches' parts (each normalised by the whole slice);
+# every other metric is a token-weighted mean over micro-batches.
+ADDITIVE_METRICS = ("actor/loss", "actor/pg_loss", "critic/vf_loss")
+
+
+def micro_batches(rows: list[int], size: int | None) -> list[list[int]]:
+    """``rows`` in consecutive chunks of at most ``size`` (None or 0: one chunk).
+
+    >>> micro_batches([4, 1, 7, 2, 9], 2)
+    [[4, 1], [7, 2], [9]]
+    """
+    if not size or size >= len(rows):
+        return [rows]
+    return [rows[i : i + size] for i in range(0, len(rows), size)]
+
+
+def forward_rows(
+    net: torch.nn.Module,
+    family: ModelFamily,
+    batch: RolloutBatch,
+    rows: list[int] | None = None,
+    *,
+    temp: float,
+    hidden: bool = False,
+) -> tuple[torch.Tensor, ...]:
+    """``(logp [n, L], logits [n, L, V])`` of ``batch``'s completions (``rows``, default all)
+    under ``net``, plus the final hidden states [n, L, H] with ``hidden``.
+
+    A group's rows share one image, so its vision encoding is computed once.
+    """
+    device = next(net.parameters()).device
+    sel = list(range(len(batch.texts))) if rows is None else rows
+    prompt = {k: v.to(device) for k, v in batch.select(sel).items()}
+    first: dict[int, int] = {}
+    source = [first.setdefault(batch.sample_index[r], i) for i, r in enumerate(sel)]
+    prompt = family.share_vision(net, prompt, source)
+    return completion_logprobs(
+        net,
+        prompt,
+        batch.completion_ids[sel].to(device),
+        batch.completion_mask[sel].to(device),
+        temperature=temp,
+        suppressed_ids=family.suppressed_token_ids(),
+        hidden=hidden,
+    )
+
+
+def policy_logprobs(
+    net: torch.nn.Module,
+    family: ModelFamily,
+    batch: RolloutBatch,
+    *,
+    temp: float,
+    micro_batch_size: int | None = None,
+) -> torch.Tensor:
+    """Log-probs [N, L] of all of ``batch``'s completions (a no-grad rollout/reference pass),
+    ``micro_batch_size`` rows per forward."""
+    rows = list(range(len(batch.texts)))
+    parts = [
+        forward_rows(net, family, batch, chunk, temp=temp)[0]
+        for chunk in micro_batches(rows, micro_batch_size)
+    ]
+    return torch.cat(parts)  # [N, L]: every chunk keeps the batch's padded width L
+
+
+def critic_values(
+    critic: Critic,
+    policy: torch.nn.Module,
+    family: ModelFamily,
+    batch: RolloutBatch,
+    rows: list[int] | None = None,
+    *,
+    temp: float,
+    micro_batch_size: int | None = None,
+) -> torch.Tensor:
+    """Values [n, L] of ``batch``'s completion states; a shared critic reads the policy."""
+    net = policy if critic.shared else critic.backbone
+    sel = list(range(len(batch.texts))) if rows is None else rows
+    parts = [
+        critic.values(forward_rows(net, family, batch, chunk, temp=temp, hidden=True)[2])
+        for chunk in micro_batches(sel, micro_batch_size)
+    ]
+    return torch.cat(parts)  # [n, L]
+
+
+def update_policy(
+    cfg: Config,
+    model: torch.nn.Module,
+    opt: torch.optim.Optimizer,
+    batch: RolloutBatch,
+    advantages: torch.Tensor,
+    mask: torch.Tensor,
+    family: ModelFamily,
+    *,
+    old_logp: torch.Tensor | None,
+    ref_logp: torch.Tensor | None,
+    kl_coef: float,
+    critic: Critic | None = None,
+    critic_opt: torch.optim.Optimizer | None = None,
+    old_values: torch.Tensor | None = None,
+    returns: torch.Tensor | None = None,
+    train_policy: bool = True,
+    guard: NonFiniteGuard | None = None,
+) -> dict[str, float]:
+    """``ppo_epochs`` passes over ``mini_batches`` shuffled slices; one optimizer step per slice,
+    after accumulating the gradients of its ``rl.micro_batch_size``-row micro-batches.
+
+    ``old_logp`` [N, L] are the rollout policy's log-probs, taken before any update, so every
+    epoch's ratio is against the rollout policy. ``None`` means one epoch of one mini-batch:
+    the policy is still the rollout policy at the only forward pass, so its detached log-probs
+    serve as old log-probs (ratio == 1) and the extra forward pass is skipped.
+
+    With a ``critic`` its value loss against ``returns`` [N, L] (clipped around ``old_values``)
+    is added and its optimizer stepped too. ``train_policy=False`` (critic warm-up) trains the
+    critic alone: the policy loss is left out and a shared backbone gets no gradient.
+
+    A slice whose loss or gradient norm is NaN/inf is not stepped (``actor/nonfinite`` = 1);
+    ``guard`` counts such slices and aborts the run after too many in a row.
+    """
+    acfg = cfg.algorithm
+    N = len(batch.texts)
+    all_rows = list(range(N))
+    model.train()
+    history: dict[str, list[float]] = {}
+    for _ in range(acfg.ppo_epochs):
+        perm = all_rows if acfg.mini_batches == 1 else torch.randperm(N).tolist()
+        for chunk in torch.tensor(perm).chunk(acfg.mini_batches):
+            rows = chunk.tolist()
+            opt.zero_grad(set_to_none=True)
+            if critic_opt is not None:
+                critic_opt.zero_grad(set_to_none=True)
+            m = backward_slice(
+                cfg, model, family, batch, rows, advantages, mask,
+                old_logp=old_logp, ref_logp=ref_logp, kl_coef=kl_coef, critic=critic,
+                old_values=old_values, returns=returns, train_policy=train_policy,
+            )  # fmt: skip
+            m["actor/grad_norm"] = grad_norm(model, cfg.rl.max_grad_norm)
+            finite = math.isfinite(m["actor/grad_norm"]) and math.isfinite(m["actor/loss"])
+            if guard is not None:
+                guard.check(finite, m)
+            if not finite:  # a NaN/inf loss or gradient: skip this update, keep the weights
+                opt.zero_grad(set_to_none=True)
+            elif train_policy:
+                opt.step()
+            if critic is not None:
+                m["critic/grad_norm"] = torch.nn.utils.clip_grad_norm_(
+                    critic.parameters(), cfg.critic.max_grad_norm
+                ).item()
+                critic_opt.step()
+            for k, v in m.items():
+                history.setdefault(k, []).append(v)
+    return {k: sum(v) / len(v) for k, v in history.items()}
+
+
+class NonFiniteUpdates(RuntimeError):
+    """Too many consecutive updates had a NaN/inf loss or gradient."""
+
+
+class NonFiniteGuard:
+    """Counts consecutive non-finite updates (skipped, logged) and stops the run after
+    ``limit`` in a row: one bad batch is survivable, a diverged model is not."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit, self.in_a_row = limit, 0
+
+    def check(self, finite: bool, metrics: dict[str, float]) -> None:
+        metrics["actor/nonfinite"] = 0.0 if finite else 1.0
+        if finite:
+            self.in_a_row = 0
+            return
+        self.in_a_row += 1
+        log.warning(
+            "non-finite loss %s or gradient norm %s: update skipped (%d in a row, limit %d)",
+            metrics.get("actor/loss"),
+            metrics.get("actor/grad_norm"),
+            self.in_a_row,
+            self.limit,
+        )
+        if self.in_a_row >= self.limit:
+            raise NonFiniteUpdates(
+                f"{self.in_a_row} updates in a row had a NaN/inf loss or gradient (limit "
+                "rl.max_nonfinite_updates): the policy diverged; lower rl.lr or check the reward"
+            )
+
+
+def grad_norm(model: torch.nn.Module, max_norm: float) -> float:
+    """Clip ``model``'s gradients to ``max_norm`` and return their total norm before clipping
+    (under FSDP2 the norm is a DTensor over all shards: its full value)."""
+    norm = torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm)
+    if hasattr(norm, "full_tensor"):
+        norm = norm.full_tensor()
+    return norm.item()
+
+
+def backward_slice(
+    cfg: Config,
+    model: torch.nn.Module,
+    family: ModelFamily,
+    batch: RolloutBatch,
+    rows: list[int],
+    advantages: torch.Tensor,
+    mask: torch.Tensor,
+    *,
+    old_logp: torch.Tensor | None,
+    ref_logp: torch.Tensor | None,
+    kl_coef: float,
+    critic: Critic | None = None,
+    old_values: torch.Tensor | None = None,
+    returns: torch.Tensor | None = None,
+    train_policy: bool = True,
+) -> dict[str, float]:
+    """Accumulate into ``.grad`` the gradient of the loss of slice ``rows`` (one mini-batch),
+    ``rl.micro_batch_size`` rows per forward/backward; returns the slice's metrics.
+
+    Every micro-batch is normalised by the whole slice's ``agg_denominator``, summed over ranks;
+    each rank's loss is multiplied by the world size because FSDP/DDP average gradients.
+    """
+    acfg = cfg.algorithm
+    mode = acfg.loss_agg_mode
+    denom = all_reduce_sum(
+        agg_denominator(mask[rows], mode, max_len=cfg.rollout.max_new_tokens).double()
+    )
+    vf_denom = None
+    if critic is not None:
+        vf_denom = all_reduce_sum(agg_denominator(mask[rows], mode).double())
+    scale = world_size()
+    parts: list[tuple[dict[str, float], float]] = []
+    for micro in micro_batches(rows, cfg.rl.micro_batch_size):
+        loss, m = _micro_batch_loss(
+            cfg, model, family, batch, micro, advantages, mask,
+            old_logp=old_logp, ref_logp=ref_logp, kl_coef=kl_coef, critic=critic,
+            old_values=old_values, returns=returns, train_policy=train_policy,
+            denominator=denom, vf_denominator=vf_denom,
+        )  # fmt: skip
+        (loss * scale if scale > 1 else loss).backward()
+        parts.append((m, mask[micro].sum().item()))
+    return _reduce_over_ranks(*_combine(parts))
+
+
+def _micro_batch_loss(
+    cfg: Config,
+    model: torch.nn.Module,
+    family: ModelFamily,
+    batch: RolloutBatch,
+    rows: list[int],
+    advantages: torch.Tensor,
+    mask: torch.Tensor,
+    *,
+    old_logp: torch.Tensor | None,
+    ref_logp: torch.Tensor | None,
+    kl_coef: float,
+    critic: Critic | None,
+    old_values: torch.Tensor | None,
+    returns: torch.Tensor | None,
+    train_policy: bool,
+    denominator: torch.Tensor,
+    vf_denominator: torch.Tensor | None,
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """The loss of micro-batch ``rows`` as its share of the slice's loss (normalised by the
+    slice's ``denominator``), and its metrics."""
+    acfg = cfg.algorithm
+    temp = cfg.rollout.temperature
+    shared = critic is not None and critic.shared
+    logp, logits, *hidden = forward_rows(model, family, batch, rows, temp=temp, hidden=shared)
+    old = logp.detach() if old_logp is None else old_logp[rows]
+    ref = None if ref_logp is None else ref_logp[rows]
+    weights, gap = None, {}
+    if batch.logprobs is not None:  # the engine's log-probs: measure (and correct) the gap
+        rollout_logp = batch.logprobs[rows].to(old.device)
+        gap = mismatch_metrics(old, rollout_logp, mask[rows])
+        if acfg.tis_cap is not None:
+            weights = truncated_is_weights(old, rollout_logp, mask[rows], acfg.tis_cap)
+    loss, m = compute_loss(
+        acfg,
+        logp,
+        old,
+        advantages[rows],
+        mask[rows],
+        ref_logp=ref,
+        logits=logits,
+        kl_coef=kl_coef,
+        max_len=cfg.rollout.max_new_tokens,
+        token_weights=weights,
+        denominator=denominator.to(logp.dtype),
+    )
+    m.update(gap)
+    if not train_policy:
+        loss = loss.detach() * 0  # warm-up: the critic's loss alone
+    if critic is not None:
+        if shared:  # the head reads this very forward pass; warm-up keeps the trunk still
+            values = critic.values(hidden[0] if train_policy else hidden[0].detach())
+        else:
+            values = critic_values(critic, model, family, batch, rows, temp=temp)
+        vf_loss, vm = critic_loss(
+            cfg.critic,
+            values,
+            old_values[rows],
+            returns[rows],
+            mask[rows],
+            acfg.loss_agg_mode,
+            denominator=vf_denominator.to(values.dtype),
+        )
+        loss = loss + cfg.critic.vf_coef * vf_loss
+        m.update(vm)
+    return loss, m
+
+
+def _combine(parts: list[tuple[dict[str, float], float]]) -> tuple[dict[str, float], float]:
+    """One slice's metrics from its micro-batches': sums for the loss parts (already normalised
+    by the whole slice), token-weighted means for everything else; and the slice's tokens."""
+    total = sum(w for _, w in parts)
+    if len(parts) == 1:
+        return dict(parts[0][0]), total
+    out: dict[str, float] = {}
+    for key in parts[0][0]:
+        if key in ADDITIVE_METRICS:
+            out[key] = sum(m[key] for m, _ in parts)
+        else:
+            out[key] = sum(m[key] * w for m, w in parts) / (total or 1.0)
+    return out, total
+
+
+def _reduce_over_ranks(metrics: dict[str, float], tokens: float) -> dict[str, float]:
+    """The whole (all-rank) slice's metrics: loss parts summed over ranks, the rest
+    token-weighted; unchanged in a single process."""
+    if world_size() == 1:
+        return metrics
+    keys = sorted(metrics)
+    local = [metrics[k] if k in ADDITIVE_METRICS else metrics[k] * tokens for k in keys]
+    summed = all_reduce_sum(torch.tensor([*local, tokens], dtype=torch.float64)).tolist()
+    total = summed[-1] or 1.0
+    return {
+        k: v if k in ADDITIVE_METRICS else v / total for k, v in zip(keys, summed, strict=False)
+    }

@@ -1,0 +1,94 @@
+"""One process of the data-parallel equivalence check (run by torchrun, or alone for 1 rank).
+
+Every rank builds the same tiny policy, samples the same fixed rollout of ``PROMPTS`` prompts x
+``GROUP`` completions (before sharding, so all ranks hold identical rows), keeps its own
+prompts' rows (whole groups), shards the policy with FSDP2 (or replicates it), and runs
+``STEPS`` RL updates on those rows: rollout-policy log-probs, reference KL, entropy, two PPO
+epochs, micro-batches. Rank 0 writes the full parameters and the per-step losses to ARGV[1].
+
+    torchrun --standalone --nproc_per_node 2 tests/distributed/rl_worker.py out.pt fsdp2 3
+    python tests/distributed/rl_worker.py out.pt none 0
+    (a 4th argument ``local`` normalises each rank by its own token count: the bug, on purpose)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+
+import torch
+from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
+
+from mmrft.algorithms.advantages import ADV_ESTIMATORS
+from mmrft.config import load_config
+from mmrft.models import family_for, load_policy
+from mmrft.rollout import HFSampler, SamplingParams
+from mmrft.tasks import TASKS
+from mmrft.trainer import update
+from mmrft.trainer.distributed import destroy, init_distributed, shard_model, shard_rows
+from mmrft.trainer.optim import make_optimizer
+from mmrft.trainer.update import policy_logprobs, update_policy
+
+PROMPTS, GROUP, STEPS = 4, 4, 3
+
+
+def main(out: str, strategy: str, micro: int, normaliser: str = "global") -> None:
+    world = init_distributed("cpu")
+    if normaliser == "local":  # the bug the global normaliser prevents, for the test to see
+        update.all_reduce_sum = lambda x: x
+    torch.set_num_threads(1)
+    cfg = load_config(
+        None,
+        [
+            "algorithm.loss_agg_mode=token-mean",
+            "algorithm.kl_coef=0.05",
+            "algorithm.entropy_coef=0.01",
+            "algorithm.ppo_epochs=2",
+            "rollout.max_new_tokens=10",
+            f"rollout.group_size={GROUP}",
+            f"rl.micro_batch_size={micro or 'null'}",
+        ],
+    )
+    model, processor = load_policy("tiny-qwen2.5-vl", seed=0)
+    model = model.double()
+    ref, _ = load_policy("tiny-qwen2.5-vl", seed=1)
+    ref = ref.double().requires_grad_(False)
+    family = family_for(model.config.model_type, processor)
+    samples = TASKS.get("count")().dataset(PROMPTS, seed=5, level=2)
+    batch = HFSampler(model, family).generate(
+        samples, SamplingParams(n=GROUP, max_new_tokens=10, seed=0)
+    )
+    # unequal lengths, so the global token count differs from a per-rank one
+    lengths = torch.tensor([2 + (7 * i) % 9 for i in range(len(batch.texts))])
+    cut = (torch.arange(batch.completion_mask.shape[1]) < lengths[:, None]).double()
+    batch = dataclasses.replace(batch, completion_mask=cut * batch.completion_mask.double())
+    rewards = torch.arange(len(batch.texts), dtype=torch.float64).remainder(3)  # [N] 0,1,2,...
+
+    mine = shard_rows(PROMPTS, GROUP)  # this rank's prompts
+    rows = list(range(mine.start * GROUP, mine.stop * GROUP))
+    batch, rewards = batch.subset(rows), rewards[rows]
+    advantages = ADV_ESTIMATORS.get("grpo")(rewards, GROUP)  # groups are whole on each rank
+    with torch.no_grad():
+        ref_logp = policy_logprobs(ref, family, batch, temp=1.0)
+    if strategy != "none":
+        shard_model(model, strategy, units=family.vision_tower)
+    opt, _ = make_optimizer(model, lr=1e-3, weight_decay=0.0)
+    losses = []
+    for _ in range(STEPS):
+        with torch.no_grad():
+            old_logp = policy_logprobs(model, family, batch, temp=1.0)
+        m = update_policy(
+            cfg, model, opt, batch, advantages, batch.completion_mask, family,
+            old_logp=old_logp, ref_logp=ref_logp, kl_coef=cfg.algorithm.kl_coef,
+        )  # fmt: skip
+        losses.append(m["actor/loss"])
+    full = get_model_state_dict(
+        model, options=StateDictOptions(full_state_dict=True, cpu_offload=True)
+    )
+    if world.is_main:
+        torch.save({"params": full, "losses": losses, "world": world.size}, out)
+    destroy()
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:3], int(sys.argv[3]), *sys.argv[4:])
