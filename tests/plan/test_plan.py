@@ -15,7 +15,12 @@ from mmrft.config import load_config
 from mmrft.models.tiny import TINY_MODELS
 from mmrft.plan import Setup, count_params, load_model_config, plan_memory, shape_from_config
 from mmrft.plan.measure import measure_update_step, scaled_qwen2_5_vl_config
-from mmrft.plan.memory import activation_bytes, layer_activation_bytes, logits_bytes
+from mmrft.plan.memory import (
+    activation_bytes,
+    layer_activation_bytes,
+    logits_bytes,
+    update_activation_bytes,
+)
 from mmrft.plan.report import parse_gib, plan_config
 
 CONFIGS = Path(__file__).resolve().parents[2] / "src" / "mmrft" / "configs"
@@ -80,6 +85,10 @@ def test_activation_and_logit_formulas_by_hand():
     assert activation_bytes(s, setup, 2, checkpointing=False) == 4000 + 960 + 50
     # checkpointed: the fp32 layer input 10*4*8, one recomputed layer 4000, norm and mask
     assert activation_bytes(s, setup, 2, checkpointing=True) == 320 + 4000 + 960 + 50
+    # the update's peak with checkpointing: the recomputed layer (4000) or the logits (840),
+    # never both at once
+    assert update_activation_bytes(s, setup, 2, True) == 320 + 960 + 50 + max(4000, 840)
+    assert update_activation_bytes(s, setup, 2, False) == 5010 + 840
     # logits: 2 x (2+1) positions x 10 vocab x (2 + 12) with grad, (2 + 8) without
     assert logits_bytes(s, setup, 2, grad=True) == 2 * 3 * 10 * 14
     assert logits_bytes(s, setup, 2, grad=False) == 2 * 3 * 10 * 10

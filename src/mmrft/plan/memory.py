@@ -24,7 +24,8 @@ What each component holds (bytes per device):
   repeat, the attention output and its reshaped copy feeding o_proj; flash/efficient attention
   keeps no S x S matrix) and 4 b I in the SwiGLU MLP (gate, silu(gate), up, their product).
   With gradient checkpointing each layer keeps only its input (4 H; the residual stream) and one
-  layer is recomputed at a time. A trainable vision tower adds the same per patch per block.
+  layer is recomputed at a time, after the logits' gradients are freed: the update peaks at the
+  larger of the two (``update_activation_bytes``). A trainable vision tower adds the same per patch per block.
 * logits (``logits_bytes``): the log-prob pass keeps the [N, L+1, V] logits (b) and their fp32
   log-softmax (4), and backward adds two fp32 gradients of that size (4 + 4): (b + 12) N (L+1) V.
   With a 150k vocabulary this is often the largest activation of an RL update.
@@ -54,6 +55,8 @@ __all__ = [
     "MemoryPlan",
     "Setup",
     "activation_bytes",
+    "recompute_bytes",
+    "update_activation_bytes",
     "layer_activation_bytes",
     "logits_bytes",
     "plan_memory",
@@ -143,21 +146,43 @@ def vision_block_activation_bytes(s: ModelShape, b: int) -> int:
 
 
 def activation_bytes(s: ModelShape, setup: Setup, n: int, checkpointing: bool) -> int:
-    """Activations saved by the forward of ``n`` sequences for the backward pass, without logits."""
+    """Activations saved by the forward of ``n`` sequences for the backward pass, without logits
+    (with checkpointing: the layer inputs plus ``recompute_bytes``)."""
     tokens = n * setup.seq_len
-    per_layer = layer_activation_bytes(s, setup.b)
-    if checkpointing:  # each layer keeps its fp32 residual input; one layer is recomputed
-        lm = s.layers * tokens * 4 * s.hidden + tokens * per_layer
-    else:
-        lm = s.layers * tokens * per_layer
+    # checkpointing: each layer keeps only its fp32 residual input
+    per_layer = 4 * s.hidden if checkpointing else layer_activation_bytes(s, setup.b)
+    lm = s.layers * tokens * per_layer
     lm += tokens * 12 * s.hidden + n * setup.seq_len**2  # final norm; the bool attention mask
     vision = 0
-    if s.vision is not None and not setup.freeze_vision and setup.lora_rank == 0:
+    if _vision_trains(s, setup):
         patches = n * setup.image_patches
         block = vision_block_activation_bytes(s, setup.b)
-        depth = s.vision.depth
-        vision = patches * (depth * 4 * s.vision.hidden + block if checkpointing else depth * block)
-    return lm + vision
+        vision = patches * s.vision.depth * (4 * s.vision.hidden if checkpointing else block)
+    return lm + vision + (recompute_bytes(s, setup, n) if checkpointing else 0)
+
+
+def _vision_trains(s: ModelShape, setup: Setup) -> bool:
+    return s.vision is not None and not setup.freeze_vision and setup.lora_rank == 0
+
+
+def recompute_bytes(s: ModelShape, setup: Setup, n: int) -> int:
+    """With checkpointing, the one layer (or vision block) whose activations backward recomputes
+    at a time."""
+    layer = n * setup.seq_len * layer_activation_bytes(s, setup.b)
+    block = n * setup.image_patches * vision_block_activation_bytes(s, setup.b)
+    return max(layer, block if _vision_trains(s, setup) else 0)
+
+
+def update_activation_bytes(s: ModelShape, setup: Setup, n: int, checkpointing: bool) -> int:
+    """Activations + logits at the update's peak. Without checkpointing every activation is
+    alive when backward starts at the logits. With it, the logits' gradients are gone before the
+    first layer is recomputed, so only the larger of the two counts."""
+    logits = logits_bytes(s, setup, n, grad=True)
+    acts = activation_bytes(s, setup, n, checkpointing)
+    if not checkpointing:
+        return acts + logits
+    recompute = recompute_bytes(s, setup, n)
+    return acts - recompute + max(recompute, logits)
 
 
 def logits_bytes(s: ModelShape, setup: Setup, n: int, grad: bool) -> int:
@@ -223,11 +248,6 @@ def _compute_copy(s: ModelShape, c: ParamCounts, setup: Setup) -> int:
     return setup.b * _trainable(c, setup) if setup.b < 4 else 0
 
 
-def _update_bytes(s: ModelShape, setup: Setup, n: int, ckpt: bool, with_logits: bool) -> int:
-    acts = activation_bytes(s, setup, n, ckpt)
-    return acts + (logits_bytes(s, setup, n, grad=True) if with_logits else 0)
-
-
 def _largest(fits, limit: int) -> int | None:
     """Largest n in 1..limit with fits(n), assuming memory grows with n (bisection)."""
     if not fits(1):
@@ -286,21 +306,20 @@ def plan_memory(s: ModelShape, setup: Setup) -> MemoryPlan:
     if vllm_awake:
         resident += comp["rollout engine"]
     ckpt = setup.gradient_checkpointing
-    acts = comp["activations (ckpt)" if ckpt else "activations (no ckpt)"]
+    acts = update_activation_bytes(s, setup, mb, ckpt)
     phases = {
         "rollout": resident + (0 if vllm_awake else comp["rollout engine"]),
         "log-prob": resident + comp["compute copy"] + comp["log-prob pass"],
-        "update": resident + comp["gradients"] + comp["compute copy"] + acts
-        + comp["logits (update)"],
+        "update": resident + comp["gradients"] + comp["compute copy"] + acts,
         "optimizer step": resident + comp["gradients"] + 4 * p_t // sh,
     }  # fmt: skip
     if critic_update:
         phases["critic update"] = resident + critic_update
     budget = int(USABLE * setup.gpu_mem_gib * GIB)
-    base_update = phases["update"] - acts - comp["logits (update)"]
+    base_update = phases["update"] - acts
 
     def update_fits(ck: bool):
-        return lambda n: base_update + _update_bytes(s, setup, n, ck, True) <= budget
+        return lambda n: base_update + update_activation_bytes(s, setup, n, ck) <= budget
 
     lp_base = phases["log-prob"] - comp["log-prob pass"]
     suggest = {
