@@ -64,7 +64,7 @@ def main(out: str, strategy: str, micro: int, normaliser: str = "global") -> Non
     batch = dataclasses.replace(batch, completion_mask=cut * batch.completion_mask.double())
     rewards = torch.arange(len(batch.texts), dtype=torch.float64).remainder(3)  # [N] 0,1,2,...
 
-    mine = shard_rows(PROMPTS, GROUP)  # this rank's prompts
+    mine = shard_rows(PROMPTS)  # this rank's prompts
     rows = list(range(mine.start * GROUP, mine.stop * GROUP))
     batch, rewards = batch.subset(rows), rewards[rows]
     advantages = ADV_ESTIMATORS.get("grpo")(rewards, GROUP)  # groups are whole on each rank

@@ -123,18 +123,16 @@ def all_gather_objects(obj: object) -> list[object]:
     return out
 
 
-def shard_rows(n_prompts: int, group_size: int) -> slice:
-    """This rank's prompts of a step's ``n_prompts`` (rows: whole groups of ``group_size``).
+def shard_rows(n: int, key: str = "rollout.prompts_per_step") -> slice:
+    """This rank's block of a step's ``n`` prompts (RL: each then sampled a whole GRPO group
+    on this rank) or samples (SFT), from every rank drawing the same ``n`` in the same order.
 
-    Prompts are dealt in contiguous blocks so a group never straddles ranks; the world size must
-    divide the prompt count (checked at config load), so every rank does the same work.
+    The world size must divide ``n`` (config key ``key``), so every rank does the same work.
     """
     size, r = world_size(), rank()
-    if n_prompts % size:
-        raise ValueError(
-            f"rollout.prompts_per_step={n_prompts} is not divisible by the world size {size}"
-        )
-    per = n_prompts // size
+    if n % size:
+        raise ValueError(f"{key}={n} is not divisible by the world size {size}")
+    per = n // size
     return slice(r * per, (r + 1) * per)
 
 

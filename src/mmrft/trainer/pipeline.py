@@ -80,6 +80,7 @@ def run(cfg: Config) -> dict:
             warmup_steps=cfg.sft.warmup_steps,
             weight_decay=cfg.sft.weight_decay,
             stop_accuracy=cfg.sft.stop_accuracy,
+            micro_batch_size=cfg.sft.micro_batch_size,
             out_dir=sft_dir,  # a SIGTERM/SIGINT checkpoint, resumed from on rerun
             processor=processor,
         )

@@ -18,8 +18,10 @@ from mmrft.models.families import ModelFamily
 from mmrft.models.logprobs import completion_logprobs
 from mmrft.progress import progress_bar
 from mmrft.trainer.checkpoint import resume_checkpoint, save_checkpoint
+from mmrft.trainer.distributed import all_reduce_sum, shard_rows, world_size
 from mmrft.trainer.optim import make_optimizer
 from mmrft.trainer.signals import StopOnSignal
+from mmrft.trainer.update import grad_norm, micro_batches
 
 log = logging.getLogger(__name__)
 
@@ -43,10 +45,17 @@ def encode_targets(family: ModelFamily, targets: list[str]) -> tuple[torch.Tenso
 
 
 def sft_loss(
-    model: torch.nn.Module, family: ModelFamily, samples: list[Sample]
+    model: torch.nn.Module,
+    family: ModelFamily,
+    samples: list[Sample],
+    denominator: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, float]:
     """Token-mean negative log-likelihood of the targets, and the fraction of targets whose every
-    token is the argmax under teacher forcing (a free, greedy-like training accuracy)."""
+    token is the argmax under teacher forcing (a free, greedy-like training accuracy).
+
+    ``denominator``: the whole step's target-token count when ``samples`` are one micro-batch
+    (or one rank's share) of it, so the pieces' losses add up to the step's token mean.
+    """
     device = next(model.parameters()).device
     prompt = {k: v.to(device) for k, v in family.encode(samples).items()}
     ids, mask = encode_targets(family, [format_target(s) for s in samples])
@@ -56,7 +65,35 @@ def sft_loss(
     )
     hit = (logits.argmax(-1) == ids) | (mask == 0)  # [B, L]
     exact = hit.all(dim=1).float().mean().item()
-    return -(logp.sum() / mask.sum().clamp(min=1)), exact
+    denom = mask.sum() if denominator is None else denominator.to(mask.dtype)
+    return -(logp.sum() / denom.clamp(min=1)), exact
+
+
+def target_tokens(family: ModelFamily, samples: list[Sample]) -> int:
+    """Number of target tokens (answer + EOS) SFT trains on for ``samples``."""
+    return int(encode_targets(family, [format_target(s) for s in samples])[1].sum().item())
+
+
+def sft_backward(
+    model: torch.nn.Module,
+    family: ModelFamily,
+    samples: list[Sample],
+    micro_batch_size: int | None = None,
+) -> tuple[float, float]:
+    """Accumulate the gradient of one SFT step over ``samples`` (this rank's share of the
+    step), ``micro_batch_size`` samples per forward/backward; returns the step's loss and
+    exact-match rate over all ranks. Each piece is normalised by the step's target-token count
+    summed over ranks (and scaled by the world size, which FSDP/DDP divide gradients by), so
+    any split computes the one-pass gradient."""
+    denom = all_reduce_sum(torch.tensor(float(target_tokens(family, samples))))
+    scale = world_size()
+    loss_sum, exact_sum = 0.0, 0.0
+    for chunk in micro_batches(list(range(len(samples))), micro_batch_size):
+        loss, exact = sft_loss(model, family, [samples[i] for i in chunk], denom)
+        (loss * scale if scale > 1 else loss).backward()
+        loss_sum, exact_sum = loss_sum + loss.item(), exact_sum + exact * len(chunk)
+    totals = all_reduce_sum(torch.tensor([loss_sum, exact_sum, float(len(samples))]))
+    return totals[0].item(), totals[1].item() / max(totals[2].item(), 1.0)
 
 
 def train_sft(
@@ -71,6 +108,7 @@ def train_sft(
     weight_decay: float = 0.0,
     max_grad_norm: float = 1.0,
     stop_accuracy: float | None = None,
+    micro_batch_size: int | None = None,
     out_dir: str | Path | None = None,
     processor: object | None = None,
 ) -> list[dict[str, float]]:
@@ -94,20 +132,20 @@ def train_sft(
     with StopOnSignal("SFT") as stop, progress_bar() as bar:
         task = bar.add_task("SFT cold start", total=steps, completed=start)
         for step in range(start + 1, steps + 1):
-            loss, exact = sft_loss(model, family, stream.next_batch(batch_size))
             opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
+            batch = stream.next_batch(batch_size)[shard_rows(batch_size, "sft.batch_size")]  # this rank's
+            loss, exact = sft_backward(model, family, batch, micro_batch_size)
+            grad_norm(model, max_grad_norm)
             opt.step()
             sched.step()
             ema = exact if step == 1 else 0.95 * ema + 0.05 * exact  # ~20-step running mean
             history.append(
-                {"step": step, "loss": loss.item(), "train_exact": exact, "train_exact_ema": ema}
+                {"step": step, "loss": loss, "train_exact": exact, "train_exact_ema": ema}
             )
             bar.update(
                 task,
                 advance=1,
-                description=f"SFT cold start  loss {loss.item():.3f}  acc {ema:.2f}",
+                description=f"SFT cold start  loss {loss:.3f}  acc {ema:.2f}",
             )
             if stop.requested:
                 saved = None
