@@ -1,6 +1,6 @@
 """Tiny Qwen2-Audio builder: the offline stand-in for ``Qwen/Qwen2-Audio-7B-Instruct``.
 
-Same recipe as ``tiny_families``: transformers' ``Qwen2AudioForConditionalGeneration`` from a
+Same recipe as ``tiny``: transformers' ``Qwen2AudioForConditionalGeneration`` from a
 small config, the project tokenizer plus the audio placeholders, and a ``Qwen2AudioProcessor``
 built offline around a ``WhisperFeatureExtractor``. What the builder has to get right:
 
@@ -17,7 +17,6 @@ built offline around a ``WhisperFeatureExtractor``. What the builder has to get 
 
 from __future__ import annotations
 
-import torch
 from transformers import (
     Qwen2AudioConfig,
     Qwen2AudioForConditionalGeneration,
@@ -26,8 +25,7 @@ from transformers import (
 )
 
 from mmrft.data.audio import SAMPLING_RATE
-from mmrft.models.tiny import TINY_MODELS
-from mmrft.models.tiny_families import _finish, _text_config, _tokenizer_with
+from mmrft.models.tiny import TINY_MODELS, TinySizes, lm_config, seeded_model, tokenizer_with
 
 AUDIO_TOKENS = ["<|audio_bos|>", "<|AUDIO|>", "<|audio_eos|>"]
 HOP_LENGTH = 160  # 10 ms at 16 kHz, Whisper's hop
@@ -69,14 +67,14 @@ def build_tiny_qwen2_audio(
 
     Clips up to ``chunk_seconds`` long; a 1 s clip is 25 ``<|AUDIO|>`` tokens (module note).
     """
-    tokenizer = _tokenizer_with(
+    tokenizer = tokenizer_with(
         AUDIO_TOKENS, eos="<|im_end|>", chat_template=QWEN2_AUDIO_CHAT_TEMPLATE
     )
     frames = chunk_seconds * SAMPLING_RATE // HOP_LENGTH  # mel frames of one padded clip
     config = Qwen2AudioConfig(
         text_config={
             "model_type": "qwen2",
-            **_text_config(tokenizer, hidden_size, num_layers, num_heads),
+            **lm_config(tokenizer, TinySizes(hidden_size, num_layers, num_heads)),
         },
         audio_config={
             "model_type": "qwen2_audio_encoder",
@@ -89,8 +87,7 @@ def build_tiny_qwen2_audio(
         },
         audio_token_index=tokenizer.convert_tokens_to_ids("<|AUDIO|>"),
     )
-    torch.manual_seed(seed)
-    model = _finish(Qwen2AudioForConditionalGeneration(config), tokenizer)
+    model = seeded_model(seed, Qwen2AudioForConditionalGeneration, config, tokenizer)
     feature_extractor = WhisperFeatureExtractor(
         feature_size=num_mel_bins,
         sampling_rate=SAMPLING_RATE,
