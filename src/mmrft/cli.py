@@ -61,9 +61,15 @@ def cmd_train(args: argparse.Namespace) -> int:
     from mmrft.config import load_config
     from mmrft.trainer.pipeline import run
 
+    from mmrft.trainer.distributed import destroy
+
     cfg = load_config(args.config, args.overrides)
-    summary = run(cfg)
-    _print_summary(summary, cfg.run.out_dir)
+    try:
+        summary = run(cfg)
+    finally:
+        destroy()  # under torchrun: leave the process group cleanly (a no-op otherwise)
+    if summary:  # under torchrun, rank 0 alone holds the summary
+        _print_summary(summary, cfg.run.out_dir)
     return 0
 
 

@@ -26,15 +26,19 @@ LOSS_REL = 1e-6
 needs_torchrun = pytest.mark.skipif(shutil.which("torchrun") is None, reason="torchrun not found")
 
 
-def _run(worker: str, out: Path, *args: str, nproc: int = 1) -> dict:
+def _launch(worker: str, *args: str, nproc: int = 1) -> None:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
     script = str(HERE / worker)
     if nproc == 1:
-        cmd = [sys.executable, script, str(out), *args]
+        cmd = [sys.executable, script, *args]
     else:
-        cmd = ["torchrun", "--standalone", f"--nproc_per_node={nproc}", script, str(out), *args]
+        cmd = ["torchrun", "--standalone", f"--nproc_per_node={nproc}", script, *args]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
+
+
+def _run(worker: str, out: Path, *args: str, nproc: int = 1) -> dict:
+    _launch(worker, str(out), *args, nproc=nproc)
     return torch.load(out, weights_only=True)
 
 
@@ -71,3 +75,26 @@ def test_two_ranks_take_the_one_rank_sft_steps(tmp_path):
     two = _run("sft_worker.py", tmp_path / "two.pt", "fsdp2", "2", nproc=2)
     assert two["losses"] == pytest.approx(one["losses"], rel=LOSS_REL)
     assert _max_param_diff(one, two) < PARAM_TOL
+
+
+def _same_state(a: dict, b: dict) -> None:
+    assert a["model"].keys() == b["model"].keys()
+    for k in a["model"]:
+        assert torch.equal(a["model"][k], b["model"][k]), k
+    sa, sb = a["optim"]["state"], b["optim"]["state"]
+    assert sa.keys() == sb.keys() and len(sa) == len(a["model"])  # every weight has AdamW state
+    for name in sa:
+        for key in ("step", "exp_avg", "exp_avg_sq"):
+            assert torch.equal(torch.as_tensor(sa[name][key]), torch.as_tensor(sb[name][key]))
+
+
+@needs_torchrun
+@pytest.mark.parametrize("saved_on,resumed_on", [(2, 1), (1, 2), (2, 2)])
+def test_checkpoint_resumes_exactly_on_another_world_size(tmp_path, saved_on, resumed_on):
+    """Weights and AdamW states come back bit for bit, resharded (DCP) or read in full."""
+    _launch("ckpt_worker.py", "save", str(tmp_path), nproc=saved_on)
+    _launch("ckpt_worker.py", "load", str(tmp_path), nproc=resumed_on)
+    assert (tmp_path / "checkpoints" / "step_000001" / "dcp").exists() == (saved_on > 1)
+    saved = torch.load(tmp_path / "save.pt", weights_only=True)
+    loaded = torch.load(tmp_path / "load.pt", weights_only=True)
+    _same_state(saved, loaded)

@@ -10,6 +10,7 @@ import dataclasses
 from contextlib import contextmanager
 
 import torch
+import torch.distributed as dist
 from torch import Tensor
 from transformers import (
     GenerationConfig,
@@ -108,7 +109,11 @@ class HFSampler:
         device = next(self.model.parameters()).device
         inputs = {k: v.to(device) for k, v in inputs.items()}
         greedy = params.temperature <= 0
+        # Under torchrun with a sharded policy every rank must run the same number of forward
+        # passes: ranks that finish early keep stepping until all are done.
+        synced = dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
         gen_kwargs = dict(
+            synced_gpus=synced,
             max_new_tokens=params.max_new_tokens,
             do_sample=not greedy,
             eos_token_id=self.eos_id,

@@ -22,6 +22,9 @@ from typing import Any
 
 import torch
 
+from mmrft.trainer.dist_checkpoint import restore, save_sharded
+from mmrft.trainer.distributed import barrier, is_distributed, is_main
+
 log = logging.getLogger(__name__)
 
 STATE_FILE = "trainer_state.pt"
@@ -41,19 +44,41 @@ def checkpoint_dir(out_dir: str | Path, step: int) -> Path:
 
 
 def save_checkpoint(
-    out_dir: str | Path, step: int, model, processor, state: dict[str, Any], keep_last: int = 2
+    out_dir: str | Path,
+    step: int,
+    model,
+    processor,
+    state: dict[str, Any],
+    keep_last: int = 2,
+    *,
+    optimizer: torch.optim.Optimizer | None = None,
 ) -> Path:
-    """Write checkpoint ``step`` and delete all but the newest ``keep_last`` complete ones."""
+    """Write checkpoint ``step`` and delete all but the newest ``keep_last`` complete ones.
+
+    ``optimizer``: the policy's, saved beside its weights. Under torchrun every rank calls this
+    and the weights and optimizer go out as shards (``dist_checkpoint``); rank 0 writes the rest.
+    """
     path = checkpoint_dir(out_dir, step)
-    if path.exists():
-        shutil.rmtree(path)
-    path.mkdir(parents=True)
-    model.save_pretrained(path)
-    processor.save_pretrained(path)
-    torch.save({**state, "step": step, "rng": torch.get_rng_state()}, path / STATE_FILE)
-    (path / MARKER).write_text(str(step))
-    for old in list_checkpoints(out_dir)[:-keep_last]:
-        shutil.rmtree(old, ignore_errors=True)
+    if is_main():
+        if path.exists():
+            shutil.rmtree(path)
+        path.mkdir(parents=True)
+    barrier()
+    state = {**state, "step": step}
+    if is_distributed():
+        save_sharded(path, model, processor, optimizer, state, STATE_FILE)
+    else:
+        model.save_pretrained(path)
+        processor.save_pretrained(path)
+        if optimizer is not None:
+            state["optimizer"] = optimizer.state_dict()
+        torch.save({**state, "rng": torch.get_rng_state()}, path / STATE_FILE)
+    barrier()  # every shard is on disk before the marker says so
+    if is_main():
+        (path / MARKER).write_text(str(step))
+        for old in list_checkpoints(out_dir)[:-keep_last]:
+            shutil.rmtree(old, ignore_errors=True)
+    barrier()
     return path
 
 
@@ -114,9 +139,13 @@ def _resume_state(path: str | Path, state: dict[str, Any]) -> dict[str, Any]:
 
 
 def resume_checkpoint(
-    out_dir: str | Path, model: torch.nn.Module
+    out_dir: str | Path,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer | None = None,
 ) -> tuple[Path, dict[str, Any]] | None:
-    """Restore ``model`` from the newest readable complete checkpoint; its path and state.
+    """Restore ``model`` (and ``optimizer``) from the newest readable complete checkpoint; its
+    path and state. Sharded checkpoints and resumes under torchrun go through
+    ``dist_checkpoint.restore``, on any world size.
 
     An unreadable one is reported by path (WARNING) and the one before it is tried; None when
     there is none. A state file with unsafe objects raises ``UnsafeCheckpointError``.
@@ -127,8 +156,11 @@ def resume_checkpoint(
         try:
             state = read_trainer_state(path)  # read before touching the model's weights
             try:
-                restore_weights(model, path)
-            except (OSError, RuntimeError, ValueError, SafetensorError) as e:
+                if not restore(path, model, optimizer, state):
+                    restore_weights(model, path)
+                    if optimizer is not None and "optimizer" in state:
+                        optimizer.load_state_dict(state.pop("optimizer"))
+            except (OSError, RuntimeError, SafetensorError) as e:
                 raise CorruptCheckpointError(f"{path}: weights cannot be read ({e})") from None
         except CorruptCheckpointError as e:
             log.warning("%s; resuming from the previous complete checkpoint instead", e)

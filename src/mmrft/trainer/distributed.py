@@ -104,16 +104,6 @@ def all_reduce_sum(x: torch.Tensor) -> torch.Tensor:
     return out
 
 
-def all_reduce_mean(values: dict[str, float]) -> dict[str, float]:
-    """Per-key mean over ranks of scalar metrics (the same keys on every rank)."""
-    if not is_distributed() or not values:
-        return values
-    keys = sorted(values)
-    t = torch.tensor([float(values[k]) for k in keys], dtype=torch.float64)
-    dist.all_reduce(t, op=dist.ReduceOp.SUM)
-    return {k: v / dist.get_world_size() for k, v in zip(keys, t.tolist(), strict=True)}
-
-
 def all_gather_objects(obj: object) -> list[object]:
     """Every rank's ``obj``, in rank order (``[obj]`` in a single process)."""
     if not is_distributed():
@@ -216,3 +206,52 @@ def is_sharded(model: torch.nn.Module) -> bool:
     from torch.distributed.fsdp import FSDPModule
 
     return isinstance(model, FSDPModule)
+
+
+def gather_rows(tensors: dict[str, torch.Tensor | None]) -> dict[str, torch.Tensor | None]:
+    """Every rank's rows of each tensor, concatenated in rank order ([N_r, ...] -> [sum N_r,
+    ...]); 2-D tensors are right-padded with zeros to the widest rank's L first (a completion
+    mask pads with 0, so padded positions stay masked). Returned on each tensor's device."""
+    local = {k: None if v is None else v.detach().cpu() for k, v in tensors.items()}
+    parts = all_gather_objects(local)
+    out: dict[str, torch.Tensor | None] = {}
+    for key, value in tensors.items():
+        if value is None:
+            out[key] = None
+            continue
+        pieces = [p[key] for p in parts]
+        if value.dim() == 2:
+            width = max(p.shape[1] for p in pieces)
+            pieces = [torch.nn.functional.pad(p, (0, width - p.shape[1])) for p in pieces]
+        out[key] = torch.cat(pieces).to(value.device)
+    return out
+
+
+def mean_over_ranks(metrics: dict[str, float]) -> dict[str, float]:
+    """Per-key mean over the ranks that logged the key (scalar metrics; non-numbers, e.g.
+    health warnings, are taken from rank 0)."""
+    if not is_distributed():
+        return metrics
+    every = all_gather_objects(metrics)
+    out: dict[str, float] = {}
+    for key in every[0].keys() | set().union(*(m.keys() for m in every[1:])):
+        values = [m[key] for m in every if key in m]
+        numbers = [v for v in values if isinstance(v, int | float) and not isinstance(v, bool)]
+        out[key] = sum(numbers) / len(numbers) if len(numbers) == len(values) else values[0]
+    return {k: out[k] for k in sorted(out)}
+
+
+class RankShare:
+    """A problem stream seen by one rank: ``next_batch(n)`` draws ``n x world size`` problems,
+    the same on every rank (all streams start from the same seed and state), and keeps this
+    rank's block; everything else is the wrapped stream's."""
+
+    def __init__(self, stream: object) -> None:
+        self._stream = stream
+
+    def next_batch(self, n: int) -> list:
+        total = n * world_size()
+        return self._stream.next_batch(total)[shard_rows(total)]
+
+    def __getattr__(self, name: str):
+        return getattr(self._stream, name)

@@ -18,6 +18,7 @@ from mmrft.algorithms.kl import kl_penalized_rewards
 from mmrft.algorithms.losses import entropy_from_logits
 from mmrft.build import advantage_estimator, kl_estimator, policy_loss
 from mmrft.config import AlgorithmConfig
+from mmrft.trainer.distributed import gather_rows, rank, world_size
 
 
 def needs_greedy_baseline(cfg: AlgorithmConfig) -> bool:
@@ -109,8 +110,34 @@ def compute_loss(
             ent_mat = entropy_from_logits(logits)  # [N, L]
         metrics["actor/entropy"] = masked_mean(ent_mat.detach(), mask).item()
         if cfg.entropy_coef > 0:
-            loss = loss - cfg.entropy_coef * agg_loss(
-                ent_mat, mask, cfg.loss_agg_mode, **agg
-            )
+            loss = loss - cfg.entropy_coef * agg_loss(ent_mat, mask, cfg.loss_agg_mode, **agg)
     metrics["actor/loss"] = loss.item()
     return loss, metrics
+
+
+def compute_advantages_all_ranks(
+    cfg: AlgorithmConfig, rewards: Tensor, group_size: int, **tensors_and_kl: Any
+) -> tuple[Tensor, Tensor | None]:
+    """``compute_advantages`` over every rank's rows, returning this rank's rows.
+
+    Under torchrun each rank holds whole groups, but some estimators also use batch-wide
+    statistics (e.g. REINFORCE++'s whitening over the batch); gathering the per-row inputs
+    (rewards, baselines, and the [n, L] log-probs / values the token-level ones read) makes
+    N ranks x b rows compute exactly what one process computes on N*b rows.
+    """
+    if world_size() == 1:
+        return compute_advantages(cfg, rewards, group_size, **tensors_and_kl)
+    kl_coef = tensors_and_kl.pop("kl_coef", 0.0)
+    n, width = rewards.shape[0], None
+    if tensors_and_kl.get("mask") is not None:
+        width = tensors_and_kl["mask"].shape[1]
+    every = gather_rows({"rewards": rewards, **tensors_and_kl})
+    advantages, returns = compute_advantages(
+        cfg, every.pop("rewards"), group_size, kl_coef=kl_coef, **every
+    )
+    mine = slice(rank() * n, (rank() + 1) * n)  # every rank holds the same number of rows
+
+    def own(t: Tensor | None) -> Tensor | None:
+        return None if t is None else (t[mine] if t.dim() == 1 else t[mine, :width])
+
+    return own(advantages), own(returns)

@@ -18,18 +18,29 @@ from types import SimpleNamespace
 
 import numpy as np
 import torch
+from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
 
 from mmrft.build import make_data, make_family, make_reward
 from mmrft.config import Config, save_config
 from mmrft.data.sample import Sample
 from mmrft.data.screen import SkipLog, encode_screen, fit_pixel_budget
 from mmrft.data.stream import ProblemStream
+from mmrft.dataclass_yaml import check
 from mmrft.eval.harness import EvalResult
 from mmrft.models import load_policy, save_policy
 from mmrft.models.families import ModelFamily
 from mmrft.models.loading import load_family
 from mmrft.models.lora import save_merged
 from mmrft.models.setup import is_lora, prepare_policy, resolve_device
+from mmrft.trainer.distributed import (
+    barrier,
+    init_distributed,
+    is_main,
+    is_sharded,
+    rank_device,
+    shard_model,
+)
+from mmrft.trainer.objective import needs_critic
 from mmrft.trainer.rl import train_rl
 from mmrft.trainer.sft import train_sft
 
@@ -45,12 +56,72 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def check_world(cfg: Config, world_size: int) -> None:
+    """Batch-layout checks that need the world size: every rank must get the same share of
+    whole groups, and a micro-batch cannot exceed what it divides. Raises ``ConfigError``
+    naming the key before any work starts."""
+    rl_rows = cfg.rollout.prompts_per_step * cfg.rollout.group_size
+    per_rank = rl_rows // world_size // cfg.algorithm.mini_batches
+    micro = cfg.rl.micro_batch_size
+    check(
+        micro is None or micro <= per_rank,
+        "rl.micro_batch_size",
+        f"is {micro}, larger than the {per_rank} sequences of a mini-batch on each rank "
+        "(rollout.prompts_per_step x rollout.group_size / algorithm.mini_batches / ranks)",
+    )
+    sft_micro, sft_per_rank = cfg.sft.micro_batch_size, cfg.sft.batch_size // world_size
+    check(
+        sft_micro is None or sft_micro <= sft_per_rank,
+        "sft.micro_batch_size",
+        f"is {sft_micro}, larger than the {sft_per_rank} samples of a step on each rank",
+    )
+    if world_size == 1:
+        return
+    ranks = f"the {world_size} ranks of this torchrun"
+    check(
+        cfg.rollout.prompts_per_step % world_size == 0,
+        "rollout.prompts_per_step",
+        f"is {cfg.rollout.prompts_per_step}: it must divide evenly among {ranks}",
+    )
+    check(
+        cfg.sft.steps == 0 or cfg.sft.batch_size % world_size == 0,
+        "sft.batch_size",
+        f"is {cfg.sft.batch_size}: it must divide evenly among {ranks}",
+    )
+    unsupported = {  # not yet under torchrun (docs/scale.md); each needs rank-aware work
+        "rollout.dynamic_sampling": cfg.rollout.dynamic_sampling,
+        "rollout.engine": cfg.rollout.engine != "hf",
+        "algorithm.adv_estimator": needs_critic(cfg.algorithm),
+    }
+    for key, used in unsupported.items():
+        check(not used, key, f"is not supported under torchrun yet (docs/scale.md); got {ranks}")
+    if cfg.distributed.strategy == "fsdp2":
+        for key, used in {
+            "model.lora_rank": cfg.model.lora_rank > 0,
+            "model.quantization": cfg.model.quantization is not None,
+        }.items():
+            check(
+                not used,
+                key,
+                "needs distributed.strategy=ddp under torchrun (FSDP2 sharding of LoRA/QLoRA "
+                "policies is not supported yet)",
+            )
+
+
 def run(cfg: Config) -> dict:
-    """Run every stage of ``cfg``; returns the summary dict also written to summary.json."""
+    """Run every stage of ``cfg``; returns the summary dict also written to summary.json.
+
+    Under torchrun every rank runs this; the policy (and reference) are sharded with FSDP2 or
+    replicated (``distributed.strategy``), each rank trains on its share of the prompts, and
+    only rank 0 writes the run's files.
+    """
     t_start = time.time()
+    world = init_distributed(cfg.model.device)
+    check_world(cfg, world.size)
     out = Path(cfg.run.out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    save_config(cfg, out / "config.yaml")
+    if world.is_main:
+        save_config(cfg, out / "config.yaml")
     seed_everything(cfg.run.seed)
     family = load_family(
         cfg.model.name_or_path,
@@ -59,7 +130,8 @@ def run(cfg: Config) -> dict:
         max_pixels=cfg.model.max_pixels,
     )  # the box convention and resized image size, before any weights are loaded
     sft_stream, rl_stream, eval_samples, skipped = make_data(cfg, family)
-    skip_log = prepare_dataset(cfg, out, family, (sft_stream, rl_stream), skipped)
+    skip_dir = out if world.is_main else out / "ranks" / f"rank{world.rank}"  # same data per rank
+    skip_log = prepare_dataset(cfg, skip_dir, family, (sft_stream, rl_stream), skipped)
     reward_fn = make_reward(cfg)
 
     # --- cold start --------------------------------------------------------------------
@@ -67,7 +139,7 @@ def run(cfg: Config) -> dict:
     if cfg.sft.steps > 0 and not (sft_dir / "COMPLETE").exists():
         model, processor = _load(cfg, cfg.model.name_or_path)
         family = make_family(cfg, model.config.model_type, processor)
-        model = prepare_policy(model, cfg.model)
+        model = _shard(cfg, prepare_policy(model, cfg.model), family)
         name_lora_base(model, cfg.model.name_or_path)
         sft_stream.screen = encode_screen(family)
         sft_losses = train_sft(
@@ -85,21 +157,23 @@ def run(cfg: Config) -> dict:
             processor=processor,
         )
         # RL starts from a plain model either way: LoRA adapters are merged into the export.
-        (save_merged if is_lora(model) else save_policy)(model, processor, sft_dir)
-        shutil.rmtree(sft_dir / "checkpoints", ignore_errors=True)
-        (sft_dir / "sft_metrics.jsonl").write_text(
-            "".join(json.dumps(r) + "\n" for r in sft_losses)
-        )
-        (sft_dir / "COMPLETE").write_text("")
+        export_policy(model, processor, sft_dir)
+        if world.is_main:
+            shutil.rmtree(sft_dir / "checkpoints", ignore_errors=True)
+            (sft_dir / "sft_metrics.jsonl").write_text(
+                "".join(json.dumps(r) + "\n" for r in sft_losses)
+            )
+            (sft_dir / "COMPLETE").write_text("")
+        barrier()
         del model
     init_path = str(sft_dir) if cfg.sft.steps > 0 else cfg.model.name_or_path
 
     # --- RL ------------------------------------------------------------------------------
     seed_everything(cfg.run.seed)
     model, processor = _load(cfg, init_path)
-    model = prepare_policy(model, cfg.model)
-    name_lora_base(model, init_path)
     family = make_family(cfg, model.config.model_type, processor)
+    model = _shard(cfg, prepare_policy(model, cfg.model), family)
+    name_lora_base(model, init_path)
     rl_stream.screen = encode_screen(family)
     ref_model = None
     if cfg.algorithm.kl_coef > 0 or cfg.rl.track_kl:  # beta = 0 skips it unless KL is tracked
@@ -107,7 +181,7 @@ def run(cfg: Config) -> dict:
             ref_model = model
         else:
             ref_model, _ = _load(cfg, init_path)
-            ref_model.eval().requires_grad_(False)
+            ref_model = _shard(cfg, ref_model.eval().requires_grad_(False), family)
 
     greedy: dict[int, EvalResult] = {}
     result = train_rl(
@@ -122,7 +196,9 @@ def run(cfg: Config) -> dict:
         on_eval=lambda step, res: _keep_eval(out, greedy, step, res),
     )
     if is_lora(model):  # checkpoints hold adapters only; export a plain model too
-        save_merged(model, processor, out / "merged")
+        export_policy(model, processor, out / "merged")
+    if not world.is_main:
+        return {}
     summary = summarize(cfg, result.evals, time.time() - t_start)
     summary["train_lines_skipped"] = len(skipped)
     summary["train_samples_skipped"] = skip_log.count("id")  # loaded, but cannot be encoded
@@ -134,6 +210,31 @@ def run(cfg: Config) -> dict:
 
     write_report(out)
     return summary
+
+
+def _shard(cfg: Config, model: torch.nn.Module, family: ModelFamily) -> torch.nn.Module:
+    """Under torchrun: ``distributed.strategy`` over the ranks (a no-op in one process)."""
+    return shard_model(
+        model,
+        cfg.distributed.strategy,
+        reshard_after_forward=cfg.distributed.reshard_after_forward,
+        units=family.vision_tower,  # share_vision calls it directly
+    )
+
+
+def export_policy(model: torch.nn.Module, processor: object, path: Path) -> None:
+    """A plain ``from_pretrained`` model at ``path`` (LoRA merged); under torchrun the sharded
+    weights are gathered to rank 0, which writes them. Call on every rank."""
+    if is_sharded(model):
+        full = get_model_state_dict(
+            model, options=StateDictOptions(full_state_dict=True, cpu_offload=True)
+        )
+        if is_main():
+            model.save_pretrained(path, state_dict=full)
+            processor.save_pretrained(path)
+    elif is_main():
+        (save_merged if is_lora(model) else save_policy)(model, processor, path)
+    barrier()
 
 
 def prepare_dataset(
@@ -210,7 +311,7 @@ def _load(cfg: Config, name_or_path: str):
         max_pixels=cfg.model.max_pixels,
         quantization=cfg.model.quantization,
     )
-    return model.to(resolve_device(cfg.model.device)), processor
+    return model.to(resolve_device(rank_device(cfg.model.device))), processor
 
 
 def summarize(cfg: Config, evals: list[dict], wall_seconds: float) -> dict:

@@ -35,10 +35,11 @@ from mmrft.rewards.base import RewardFn
 from mmrft.rollout.base import SamplingParams
 from mmrft.trainer.checkpoint import resume_checkpoint, save_checkpoint
 from mmrft.trainer.critic import build_critic
+from mmrft.trainer.distributed import RankShare, barrier, is_main, mean_over_ranks, rank, world_size
 from mmrft.trainer.health import watch
 from mmrft.trainer.metrics import MetricsLogger, truncate_jsonl
 from mmrft.trainer.objective import (
-    compute_advantages,
+    compute_advantages_all_ranks,
     needs_critic,
     needs_greedy_baseline,
 )
@@ -91,10 +92,9 @@ def train_rl(
 
     # resume: weights, optimizer, data position, RNG, eval history (an unreadable checkpoint is
     # reported and the one before it used)
-    found = resume_checkpoint(out_dir, model) if cfg.run.resume else None
+    found = resume_checkpoint(out_dir, model, opt) if cfg.run.resume else None
     if found is not None:
         state = found[1]
-        opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
         stream.load_state_dict(state["stream"])
         start, result.evals = state["step"], state["evals"]
@@ -103,13 +103,17 @@ def train_rl(
             critic.load_state_dict(state["critic"])
             critic_opt.load_state_dict(state["critic_optimizer"])
     # no checkpoint: start afresh, so a step-0 eval logged by a stopped run is not kept twice
-    truncate_jsonl(out_dir / "metrics.jsonl", start if found else -1)
-    truncate_jsonl(out_dir / "evals.jsonl", start if found else -1)
+    main = is_main()  # under torchrun only rank 0 writes the run's files
+    if main:
+        truncate_jsonl(out_dir / "metrics.jsonl", start if found else -1)
+        truncate_jsonl(out_dir / "evals.jsonl", start if found else -1)
+    barrier()
     logger = MetricsLogger(
-        out_dir / "metrics.jsonl",
-        out_dir / "tb" if cfg.run.tensorboard else None,
-        wandb_project=cfg.run.wandb_project,
+        out_dir / "metrics.jsonl" if main else out_dir / "ranks" / f"metrics.rank{rank()}.jsonl",
+        out_dir / "tb" if cfg.run.tensorboard and main else None,
+        wandb_project=cfg.run.wandb_project if main else None,
     )
+    share = RankShare(stream)  # this rank's prompts: whole groups, the same count on every rank
 
     def run_eval(step: int) -> None:
         res = evaluate(
@@ -123,6 +127,8 @@ def train_rl(
         )
         row = {"step": step, **res.metrics()}
         result.evals.append(row)
+        if not main:  # every rank evaluated the same problems with the same seed
+            return
         with (out_dir / "evals.jsonl").open("a") as f:
             f.write(json.dumps(row) + "\n")
         log.info(
@@ -142,7 +148,6 @@ def train_rl(
             model,
             processor,
             {
-                "optimizer": opt.state_dict(),
                 "scheduler": sched.state_dict(),
                 "stream": stream.state_dict(),
                 "evals": result.evals,
@@ -156,6 +161,7 @@ def train_rl(
                     }
                 ),
             },
+            optimizer=opt,
         )
 
     params = SamplingParams(
@@ -183,10 +189,10 @@ def train_rl(
                 reward_fn.set_step(step)
             ro = collect_rollouts(
                 sampler,
-                stream,
+                share,
                 reward_fn,
                 params,
-                rcfg.prompts_per_step,
+                rcfg.prompts_per_step // world_size(),
                 dynamic=rcfg.dynamic_sampling,
                 max_tries=rcfg.max_sampling_tries,
                 greedy_baseline=greedy_baseline,
@@ -232,7 +238,7 @@ def train_rl(
                         micro_batch_size=lp_micro,
                     )
                 )  # [N, L]
-            advantages, returns = compute_advantages(
+            advantages, returns = compute_advantages_all_ranks(
                 acfg,
                 rewards,
                 rcfg.group_size,
@@ -300,6 +306,7 @@ def train_rl(
                 }
             )
             if step % cfg.run.log_every == 0:  # health checks warn in the log and metrics.jsonl
+                metrics = mean_over_ranks(metrics)  # rewards and rollout stats of all ranks
                 metrics.update(
                     watch(
                         cfg.health,

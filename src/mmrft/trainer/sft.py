@@ -122,10 +122,9 @@ def train_sft(
     model.train()
     history: list[dict[str, float]] = []
     ema, start = 0.0, 0
-    found = None if out_dir is None else resume_checkpoint(out_dir, model)
+    found = None if out_dir is None else resume_checkpoint(out_dir, model, opt)
     if found is not None:
         state = found[1]
-        opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
         stream.load_state_dict(state["stream"])
         start, history, ema = state["step"], state["history"], state["ema"]
@@ -133,7 +132,9 @@ def train_sft(
         task = bar.add_task("SFT cold start", total=steps, completed=start)
         for step in range(start + 1, steps + 1):
             opt.zero_grad(set_to_none=True)
-            batch = stream.next_batch(batch_size)[shard_rows(batch_size, "sft.batch_size")]  # this rank's
+            batch = stream.next_batch(batch_size)[
+                shard_rows(batch_size, "sft.batch_size")
+            ]  # this rank's
             loss, exact = sft_backward(model, family, batch, micro_batch_size)
             grad_norm(model, max_grad_norm)
             opt.step()
@@ -150,9 +151,9 @@ def train_sft(
             if stop.requested:
                 saved = None
                 if out_dir is not None:
-                    state = {"optimizer": opt.state_dict(), "scheduler": sched.state_dict()}
-                    state.update(stream=stream.state_dict(), history=history, ema=ema)
-                    saved = save_checkpoint(out_dir, step, model, processor, state)
+                    state = {"scheduler": sched.state_dict(), "stream": stream.state_dict()}
+                    state.update(history=history, ema=ema)
+                    saved = save_checkpoint(out_dir, step, model, processor, state, optimizer=opt)
                 raise stop.interrupted(saved)
             if stop_accuracy is not None and step >= 20 and ema >= stop_accuracy:
                 log.info("SFT reached training accuracy %.2f at step %d: stopping", ema, step)
