@@ -22,6 +22,7 @@ CASES = [
         ["algorithm.ppo_epochs=2", "algorithm.mini_batches=2", "algorithm.dual_clip=3.0"],
     ),
     ("grpo", "ppo_clip", ["algorithm.kl_coef=0.02", "algorithm.kl_target=0.01"]),
+    ("grpo", "ppo_clip", ["model.dtype=bfloat16"]),  # bf16 compute on float32 master weights
     # PPO with a learned critic: a separate copy of the policy, and a head on the shared trunk
     ("gae", "ppo_clip", ["critic.lr=1e-3"]),
     ("gae", "ppo_clip", ["critic.model=shared", "critic.lr=1e-3", "critic.warmup_steps=2"]),

@@ -29,7 +29,7 @@ from mmrft.dataclass_yaml import check
 from mmrft.eval.harness import EvalResult
 from mmrft.models import load_policy, save_policy
 from mmrft.models.families import ModelFamily
-from mmrft.models.loading import load_family
+from mmrft.models.loading import DTYPES, load_family
 from mmrft.models.lora import save_merged
 from mmrft.models.setup import is_lora, prepare_policy, resolve_device
 from mmrft.trainer.distributed import (
@@ -41,6 +41,7 @@ from mmrft.trainer.distributed import (
     shard_model,
 )
 from mmrft.trainer.objective import needs_critic
+from mmrft.trainer.precision import master_dtype
 from mmrft.trainer.rl import train_rl
 from mmrft.trainer.sft import train_sft
 
@@ -153,6 +154,7 @@ def run(cfg: Config) -> dict:
             weight_decay=cfg.sft.weight_decay,
             stop_accuracy=cfg.sft.stop_accuracy,
             micro_batch_size=cfg.sft.micro_batch_size,
+            compute_dtype=cfg.model.dtype,
             out_dir=sft_dir,  # a SIGTERM/SIGINT checkpoint, resumed from on rerun
             processor=processor,
         )
@@ -180,7 +182,7 @@ def run(cfg: Config) -> dict:
         if is_lora(model):  # the frozen base under the adapters is the reference
             ref_model = model
         else:
-            ref_model, _ = _load(cfg, init_path)
+            ref_model, _ = _load(cfg, init_path, trainable=False)
             ref_model = _shard(cfg, ref_model.eval().requires_grad_(False), family)
 
     greedy: dict[int, EvalResult] = {}
@@ -218,6 +220,7 @@ def _shard(cfg: Config, model: torch.nn.Module, family: ModelFamily) -> torch.nn
         model,
         cfg.distributed.strategy,
         reshard_after_forward=cfg.distributed.reshard_after_forward,
+        compute_dtype=DTYPES[cfg.model.dtype] if cfg.model.quantization is None else None,
         units=family.vision_tower,  # share_vision calls it directly
     )
 
@@ -301,10 +304,14 @@ def _saved_before(out: Path) -> SimpleNamespace | None:
         return None
 
 
-def _load(cfg: Config, name_or_path: str):
+def _load(cfg: Config, name_or_path: str, *, trainable: bool = True):
+    """A policy (float32 master weights under mixed precision, ``precision.py``) or, with
+    ``trainable=False``, a frozen copy in the compute dtype ``model.dtype``."""
     model, processor = load_policy(
         name_or_path,
-        dtype=cfg.model.dtype,
+        dtype=master_dtype(cfg.model.dtype, cfg.model.quantization)
+        if trainable
+        else cfg.model.dtype,
         attn_implementation=cfg.model.attn_implementation,
         seed=cfg.run.seed,
         min_pixels=cfg.model.min_pixels,

@@ -44,6 +44,7 @@ from mmrft.trainer.objective import (
     needs_greedy_baseline,
 )
 from mmrft.trainer.optim import make_optimizer
+from mmrft.trainer.precision import autocast
 from mmrft.trainer.rollout_step import collect_rollouts
 from mmrft.trainer.signals import StopOnSignal
 from mmrft.trainer.update import NonFiniteGuard, critic_values, policy_logprobs, update_policy
@@ -175,7 +176,8 @@ def train_rl(
     lp_micro = cfg.rl.logprob_micro_batch_size
     guard = NonFiniteGuard(cfg.rl.max_nonfinite_updates)
     # SIGTERM/SIGINT: finish the step, write a checkpoint, raise RunInterrupted (signals.py)
-    with StopOnSignal("RL") as stop, progress_bar() as bar:
+    # model.dtype is the compute dtype; weights and AdamW states stay float32 (precision.py)
+    with StopOnSignal("RL") as stop, progress_bar() as bar, autocast(cfg.model.dtype, model):
         if start == 0 and eval_samples and not result.evals:  # not again after a step-0 stop
             run_eval(0)
         if stop.requested:

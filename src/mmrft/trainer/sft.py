@@ -20,6 +20,7 @@ from mmrft.progress import progress_bar
 from mmrft.trainer.checkpoint import resume_checkpoint, save_checkpoint
 from mmrft.trainer.distributed import all_reduce_sum, shard_rows, world_size
 from mmrft.trainer.optim import make_optimizer
+from mmrft.trainer.precision import autocast
 from mmrft.trainer.signals import StopOnSignal
 from mmrft.trainer.update import grad_norm, micro_batches
 
@@ -109,6 +110,7 @@ def train_sft(
     max_grad_norm: float = 1.0,
     stop_accuracy: float | None = None,
     micro_batch_size: int | None = None,
+    compute_dtype: str = "float32",
     out_dir: str | Path | None = None,
     processor: object | None = None,
 ) -> list[dict[str, float]]:
@@ -128,7 +130,7 @@ def train_sft(
         sched.load_state_dict(state["scheduler"])
         stream.load_state_dict(state["stream"])
         start, history, ema = state["step"], state["history"], state["ema"]
-    with StopOnSignal("SFT") as stop, progress_bar() as bar:
+    with StopOnSignal("SFT") as stop, progress_bar() as bar, autocast(compute_dtype, model):
         task = bar.add_task("SFT cold start", total=steps, completed=start)
         for step in range(start + 1, steps + 1):
             opt.zero_grad(set_to_none=True)
