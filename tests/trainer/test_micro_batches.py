@@ -21,7 +21,8 @@ from mmrft.models import family_for, load_policy
 from mmrft.rollout import HFSampler, SamplingParams
 from mmrft.trainer.update import backward_slice, micro_batches, policy_logprobs
 
-TOL = 1e-9  # scalars (losses, metrics): float64 sums
+TOL = 1e-9  # scalars near 0: float64 sums
+LOSS_REL = 1e-8  # losses (measured 5e-10 relative: the float32 vision tables again)
 REL_TOL = 1e-6  # gradients (relative to each tensor's largest entry) and mean metrics
 
 
@@ -94,8 +95,8 @@ def test_micro_batched_gradient_equals_one_pass(setup, mode, kl, entropy):
             bound = REL_TOL * g.abs().max().item()
             assert (got[name] - g).abs().max().item() <= bound, (micro, name)
         # the loss parts add up to the one-pass loss; token-weighted metrics match its means
-        assert m["actor/loss"] == pytest.approx(full_m["actor/loss"], abs=TOL)
-        assert m["actor/pg_loss"] == pytest.approx(full_m["actor/pg_loss"], abs=TOL)
+        assert m["actor/loss"] == pytest.approx(full_m["actor/loss"], rel=LOSS_REL, abs=TOL)
+        assert m["actor/pg_loss"] == pytest.approx(full_m["actor/pg_loss"], rel=LOSS_REL, abs=TOL)
         if kl:
             assert m["actor/kl"] == pytest.approx(full_m["actor/kl"], rel=REL_TOL)
         assert m["actor/entropy"] == pytest.approx(full_m["actor/entropy"], rel=REL_TOL)
