@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -59,11 +60,14 @@ def _print_summary(summary: dict, out_dir: str) -> None:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from mmrft.config import load_config
+    from mmrft.trainer.distributed import destroy, launched_by_torchrun, torchrun_command
     from mmrft.trainer.pipeline import run
 
-    from mmrft.trainer.distributed import destroy
-
-    cfg = load_config(args.config, args.overrides)
+    cfg = load_config(args.config, args.overrides)  # a bad config fails here, before any launch
+    if getattr(args, "nproc", 1) > 1 and not launched_by_torchrun():
+        command = torchrun_command(args.nproc, ["train", args.config, *args.overrides])
+        print("launching:", " ".join(command), flush=True)
+        os.execvp(command[0], command)
     try:
         summary = run(cfg)
     finally:
@@ -257,6 +261,13 @@ def build_parser() -> argparse.ArgumentParser:
     train = sub.add_parser("train", help="train from a YAML config plus key=value overrides")
     train.add_argument("config", help="YAML config file (see configs/default.yaml)")
     train.add_argument("overrides", nargs="*", help="config overrides key=value")
+    train.add_argument(
+        "--nproc",
+        type=int,
+        default=1,
+        help="processes (GPUs) on this machine: re-launches itself under "
+        "`torchrun --standalone --nproc_per_node N` (multi-node: call torchrun yourself)",
+    )
     train.set_defaults(func=cmd_train)
 
     _add_eval_parser(sub)

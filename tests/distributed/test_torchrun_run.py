@@ -114,3 +114,18 @@ def test_batch_layouts_that_cannot_run_are_named_before_anything_runs(overrides,
 def test_layouts_that_can_run_pass():
     check_world(load_config(None, ["rl.micro_batch_size=32"]), 4)
     check_world(load_config(None, ["model.lora_rank=4", "distributed.strategy=ddp"]), 2)
+
+
+@needs_torchrun
+def test_mmrft_train_nproc_relaunches_itself_under_torchrun(tmp_path):
+    """`mmrft train --nproc 2` is the torchrun run above, started by mmrft itself."""
+    args = [*TINY_RUN, f"run.out_dir={tmp_path}", "rl.steps=1", "sft.steps=0", "--nproc", "2"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
+    done = subprocess.run(
+        [sys.executable, "-m", "mmrft", "train", *args],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "torchrun --standalone --nproc_per_node=2 -m mmrft train" in done.stdout
+    assert (tmp_path / "ranks" / "metrics.rank1.jsonl").exists()  # two ranks really ran
+    assert _steps(tmp_path / "metrics.jsonl") == [1]

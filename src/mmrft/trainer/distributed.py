@@ -64,6 +64,16 @@ def launched_by_torchrun() -> bool:
     return int(os.environ.get("WORLD_SIZE", "1")) > 1
 
 
+def torchrun_command(nproc: int, mmrft_args: list[str]) -> list[str]:
+    """The single-node torchrun command line that runs ``mmrft <mmrft_args>`` on ``nproc``
+    processes.
+
+    >>> torchrun_command(2, ["train", "cfg.yaml"])
+    ['torchrun', '--standalone', '--nproc_per_node=2', '-m', 'mmrft', 'train', 'cfg.yaml']
+    """
+    return ["torchrun", "--standalone", f"--nproc_per_node={nproc}", "-m", "mmrft", *mmrft_args]
+
+
 def init_distributed(device: str = "auto") -> World:
     """Join torchrun's process group when launched by it; a single process otherwise.
 
