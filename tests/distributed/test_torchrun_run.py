@@ -27,8 +27,8 @@ ROOT = Path(__file__).parents[2]
 needs_torchrun = pytest.mark.skipif(shutil.which("torchrun") is None, reason="torchrun not found")
 
 
-def _train(out: Path, steps: int, nproc: int) -> None:
-    args = [*TINY_RUN, f"run.out_dir={out}", f"rl.steps={steps}"]
+def _train(out: Path, steps: int, nproc: int, extra: tuple[str, ...] = ()) -> None:
+    args = [*TINY_RUN, f"run.out_dir={out}", f"rl.steps={steps}", *extra]
     launch = (
         [sys.executable]
         if nproc == 1
@@ -102,7 +102,7 @@ def test_torchrun_variables_half_set_are_named(monkeypatch):
         (["rl.micro_batch_size=129"], 1, "rl.micro_batch_size"),
         (["sft.micro_batch_size=33"], 1, "sft.micro_batch_size"),
         (["rollout.dynamic_sampling=true"], 2, "rollout.dynamic_sampling"),
-        (["model.lora_rank=4"], 2, "model.lora_rank"),
+        (["model.lora_rank=4", "model.quantization=nf4"], 2, "model.quantization"),
         (["algorithm.adv_estimator=gae"], 2, "algorithm.adv_estimator"),
     ],
 )
@@ -113,6 +113,7 @@ def test_batch_layouts_that_cannot_run_are_named_before_anything_runs(overrides,
 
 def test_layouts_that_can_run_pass():
     check_world(load_config(None, ["rl.micro_batch_size=32"]), 4)
+    check_world(load_config(None, ["model.lora_rank=4"]), 2)  # LoRA shards with FSDP2
     check_world(load_config(None, ["model.lora_rank=4", "distributed.strategy=ddp"]), 2)
 
 
@@ -129,3 +130,23 @@ def test_mmrft_train_nproc_relaunches_itself_under_torchrun(tmp_path):
     assert "torchrun --standalone --nproc_per_node=2 -m mmrft train" in done.stdout
     assert (tmp_path / "ranks" / "metrics.rank1.jsonl").exists()  # two ranks really ran
     assert _steps(tmp_path / "metrics.jsonl") == [1]
+
+
+@needs_torchrun
+def test_lora_under_fsdp2_trains_checkpoints_and_exports_a_merged_model(tmp_path):
+    """The adapters train sharded; checkpoints hold them (plus DCP shards); SFT's and the run's
+    exports are plain merged models that load and differ from the untrained base."""
+    _train(tmp_path, steps=2, nproc=2, extra=["model.lora_rank=4", "model.lora_alpha=8"])
+    ckpt = tmp_path / "checkpoints" / "step_000002"
+    assert (ckpt / "adapter_model.safetensors").exists() and (ckpt / "dcp").is_dir()
+    from mmrft.models import load_policy
+
+    merged, _ = load_policy(str(tmp_path / "merged"))
+    base, _ = load_policy("tiny-qwen2.5-vl", seed=0)
+    assert not hasattr(merged, "peft_config")
+    moved = [
+        n
+        for n, p in merged.named_parameters()
+        if not torch.equal(p, dict(base.named_parameters())[n])
+    ]
+    assert moved and all("language_model" in n for n in moved)  # LoRA targets only

@@ -201,14 +201,15 @@ def shard_model(
     base = model.get_base_model() if hasattr(model, "get_base_model") else model
     for path in units:
         fully_shard(base.get_submodule(path), **opts)
+    if base is not model:  # peft's generate calls the wrapped model's forward, not the wrapper's
+        fully_shard(base, **opts)
     fully_shard(model, **opts)
-    if units:
-        # FSDP2 picks its root at the first forward, and refuses one that starts inside a unit;
-        # fix the root now so the vision tower can be called directly from the first step
-        # (torch 2.14 private API, hence the guard).
-        state = getattr(model, "_get_fsdp_state", None)
-        if state is not None:
-            state()._lazy_init()
+    # FSDP2 picks its root at the first forward, and refuses one that starts inside a unit; fix
+    # the root now so the vision tower or peft's wrapped model can be called directly from the
+    # first step (torch 2.14 private API, hence the guard).
+    state = getattr(model, "_get_fsdp_state", None)
+    if state is not None:
+        state()._lazy_init()
     return model
 
 

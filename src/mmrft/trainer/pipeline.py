@@ -13,6 +13,7 @@ import logging
 import random
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -97,16 +98,12 @@ def check_world(cfg: Config, world_size: int) -> None:
     for key, used in unsupported.items():
         check(not used, key, f"is not supported under torchrun yet (docs/scale.md); got {ranks}")
     if cfg.distributed.strategy == "fsdp2":
-        for key, used in {
-            "model.lora_rank": cfg.model.lora_rank > 0,
-            "model.quantization": cfg.model.quantization is not None,
-        }.items():
-            check(
-                not used,
-                key,
-                "needs distributed.strategy=ddp under torchrun (FSDP2 sharding of LoRA/QLoRA "
-                "policies is not supported yet)",
-            )
+        check(
+            cfg.model.quantization is None,
+            "model.quantization",
+            "needs distributed.strategy=ddp under torchrun: FSDP2 cannot shard bitsandbytes' "
+            "quantized weights",
+        )
 
 
 def run(cfg: Config) -> dict:
@@ -159,7 +156,7 @@ def run(cfg: Config) -> dict:
             processor=processor,
         )
         # RL starts from a plain model either way: LoRA adapters are merged into the export.
-        export_policy(model, processor, sft_dir)
+        export_policy(model, processor, sft_dir, lambda: _policy(cfg, cfg.model.name_or_path))
         if world.is_main:
             shutil.rmtree(sft_dir / "checkpoints", ignore_errors=True)
             (sft_dir / "sft_metrics.jsonl").write_text(
@@ -198,7 +195,7 @@ def run(cfg: Config) -> dict:
         on_eval=lambda step, res: _keep_eval(out, greedy, step, res),
     )
     if is_lora(model):  # checkpoints hold adapters only; export a plain model too
-        export_policy(model, processor, out / "merged")
+        export_policy(model, processor, out / "merged", lambda: _policy(cfg, init_path))
     if not world.is_main:
         return {}
     summary = summarize(cfg, result.evals, time.time() - t_start)
@@ -225,14 +222,27 @@ def _shard(cfg: Config, model: torch.nn.Module, family: ModelFamily) -> torch.nn
     )
 
 
-def export_policy(model: torch.nn.Module, processor: object, path: Path) -> None:
+def export_policy(
+    model: torch.nn.Module,
+    processor: object,
+    path: Path,
+    rebuild: Callable[[], torch.nn.Module] | None = None,
+) -> None:
     """A plain ``from_pretrained`` model at ``path`` (LoRA merged); under torchrun the sharded
-    weights are gathered to rank 0, which writes them. Call on every rank."""
+    weights are gathered to rank 0, which writes them. Call on every rank.
+
+    A sharded LoRA policy cannot merge in place, so rank 0 ``rebuild``s an unsharded copy of
+    it (base from disk + fresh adapters), loads the gathered weights and merges that.
+    """
     if is_sharded(model):
         full = get_model_state_dict(
             model, options=StateDictOptions(full_state_dict=True, cpu_offload=True)
         )
-        if is_main():
+        if is_main() and is_lora(model):
+            copy = rebuild()
+            copy.load_state_dict(full)
+            save_merged(copy, processor, path)
+        elif is_main():
             model.save_pretrained(path, state_dict=full)
             processor.save_pretrained(path)
     elif is_main():
@@ -302,6 +312,11 @@ def _saved_before(out: Path) -> SimpleNamespace | None:
         return SimpleNamespace(**json.loads((out / BEFORE_FILE).read_text()))
     except (OSError, json.JSONDecodeError, TypeError):
         return None
+
+
+def _policy(cfg: Config, name_or_path: str) -> torch.nn.Module:
+    """An unsharded policy as the run builds it (adapters fresh), on the CPU."""
+    return prepare_policy(_load(cfg, name_or_path)[0].cpu(), cfg.model)
 
 
 def _load(cfg: Config, name_or_path: str, *, trainable: bool = True):
