@@ -43,6 +43,7 @@ def worker(micro: int, out: str) -> None:
     import torch
     from transformers import Qwen2_5_VLForConditionalGeneration
 
+    from mmrft.build import make_objective
     from mmrft.config import load_config
     from mmrft.models import family_for, load_policy
     from mmrft.plan.measure import scaled_qwen2_5_vl_config
@@ -85,12 +86,13 @@ def worker(micro: int, out: str) -> None:
         cfg, rollout=dataclasses.replace(cfg.rollout, max_new_tokens=COMPLETION)
     )
     n = len(batch.texts)
+    objective = make_objective(cfg.algorithm)
     adv = torch.randn(n)
     mask = batch.completion_mask
 
     def step() -> None:
         opt.zero_grad(set_to_none=True)
-        backward_slice(cfg, model, family, batch, list(range(n)), adv, mask,
+        backward_slice(cfg, objective, model, family, batch, list(range(n)), adv, mask,
                        old_logp=None, ref_logp=None, kl_coef=0.0)  # fmt: skip
         opt.step()
 

@@ -13,7 +13,7 @@ import yaml
 from mmrft.algorithms.advantages import ADV_ESTIMATORS
 from mmrft.algorithms.kl import KL_ESTIMATORS
 from mmrft.algorithms.losses import POLICY_LOSSES
-from mmrft.build import advantage_estimator, policy_loss
+from mmrft.build import advantage_estimator, make_objective, policy_loss
 from mmrft.config import (
     ALGORITHM_OPTIONS,
     AlgorithmConfig,
@@ -23,7 +23,7 @@ from mmrft.config import (
     to_dict,
 )
 from mmrft.dataclass_yaml import CHOICES, from_dict
-from mmrft.trainer.objective import compute_advantages, needs_critic, needs_greedy_baseline
+from mmrft.trainer.objective import compute_advantages
 
 DEMO = Path(__file__).resolve().parents[1] / "src" / "mmrft" / "configs" / "demo.yaml"
 
@@ -104,10 +104,10 @@ def test_declared_options_are_exactly_the_keywords_the_config_can_feed(registry,
 
 
 def test_needs_come_from_the_declarations():
-    assert needs_critic(AlgorithmConfig(adv_estimator="gae"))
-    assert not needs_critic(AlgorithmConfig())
-    assert needs_greedy_baseline(AlgorithmConfig(adv_estimator="remax"))
-    assert not needs_greedy_baseline(AlgorithmConfig(adv_estimator="rloo"))
+    assert make_objective(AlgorithmConfig(adv_estimator="gae")).needs_critic
+    assert not make_objective(AlgorithmConfig()).needs_critic
+    assert make_objective(AlgorithmConfig(adv_estimator="remax")).needs_greedy_baseline
+    assert not make_objective(AlgorithmConfig(adv_estimator="rloo")).needs_greedy_baseline
 
 
 def test_a_new_estimator_gets_only_what_it_declares(monkeypatch):
@@ -121,13 +121,13 @@ def test_a_new_estimator_gets_only_what_it_declares(monkeypatch):
         ADV_ESTIMATORS._items, "probe", type(ADV_ESTIMATORS.entry("grpo"))(probe, ("k",))
     )
     cfg = AlgorithmConfig(adv_estimator="probe", passk_k=3)
-    compute_advantages(cfg, torch.ones(4), 2, baseline_rewards=torch.zeros(2))
+    compute_advantages(make_objective(cfg), torch.ones(4), 2, baseline_rewards=torch.zeros(2))
     assert seen == {"k": 3, "norm_by_std": True, "baseline": None}  # undeclared: not passed
 
 
 def test_remax_without_a_baseline_names_the_estimator():
     with pytest.raises(ValueError, match="'remax' needs baseline_rewards"):
-        compute_advantages(AlgorithmConfig(adv_estimator="remax"), torch.ones(4), 2)
+        compute_advantages(make_objective(AlgorithmConfig(adv_estimator="remax")), torch.ones(4), 2)
 
 
 def _choice_fields(cls=Config, prefix=""):

@@ -24,11 +24,12 @@ LAYERS: list[set[str]] = [
     {"rewards"},
     {"tasks"},  # a task names its reward
     {"config"},  # checks registry names, so above every registry
-    {"build"},  # the composition root: config -> components
     {"report"},
     {"eval", "plan"},
     {"trainer"},  # the loop evaluates held-out problems with eval.harness
+    {"build"},  # the composition root: config -> components, passed into trainer and eval
     {"cli"},
+    {"__main__"},  # python -m mmrft (and torchrun -m mmrft)
 ]
 """Bottom to top. A package imports only packages on lower layers; a new package goes here."""
 

@@ -59,9 +59,9 @@ def _print_summary(summary: dict, out_dir: str) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from mmrft.build import run
     from mmrft.config import load_config
     from mmrft.trainer.distributed import destroy, launched_by_torchrun, torchrun_command
-    from mmrft.trainer.pipeline import run
 
     cfg = load_config(args.config, args.overrides)  # a bad config fails here, before any launch
     if getattr(args, "nproc", 1) > 1 and not launched_by_torchrun():

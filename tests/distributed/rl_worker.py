@@ -20,6 +20,7 @@ import torch
 from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
 
 from mmrft.algorithms.advantages import ADV_ESTIMATORS
+from mmrft.build import make_objective
 from mmrft.config import load_config
 from mmrft.models import family_for, load_policy
 from mmrft.rollout import HFSampler, SamplingParams
@@ -78,7 +79,7 @@ def main(out: str, strategy: str, micro: int, normaliser: str = "global") -> Non
         with torch.no_grad():
             old_logp = policy_logprobs(model, family, batch, temp=1.0)
         m = update_policy(
-            cfg, model, opt, batch, advantages, batch.completion_mask, family,
+            cfg, make_objective(cfg.algorithm), model, opt, batch, advantages, batch.completion_mask, family,
             old_logp=old_logp, ref_logp=ref_logp, kl_coef=cfg.algorithm.kl_coef,
         )  # fmt: skip
         losses.append(m["actor/loss"])

@@ -13,9 +13,9 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from mmrft.build import check_world
 from mmrft.config import ConfigError, load_config
 from mmrft.trainer.distributed import init_distributed
-from mmrft.trainer.pipeline import check_world
 
 TINY_RUN = [
     "src/mmrft/configs/default.yaml",

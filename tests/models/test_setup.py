@@ -24,8 +24,8 @@ def test_cuda_without_a_gpu_is_a_clear_error():
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_reduced_run_trains_on_the_gpu(tmp_path):
+    from mmrft.build import run
     from mmrft.config import load_config
-    from mmrft.trainer.pipeline import run
 
     summary = run(
         load_config(

@@ -271,8 +271,8 @@ def test_dataset_method_is_not_shadowed_by_the_dataset_name():
 
 
 def test_training_data_from_the_gym_task():
-    from mmrft.config import load_config
     from mmrft.build import make_data
+    from mmrft.config import load_config
 
     cfg = load_config(None, ["data.task=gym", "data.eval_size=2", "data.prefetch=false"])
     sft, rl, held, skipped = make_data(cfg)

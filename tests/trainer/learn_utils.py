@@ -10,11 +10,21 @@ import json
 
 import torch
 
+from mmrft.build import make_objective, make_sampler
 from mmrft.config import load_config
 from mmrft.data.sample import Sample
 from mmrft.data.stream import ProblemStream
 from mmrft.models import family_for, load_policy
 from mmrft.trainer.rl import train_rl
+
+
+def components(cfg, model, family) -> dict:
+    """What ``mmrft.build.run`` hands ``train_rl`` besides the config: the bound RL math and the
+    rollout engine."""
+    return {
+        "objective": make_objective(cfg.algorithm),
+        "sampler": make_sampler(cfg.rollout, model, family),
+    }
 
 
 def digit_first_reward(completions: list[str], samples: list[Sample]) -> dict[str, list[float]]:
@@ -56,6 +66,7 @@ def run_digit_task(tmp_path, *overrides: str, steps: int = 40, seed: int = 0) ->
         reward_fn=digit_first_reward,
         eval_samples=[],
         ref_model=ref,
+        **components(cfg, model, family),
     )
     rows = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     return [r["reward/mean"] for r in rows]

@@ -110,10 +110,14 @@ def test_critic_from_a_path_loads_and_a_foreign_vocabulary_is_a_clear_error(tmp_
 
 
 def test_gae_without_values_is_a_clear_error():
+    from mmrft.build import make_objective
     from mmrft.config import AlgorithmConfig
     from mmrft.trainer.objective import compute_advantages
 
     with pytest.raises(ValueError, match="critic"):
         compute_advantages(
-            AlgorithmConfig(adv_estimator="gae"), torch.ones(2), 2, mask=torch.ones(2, 3)
+            make_objective(AlgorithmConfig(adv_estimator="gae")),
+            torch.ones(2),
+            2,
+            mask=torch.ones(2, 3),
         )

@@ -6,13 +6,14 @@ import json
 
 import pytest
 import torch
+from learn_utils import components
 
+from mmrft.build import make_data, make_reward, make_task
 from mmrft.config import load_config
 from mmrft.data.stream import ProblemStream
 from mmrft.models import family_for, load_policy
 from mmrft.tasks import TASKS
 from mmrft.tasks.curriculum import LevelSchedule
-from mmrft.build import make_data, make_reward, make_task
 from mmrft.trainer.rl import train_rl
 
 
@@ -38,14 +39,16 @@ def test_schedule_sets_the_level_of_each_steps_problems(tmp_path):
     model, processor = load_policy("tiny-qwen2.5-vl", seed=0)
     stream = ProblemStream.from_task(TASKS.get("count")(), 5, 1).prefetch()
     stream.policy = LevelSchedule([[0, 1], [3, 3]])
+    family = family_for(model.config.model_type, processor)
     train_rl(
         cfg,
         model,
         processor,
-        family_for(model.config.model_type, processor),
+        family,
         stream=stream,
         reward_fn=level_reward,
         eval_samples=[],
+        **components(cfg, model, family),
     )
     assert seen == [{1}, {1}, {3}, {3}]
     rows = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]

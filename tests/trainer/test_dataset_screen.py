@@ -9,13 +9,13 @@ import pytest
 from PIL import Image
 from test_pipeline import SMALL
 
+from mmrft.build import run
 from mmrft.config import load_config
 from mmrft.data.jsonl import write_jsonl
 from mmrft.data.screen import SkipLog, encode_screen, fit_pixel_budget
 from mmrft.data.stream import ProblemStream
 from mmrft.models.loading import load_family
 from mmrft.tasks import TASKS
-from mmrft.trainer.pipeline import run
 from mmrft.trainer.signals import RunInterrupted
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from learn_utils import components
 from test_rl import _cfg, length_reward
 
 from mmrft.cli import main
@@ -114,8 +115,9 @@ def test_sigterm_during_rl_writes_a_checkpoint_and_a_rerun_resumes(tmp_path):
         torch.manual_seed(0)
         model, processor, family = _tiny()
         return train_rl(
-            cfg, model, processor, family, stream=stream, reward_fn=reward, eval_samples=[]
-        )
+            cfg, model, processor, family, stream=stream, reward_fn=reward, eval_samples=[],
+            **components(cfg, model, family),
+        )  # fmt: skip
 
     with pytest.raises(RunInterrupted) as info:
         train(_signal_on_call(2, length_reward))  # during step 2's rollout
@@ -135,7 +137,7 @@ def test_rerun_without_checkpoint_writes_step_0_once_and_skips_cut_lines(tmp_pat
     stream = ProblemStream.from_task(TASKS.get("count")(), 5, 2)
     evals = TASKS.get("count")().dataset(2, seed=99, level=2)
     train_rl(cfg, model, processor, family, stream=stream, reward_fn=length_reward,
-             eval_samples=evals)  # fmt: skip
+             eval_samples=evals, **components(cfg, model, family))  # fmt: skip
     assert _steps(tmp_path / "evals.jsonl") == [0, 1]
     assert _steps(tmp_path / "metrics.jsonl") == [1]
 
@@ -173,12 +175,12 @@ def test_sigterm_during_sft_checkpoints_and_the_rerun_matches_an_uninterrupted_o
 
 
 def test_cli_exits_with_128_plus_signal_and_says_where_the_checkpoint_is(monkeypatch, capsys):
-    import mmrft.trainer.pipeline as pipeline
+    import mmrft.build as build
 
     def stopped(cfg):
         raise RunInterrupted(signal.SIGINT, Path("runs/x/checkpoints/step_000003"))
 
-    monkeypatch.setattr(pipeline, "run", stopped)
+    monkeypatch.setattr(build, "run", stopped)
     assert main(["demo", "--out", "unused"]) == 130
     err = capsys.readouterr().err
     assert "SIGINT" in err and "runs/x/checkpoints/step_000003" in err and "resume" in err

@@ -7,6 +7,7 @@ import logging
 import math
 
 import pytest
+from learn_utils import components
 
 from mmrft.config import ConfigError, HealthConfig, load_config
 from mmrft.report.health import (
@@ -257,8 +258,9 @@ def test_rl_loop_records_health_in_metrics_jsonl_and_log(tmp_path, caplog):
     stream = ProblemStream.from_task(TASKS.get("count")(), 5, 2)
     with caplog.at_level(logging.WARNING, logger="mmrft.trainer.health"):
         train_rl(
-            cfg, model, processor, family, stream=stream, reward_fn=always_right, eval_samples=[]
-        )
+            cfg, model, processor, family, stream=stream, reward_fn=always_right, eval_samples=[],
+            **components(cfg, model, family),
+        )  # fmt: skip
     rows = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert [r["health/constant_groups"] for r in rows] == [1.0, 1.0, 1.0]  # 2 of 2 groups
     assert [r.get(WARNINGS_KEY, [{}])[0].get("check") for r in rows] == [

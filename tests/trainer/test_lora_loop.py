@@ -10,13 +10,13 @@ from peft import PeftModel
 from test_pipeline import SMALL
 from test_rl import _cfg, _run
 
+from mmrft.build import run
 from mmrft.config import ModelConfig, load_config
 from mmrft.models import family_for, load_policy
 from mmrft.models.setup import prepare_policy
 from mmrft.rollout.base import SAMPLERS, SamplingParams
 from mmrft.tasks import TASKS
 from mmrft.trainer.checkpoint import latest_checkpoint
-from mmrft.trainer.pipeline import run
 from mmrft.trainer.rl import policy_logprobs
 
 LORA = ("model.lora_rank=4", "model.lora_alpha=8")

@@ -16,6 +16,7 @@ import pytest
 import torch
 
 from mmrft.algorithms.aggregation import AGG_MODES, agg_denominator, agg_loss
+from mmrft.build import make_objective
 from mmrft.config import Config, load_config
 from mmrft.models import family_for, load_policy
 from mmrft.rollout import HFSampler, SamplingParams
@@ -60,6 +61,7 @@ def _grads(setup, cfg: Config, micro: int | None) -> tuple[dict[str, torch.Tenso
     rows = list(range(len(batch.texts)))
     metrics = backward_slice(
         cfg,
+        make_objective(cfg.algorithm),
         model,
         family,
         batch,

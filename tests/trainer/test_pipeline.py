@@ -6,11 +6,11 @@ import json
 
 import torch
 
+from mmrft.build import run
 from mmrft.config import load_config
 from mmrft.data.jsonl import write_jsonl
 from mmrft.tasks import TASKS
 from mmrft.trainer.checkpoint import latest_checkpoint
-from mmrft.trainer.pipeline import run
 
 SMALL = [
     "sft.steps=4",
@@ -142,8 +142,8 @@ def test_audio_task_trains_an_audio_family_end_to_end(tmp_path):
 
 
 def test_make_family_takes_the_model_options():
-    from mmrft.models import load_policy
     from mmrft.build import make_family
+    from mmrft.models import load_policy
 
     cfg = load_config(
         None,

@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 import torch
+from learn_utils import components
 
 from mmrft.config import load_config
 from mmrft.models import family_for, load_policy
 from mmrft.rollout import HFSampler, SamplingParams
 from mmrft.trainer.optim import make_optimizer
-from mmrft.trainer.pipeline import _load
+from mmrft.trainer.pipeline import load_model
 from mmrft.trainer.precision import autocast, master_dtype
 from mmrft.trainer.update import policy_logprobs
 
 
 def test_a_bf16_run_loads_float32_master_weights_and_a_bf16_reference():
     cfg = load_config(None, ["model.dtype=bfloat16", "model.name_or_path=tiny-qwen2"])
-    policy, _ = _load(cfg, "tiny-qwen2")
-    reference, _ = _load(cfg, "tiny-qwen2", trainable=False)
+    policy, _ = load_model(cfg, "tiny-qwen2")
+    reference, _ = load_model(cfg, "tiny-qwen2", trainable=False)
     assert {p.dtype for p in policy.parameters()} == {torch.float32}
     assert {p.dtype for p in reference.parameters()} == {torch.bfloat16}  # never updated
     assert master_dtype("bfloat16", "nf4") == "bfloat16"  # QLoRA: bitsandbytes keeps its own
@@ -82,7 +83,8 @@ def test_one_bf16_rl_step_updates_float32_weights_and_adam_states(tmp_path, monk
     rewards = lambda texts, rows: {"overall": [0.1 * i for i in range(len(texts))]}  # noqa: E731
     stream = ProblemStream(lambda i, lv: Sample(id=str(i), prompt=f"Hi {i}", answer=""))
     family = family_for(model.config.model_type, tok)
-    rl.train_rl(cfg, model, tok, family, stream=stream, reward_fn=rewards, eval_samples=[])
+    rl.train_rl(cfg, model, tok, family, stream=stream, reward_fn=rewards, eval_samples=[],
+                **components(cfg, model, family))  # fmt: skip
     assert {p.dtype for p in model.parameters()} == {torch.float32}
     assert any(not torch.equal(before[n], p) for n, p in model.named_parameters())
     states = list(optimizers[0].state.values())

@@ -6,6 +6,7 @@ import json
 import math
 
 import torch
+from learn_utils import components
 
 from mmrft.config import load_config
 from mmrft.data.stream import ProblemStream
@@ -42,8 +43,9 @@ def _run(cfg, seed=0):
     family = family_for(model.config.model_type, processor)
     stream = ProblemStream.from_task(TASKS.get("count")(), 5, 2)
     result = train_rl(
-        cfg, model, processor, family, stream=stream, reward_fn=length_reward, eval_samples=[]
-    )
+        cfg, model, processor, family, stream=stream, reward_fn=length_reward, eval_samples=[],
+        **components(cfg, model, family),
+    )  # fmt: skip
     return model, result
 
 
@@ -90,6 +92,7 @@ def test_kl_to_reference_is_zero_at_start_and_logged(tmp_path):
         reward_fn=length_reward,
         eval_samples=[],
         ref_model=ref,
+        **components(cfg, model, family),
     )
     row = json.loads((tmp_path / "metrics.jsonl").read_text().splitlines()[0])
     assert abs(row["actor/kl"]) < 1e-6  # policy == reference at the only forward pass

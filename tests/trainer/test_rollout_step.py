@@ -7,6 +7,7 @@ import json
 import torch
 from learn_utils import run_digit_task
 
+from mmrft.build import make_objective
 from mmrft.data.sample import Sample
 from mmrft.data.stream import ProblemStream
 from mmrft.models import family_for, load_policy
@@ -79,7 +80,7 @@ def test_kl_in_reward_shapes_advantages():
     logp = torch.tensor([[-1.0, -1.0], [-1.0, -1.0]])
     ref = torch.tensor([[-1.0, -1.0], [-2.0, -2.0]])  # row 1 drifted: sum k1 = 2
     adv, returns = compute_advantages(
-        cfg, rewards, 2, kl_coef=0.5, logp=logp, ref_logp=ref, mask=mask
+        make_objective(cfg), rewards, 2, kl_coef=0.5, logp=logp, ref_logp=ref, mask=mask
     )
     assert returns is None  # sequence estimators have no value targets
     # shaped rewards [1, 1 - 0.5 * 2] = [1, 0]; dr_grpo subtracts the group mean 0.5

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Protocol
 
 import torch
 from torch import Tensor
@@ -11,6 +12,12 @@ from mmrft.models.rows import row_items, select_prompt_rows
 from mmrft.registry import Registry
 
 SAMPLERS: Registry[type] = Registry("rollout engine")
+
+
+class Sampler(Protocol):
+    """What the trainer and the evaluation need of a rollout engine (``SAMPLERS`` entries)."""
+
+    def generate(self, samples: list, params: SamplingParams) -> RolloutBatch: ...
 
 
 @dataclass

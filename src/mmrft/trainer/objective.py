@@ -1,13 +1,16 @@
-"""The RL objective as configured: policy loss + KL + entropy, composed from registry functions.
+"""The RL objective: policy loss + KL + entropy, composed from bound registry functions.
 
-The math itself lives in ``mmrft.algorithms`` as pure functions; ``mmrft.build`` binds the
-configured entries to the options their registrations declare, and each entry declares what
-else it ``needs`` (a critic, a greedy baseline), so nothing here reads a signature. A new
+The math itself lives in ``mmrft.algorithms`` as pure functions. ``mmrft.build`` (the
+composition root) reads ``algorithm.*``, binds the chosen entries to the options their
+registrations declare and hands the trainer an ``Objective``; each entry declares what else it
+``needs`` (a critic, a greedy baseline), so nothing here reads the config or a signature. A new
 estimator or loss registers its options and needs; nothing here changes.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -16,23 +19,53 @@ from torch import Tensor
 from mmrft.algorithms.aggregation import agg_loss, masked_mean
 from mmrft.algorithms.kl import kl_penalized_rewards
 from mmrft.algorithms.losses import entropy_from_logits
-from mmrft.build import advantage_estimator, kl_estimator, policy_loss
-from mmrft.config import AlgorithmConfig
 from mmrft.trainer.distributed import gather_rows, rank, world_size
 
 
-def needs_greedy_baseline(cfg: AlgorithmConfig) -> bool:
-    """The estimator compares against a greedy rollout (ReMax): the loop must produce one."""
-    return "greedy_baseline" in advantage_estimator(cfg).needs
+@dataclass(frozen=True)
+class AdvantageEstimator:
+    """``algorithm.adv_estimator`` bound to its options; ``needs`` says which inputs the loop
+    must pass: ``greedy_baseline`` (``baseline_rewards=``) or ``critic`` (``values=``, ``mask=``,
+    ``kl_coef=``, optional ``token_kl=``; then the output is token-level ``(adv, returns)``)."""
+
+    name: str
+    fn: Callable[..., Any]
+    options: dict[str, Any]
+    needs: frozenset[str]
+
+    def __call__(self, rewards: Any, group_size: int, **inputs: Any) -> Any:
+        return self.fn(rewards, group_size, **inputs, **self.options)
 
 
-def needs_critic(cfg: AlgorithmConfig) -> bool:
-    """The estimator reads a learned critic's values (GAE): one must be built and trained."""
-    return "critic" in advantage_estimator(cfg).needs
+@dataclass(frozen=True)
+class Objective:
+    """The configured RL math, ready to call (built by ``mmrft.build.make_objective``).
+
+    ``policy_loss``: ``(logp, old_logp, adv, mask) -> (loss_mat [N, L], metrics)``; ``kl``:
+    ``(logp, ref_logp) -> kl_mat [N, L]``; ``agg_mode``: ``agg_loss``'s mode for every term.
+    """
+
+    estimator: AdvantageEstimator
+    policy_loss: Callable[..., tuple[Tensor, dict[str, float]]]
+    kl: Callable[[Tensor, Tensor], Tensor]
+    agg_mode: str
+    kl_coef: float = 0.0
+    entropy_coef: float = 0.0
+    kl_in_reward: bool = False
+
+    @property
+    def needs_critic(self) -> bool:
+        """The estimator reads a learned critic's values (GAE): one must be built and trained."""
+        return "critic" in self.estimator.needs
+
+    @property
+    def needs_greedy_baseline(self) -> bool:
+        """The estimator compares against a greedy rollout (ReMax): the loop must produce one."""
+        return "greedy_baseline" in self.estimator.needs
 
 
 def compute_advantages(
-    cfg: AlgorithmConfig,
+    obj: Objective,
     rewards: Tensor,
     group_size: int,
     *,
@@ -51,28 +84,28 @@ def compute_advantages(
     ``ref_logp`` [N, L]) is folded into the rewards first: summed into the outcome for sequence
     estimators, token by token for GAE. ReMax gets ``baseline_rewards`` [N].
     """
-    estimator = advantage_estimator(cfg)
+    estimator = obj.estimator
     inputs: dict[str, Any] = {}
     token_level = "critic" in estimator.needs  # critic estimators work token by token
     if token_level:
         if values is None:
-            raise ValueError(f"adv_estimator {cfg.adv_estimator!r} needs the critic's values")
+            raise ValueError(f"adv_estimator {estimator.name!r} needs the critic's values")
         inputs.update(values=values, mask=mask, kl_coef=kl_coef)
-    if cfg.kl_in_reward and ref_logp is not None and logp is not None and mask is not None:
+    if obj.kl_in_reward and ref_logp is not None and logp is not None and mask is not None:
         if token_level:
             inputs["token_kl"] = torch.where(mask.bool(), logp - ref_logp, 0.0)  # [N, L] k1
         else:
             rewards = kl_penalized_rewards(rewards, logp, ref_logp, mask, kl_coef)
     if "greedy_baseline" in estimator.needs:
         if baseline_rewards is None:
-            raise ValueError(f"adv_estimator {cfg.adv_estimator!r} needs baseline_rewards")
+            raise ValueError(f"adv_estimator {estimator.name!r} needs baseline_rewards")
         inputs["baseline_rewards"] = baseline_rewards
     out = estimator(rewards, group_size, **inputs)
     return out if token_level else (out, None)
 
 
 def compute_loss(
-    cfg: AlgorithmConfig,
+    obj: Objective,
     logp: Tensor,
     old_logp: Tensor,
     advantages: Tensor,
@@ -89,34 +122,34 @@ def compute_loss(
     ``token_weights`` [N, L] (importance weights for the train/inference gap) scale the policy
     loss per token. ``denominator``: the whole mini-batch's ``agg_denominator`` when these rows
     are one micro-batch of it (see ``agg_loss``); every term is normalised by it."""
-    loss_mat, metrics = policy_loss(cfg)(logp, old_logp, advantages, mask)
+    loss_mat, metrics = obj.policy_loss(logp, old_logp, advantages, mask)
     if token_weights is not None:
         loss_mat = loss_mat * token_weights  # [N, L]
     # Dr.GRPO's constant normaliser must be the configured max length, not this batch's L.
     max_len = max_len or mask.shape[1]
     agg = {"max_len": max_len, "denominator": denominator}
-    pg_loss = agg_loss(loss_mat, mask, cfg.loss_agg_mode, **agg)
+    pg_loss = agg_loss(loss_mat, mask, obj.agg_mode, **agg)
     loss = pg_loss
     metrics["actor/pg_loss"] = pg_loss.item()
-    beta = cfg.kl_coef if kl_coef is None else kl_coef
+    beta = obj.kl_coef if kl_coef is None else kl_coef
     if ref_logp is not None:
-        kl_mat = kl_estimator(cfg)(logp, ref_logp)  # [N, L]
-        kl = agg_loss(kl_mat, mask, cfg.loss_agg_mode, **agg)
+        kl_mat = obj.kl(logp, ref_logp)  # [N, L]
+        kl = agg_loss(kl_mat, mask, obj.agg_mode, **agg)
         metrics["actor/kl"] = masked_mean(kl_mat, mask).item()
-        if beta > 0 and not cfg.kl_in_reward:  # in-reward KL already shaped the advantages
+        if beta > 0 and not obj.kl_in_reward:  # in-reward KL already shaped the advantages
             loss = loss + beta * kl
     if logits is not None:
-        with torch.set_grad_enabled(cfg.entropy_coef > 0):
+        with torch.set_grad_enabled(obj.entropy_coef > 0):
             ent_mat = entropy_from_logits(logits)  # [N, L]
         metrics["actor/entropy"] = masked_mean(ent_mat.detach(), mask).item()
-        if cfg.entropy_coef > 0:
-            loss = loss - cfg.entropy_coef * agg_loss(ent_mat, mask, cfg.loss_agg_mode, **agg)
+        if obj.entropy_coef > 0:
+            loss = loss - obj.entropy_coef * agg_loss(ent_mat, mask, obj.agg_mode, **agg)
     metrics["actor/loss"] = loss.item()
     return loss, metrics
 
 
 def compute_advantages_all_ranks(
-    cfg: AlgorithmConfig, rewards: Tensor, group_size: int, **tensors_and_kl: Any
+    obj: Objective, rewards: Tensor, group_size: int, **tensors_and_kl: Any
 ) -> tuple[Tensor, Tensor | None]:
     """``compute_advantages`` over every rank's rows, returning this rank's rows.
 
@@ -126,14 +159,14 @@ def compute_advantages_all_ranks(
     N ranks x b rows compute exactly what one process computes on N*b rows.
     """
     if world_size() == 1:
-        return compute_advantages(cfg, rewards, group_size, **tensors_and_kl)
+        return compute_advantages(obj, rewards, group_size, **tensors_and_kl)
     kl_coef = tensors_and_kl.pop("kl_coef", 0.0)
     n, width = rewards.shape[0], None
     if tensors_and_kl.get("mask") is not None:
         width = tensors_and_kl["mask"].shape[1]
     every = gather_rows({"rewards": rewards, **tensors_and_kl})
     advantages, returns = compute_advantages(
-        cfg, every.pop("rewards"), group_size, kl_coef=kl_coef, **every
+        obj, every.pop("rewards"), group_size, kl_coef=kl_coef, **every
     )
     mine = slice(rank() * n, (rank() + 1) * n)  # every rank holds the same number of rows
 

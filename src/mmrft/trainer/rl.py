@@ -24,7 +24,6 @@ import torch
 
 from mmrft.algorithms.aggregation import masked_mean
 from mmrft.algorithms.kl import AdaptiveKLController, FixedKLController
-from mmrft.build import make_sampler
 from mmrft.config import Config
 from mmrft.data.sample import Sample
 from mmrft.data.stream import ProblemStream
@@ -32,16 +31,15 @@ from mmrft.eval.harness import EvalResult, evaluate
 from mmrft.models.families import ModelFamily
 from mmrft.progress import progress_bar
 from mmrft.rewards.base import RewardFn
-from mmrft.rollout.base import SamplingParams
+from mmrft.rollout.base import Sampler, SamplingParams
 from mmrft.trainer.checkpoint import resume_checkpoint, save_checkpoint
 from mmrft.trainer.critic import build_critic
 from mmrft.trainer.distributed import RankShare, barrier, is_main, mean_over_ranks, rank, world_size
 from mmrft.trainer.health import watch
 from mmrft.trainer.metrics import MetricsLogger, truncate_jsonl
 from mmrft.trainer.objective import (
+    Objective,
     compute_advantages_all_ranks,
-    needs_critic,
-    needs_greedy_baseline,
 )
 from mmrft.trainer.optim import make_optimizer
 from mmrft.trainer.precision import autocast
@@ -69,10 +67,15 @@ def train_rl(
     stream: ProblemStream,
     reward_fn: RewardFn,
     eval_samples: list[Sample],
+    objective: Objective,
+    sampler: Sampler,
     ref_model: torch.nn.Module | None = None,
     on_eval: Callable[[int, EvalResult], None] | None = None,
 ) -> RLResult:
     """RL-train ``model`` in place for ``cfg.rl.steps`` steps (resuming from out_dir).
+
+    ``objective`` (the RL math) and ``sampler`` (the rollout engine over ``model``) come built
+    from the config by ``mmrft.build``; ``cfg`` supplies sizes, schedules and paths.
 
     ``ref_model``: the frozen KL reference, or None when no KL is computed; passing ``model``
     itself (a LoRA policy) uses the policy with its adapters switched off, the base weights.
@@ -81,8 +84,7 @@ def train_rl(
     rcfg, acfg = cfg.rollout, cfg.algorithm
     device = next(model.parameters()).device
     opt, sched = make_optimizer(model, cfg.rl.lr, cfg.rl.weight_decay)
-    sampler = make_sampler(rcfg, model, family)
-    critic = build_critic(cfg.critic, model) if needs_critic(acfg) else None
+    critic = build_critic(cfg.critic, model) if objective.needs_critic else None
     critic_opt = None if critic is None else make_optimizer(critic, cfg.critic.lr, 0.0)[0]
     result, start = RLResult(), 0
     kl_ctl = (
@@ -172,7 +174,7 @@ def train_rl(
         top_k=rcfg.top_k,
         max_new_tokens=rcfg.max_new_tokens,
     )
-    greedy_baseline = needs_greedy_baseline(acfg)
+    greedy_baseline = objective.needs_greedy_baseline
     lp_micro = cfg.rl.logprob_micro_batch_size
     guard = NonFiniteGuard(cfg.rl.max_nonfinite_updates)
     # SIGTERM/SIGINT: finish the step, write a checkpoint, raise RunInterrupted (signals.py)
@@ -241,7 +243,7 @@ def train_rl(
                     )
                 )  # [N, L]
             advantages, returns = compute_advantages_all_ranks(
-                acfg,
+                objective,
                 rewards,
                 rcfg.group_size,
                 kl_coef=kl_ctl.value,
@@ -256,6 +258,7 @@ def train_rl(
             train_policy = critic is None or step > cfg.critic.warmup_steps
             metrics = update_policy(
                 cfg,
+                objective,
                 model,
                 opt,
                 batch,

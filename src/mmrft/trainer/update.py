@@ -34,7 +34,7 @@ from mmrft.models.logprobs import completion_logprobs
 from mmrft.rollout.base import RolloutBatch
 from mmrft.trainer.critic import Critic, critic_loss
 from mmrft.trainer.distributed import all_reduce_sum, world_size
-from mmrft.trainer.objective import compute_loss
+from mmrft.trainer.objective import Objective, compute_loss
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +125,7 @@ def critic_values(
 
 def update_policy(
     cfg: Config,
+    objective: Objective,
     model: torch.nn.Module,
     opt: torch.optim.Optimizer,
     batch: RolloutBatch,
@@ -170,7 +171,7 @@ def update_policy(
             if critic_opt is not None:
                 critic_opt.zero_grad(set_to_none=True)
             m = backward_slice(
-                cfg, model, family, batch, rows, advantages, mask,
+                cfg, objective, model, family, batch, rows, advantages, mask,
                 old_logp=old_logp, ref_logp=ref_logp, kl_coef=kl_coef, critic=critic,
                 old_values=old_values, returns=returns, train_policy=train_policy,
             )  # fmt: skip
@@ -234,6 +235,7 @@ def grad_norm(model: torch.nn.Module, max_norm: float) -> float:
 
 def backward_slice(
     cfg: Config,
+    objective: Objective,
     model: torch.nn.Module,
     family: ModelFamily,
     batch: RolloutBatch,
@@ -255,8 +257,7 @@ def backward_slice(
     Every micro-batch is normalised by the whole slice's ``agg_denominator``, summed over ranks;
     each rank's loss is multiplied by the world size because FSDP/DDP average gradients.
     """
-    acfg = cfg.algorithm
-    mode = acfg.loss_agg_mode
+    mode = objective.agg_mode
     denom = all_reduce_sum(
         agg_denominator(mask[rows], mode, max_len=cfg.rollout.max_new_tokens).double()
     )
@@ -267,7 +268,7 @@ def backward_slice(
     parts: list[tuple[dict[str, float], float]] = []
     for micro in micro_batches(rows, cfg.rl.micro_batch_size):
         loss, m = _micro_batch_loss(
-            cfg, model, family, batch, micro, advantages, mask,
+            cfg, objective, model, family, batch, micro, advantages, mask,
             old_logp=old_logp, ref_logp=ref_logp, kl_coef=kl_coef, critic=critic,
             old_values=old_values, returns=returns, train_policy=train_policy,
             denominator=denom, vf_denominator=vf_denom,
@@ -279,6 +280,7 @@ def backward_slice(
 
 def _micro_batch_loss(
     cfg: Config,
+    objective: Objective,
     model: torch.nn.Module,
     family: ModelFamily,
     batch: RolloutBatch,
@@ -311,7 +313,7 @@ def _micro_batch_loss(
         if acfg.tis_cap is not None:
             weights = truncated_is_weights(old, rollout_logp, mask[rows], acfg.tis_cap)
     loss, m = compute_loss(
-        acfg,
+        objective,
         logp,
         old,
         advantages[rows],
@@ -337,7 +339,7 @@ def _micro_batch_loss(
             old_values[rows],
             returns[rows],
             mask[rows],
-            acfg.loss_agg_mode,
+            objective.agg_mode,
             denominator=vf_denominator.to(values.dtype),
         )
         loss = loss + cfg.critic.vf_coef * vf_loss
