@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from mmrft.build import check_world
 from mmrft.cli import main
 from mmrft.config import load_config
 from mmrft.models.tiny import TINY_MODELS
@@ -178,7 +179,8 @@ def test_cli_plan_json_and_table(tmp_path, capsys):
 @pytest.mark.parametrize("size", ["3b", "7b"])
 def test_recipes_load_and_fit_on_8x80gb(size):
     cfg = load_config(CONFIGS / f"qwen2_5_vl_{size}_grpo.yaml")
-    assert cfg.model.dtype == "bfloat16" and cfg.rollout.engine == "vllm"
+    assert cfg.model.dtype == "bfloat16"
+    check_world(cfg, 8)  # the batch layout the recipe's torchrun launch will check
     setup, plan = plan_config(cfg, gpus=8, gpu_mem_gib=80)
     assert plan.fits, plan.phases
     assert setup.strategy == "fsdp2"
