@@ -34,9 +34,9 @@ from mmrft.data.stream import ProblemStream
 from mmrft.models import family_for
 from mmrft.models.families import ModelFamily
 from mmrft.registry import Registry
-from mmrft.rewards.base import RewardFn
 from mmrft.rewards.build import build_reward
 from mmrft.rewards.compose import SampleRouter
+from mmrft.rewards.guard import GuardedReward
 from mmrft.rollout import SAMPLERS
 from mmrft.tasks import TASKS
 from mmrft.tasks.curriculum import AdaptiveLevel, LevelSchedule, TaskMixture
@@ -135,12 +135,19 @@ def _box_defaults(cls, family, task_kwargs: dict, image_size: int | None) -> dic
     return family.task_box_kwargs(size)
 
 
-def make_reward(cfg: Config) -> RewardFn:
-    """``rl.reward``; the special name "task" scores each sample with the reward its dataset
-    row names (``meta["reward"]``), else with its own task's reward (mixtures, datasets)."""
+def make_reward(cfg: Config) -> GuardedReward:
+    """``rl.reward``; the special name "task" scores each sample with the registered reward its
+    dataset row names (``meta["reward"]``), else with its own task's reward (mixtures,
+    datasets). Guarded by ``rl.reward_timeout_s`` and ``rl.reward_max_failing_steps``."""
     if cfg.rl.reward == "task":
-        return SampleRouter(sample_reward_name)
-    return build_reward(cfg.rl.reward)  # a name, module:function, file.py:function or spec
+        fn = SampleRouter(sample_reward_name)
+    else:
+        fn = build_reward(cfg.rl.reward)  # a name, module:function, file.py:function or spec
+    return GuardedReward(
+        fn,
+        timeout_s=cfg.rl.reward_timeout_s,
+        max_failing_steps=cfg.rl.reward_max_failing_steps,
+    )
 
 
 def sample_reward_name(sample: Sample) -> str:
@@ -177,7 +184,9 @@ def make_data(
     # never meet while run.seed < eval_seed / 10.
     eval_samples = task.dataset(cfg.data.eval_size, cfg.data.eval_seed, cfg.data.level)
     if cfg.data.train_path:
-        loaded = load_dataset_file(cfg.data.train_path)  # JSONL, Parquet or a datasets dir
+        loaded = load_dataset_file(  # JSONL, Parquet or a datasets dir
+            cfg.data.train_path, allow_outside_paths=cfg.data.allow_outside_paths
+        )
         if loaded.skipped:
             log.warning(
                 "%s: skipped %d bad lines (first: %s)",

@@ -119,14 +119,18 @@ def _read_yaml(path: Path) -> Any:
     try:
         return yaml.safe_load(path.read_text(encoding="utf-8"))
     except UnicodeDecodeError as e:
-        raise ConfigError(f"config file {path} is not UTF-8 text ({e.reason} at byte {e.start})")
+        raise ConfigError(
+            f"config file {path} is not UTF-8 text ({e.reason} at byte {e.start})"
+        ) from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f"{path}, line {mark.line + 1}, column {mark.column + 1}" if mark else str(path)
         problem = getattr(e, "problem", None) or str(e)
         if isinstance(e, yaml.constructor.ConstructorError):
-            problem += " (only plain YAML is read: no Python tags)"
-        raise ConfigError(f"config file {where}: not valid YAML: {problem}") from None
+            problem = f"refused: {problem} (only plain YAML is read, no Python tags)"
+        else:
+            problem = f"not valid YAML: {problem}"
+        raise ConfigError(f"config file {where}: {problem}") from None
 
 
 def apply_overrides(

@@ -123,17 +123,18 @@ def test_safe_reward_zeroes_failing_completions(caplog):
 
 
 def test_safe_reward_rejects_malformed_output():
+    # A broken contract is the reward's bug, not one completion's: an error naming the reward
+    # (issue #14; these used to score 0 per completion, and a single value for a batch of one).
     def no_overall(completions, samples):
         return {"accuracy": [1.0] * len(completions)}
 
     def wrong_length(completions, samples):
         return {"overall": [1.0, 1.0]}
 
-    scores, failed = safe_reward(no_overall, ["a", "b"], [THREE] * 2)
-    assert (scores, failed) == ({"overall": [0.0, 0.0]}, 2)
-    # The batch call returns 2 values for 3 completions; element by element each returns 2 for 1.
-    scores, failed = safe_reward(wrong_length, ["a", "b", "c"], [THREE] * 3)
-    assert failed == 3
+    with pytest.raises(ValueError, match="'no_overall' must return a dict with an 'overall'"):
+        safe_reward(no_overall, ["a", "b"], [THREE] * 2)
+    with pytest.raises(ValueError, match="'wrong_length' returned 2 values of 'overall' for 3"):
+        safe_reward(wrong_length, ["a", "b", "c"], [THREE] * 3)
 
 
 @pytest.mark.parametrize(

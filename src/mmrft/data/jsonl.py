@@ -8,9 +8,9 @@ configuration mistake rather than bad data.
 
 Line fields: ``id``, ``prompt`` (or chat ``messages``), ``answer`` (required; a numeric
 ``answer`` or ``id`` is turned into a string), ``images`` (list of paths relative to the JSONL
-file, absolute paths, or ``data:image/...;base64,`` URIs), ``task`` and ``meta`` (an object,
-passed to rewards untouched). Other top-level keys are ignored without error: put anything the
-verifier needs under ``meta``. The field rules live in ``mmrft.data.rows`` and are shared with
+file or absolute, inside its folder, or ``data:image/...;base64,`` URIs), ``task``, ``reward``
+(a registered reward's name) and ``meta`` (an object, passed to rewards untouched). Other
+top-level keys are ignored without error: put anything the verifier needs under ``meta``. The field rules live in ``mmrft.data.rows`` and are shared with
 the Parquet and ``datasets`` loaders (``mmrft.data.load``).
 """
 
@@ -77,8 +77,11 @@ def write_jsonl(samples: Iterable[Sample], path: str | Path, *, embed_images: bo
     return path
 
 
-def read_jsonl(path: str | Path) -> LoadResult:
-    """Load every good line of ``path``; skip and record the bad ones (see the module note)."""
+def read_jsonl(path: str | Path, *, allow_outside_paths: bool = False) -> LoadResult:
+    """Load every good line of ``path``; skip and record the bad ones (see the module note).
+
+    A line whose image or audio path resolves outside ``path``'s folder is a bad line unless
+    ``allow_outside_paths`` (``mmrft.data.rows``)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"dataset file not found: {path}")
@@ -88,7 +91,7 @@ def read_jsonl(path: str | Path) -> LoadResult:
             if not line.strip():
                 continue
             try:
-                result.samples.append(_parse_line(line, path.parent))
+                result.samples.append(_parse_line(line, path.parent, allow_outside_paths))
             except BadLine as e:
                 reason = f"line {number}: {e}"
                 result.skipped.append((number, reason))
@@ -97,12 +100,12 @@ def read_jsonl(path: str | Path) -> LoadResult:
     return result
 
 
-def _parse_line(line: str, root: Path) -> Sample:
+def _parse_line(line: str, root: Path, allow_outside: bool) -> Sample:
     try:
         row = json.loads(line)
     except json.JSONDecodeError as e:
         raise BadLine(f"invalid JSON ({e.msg} at column {e.colno})") from None
-    return sample_from_row(row, root)
+    return sample_from_row(row, root, allow_outside=allow_outside)
 
 
 def _write_audios(sample: Sample, root: Path) -> list[str]:

@@ -36,31 +36,35 @@ logger = logging.getLogger(__name__)
 BATCH_ROWS = 256  # rows converted to Python at a time: bounds memory on large image tables
 
 
-def load_dataset_file(path: str | Path) -> LoadResult:
-    """Load every good row of a JSONL / Parquet file or ``datasets`` folder (see the module note)."""
+def load_dataset_file(path: str | Path, *, allow_outside_paths: bool = False) -> LoadResult:
+    """Load every good row of a JSONL / Parquet file or ``datasets`` folder (see the module note).
+
+    A row whose image or audio path resolves outside the folder that holds ``path`` is skipped
+    unless ``allow_outside_paths`` (``data.allow_outside_paths``; ``mmrft.data.rows``).
+    """
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"dataset not found: {path}")
     if path.is_dir():
-        return _load_rows(path, _dataset_rows(path))
+        return _load_rows(path, _dataset_rows(path), allow_outside_paths)
     suffix = path.suffix.lower()
     if suffix == ".jsonl":
-        return read_jsonl(path)
+        return read_jsonl(path, allow_outside_paths=allow_outside_paths)
     if suffix == ".parquet":
-        return _load_rows(path, _parquet_rows(path))
+        return _load_rows(path, _parquet_rows(path), allow_outside_paths)
     raise ValueError(
         f"{path}: unknown dataset kind {suffix!r}; expected a .jsonl or .parquet file or a "
         "folder written by datasets.Dataset.save_to_disk"
     )
 
 
-def _load_rows(path: Path, rows: Iterator[dict[str, Any]]) -> LoadResult:
+def _load_rows(path: Path, rows: Iterator[dict[str, Any]], allow_outside: bool) -> LoadResult:
     """Every row through ``sample_from_row``; images resolve beside ``path``."""
     result = LoadResult()
     root = path.parent
     for index, row in enumerate(rows):
         try:
-            result.samples.append(sample_from_row(row, root))
+            result.samples.append(sample_from_row(row, root, allow_outside=allow_outside))
         except BadLine as e:
             reason = f"row {index}: {e}"
             result.skipped.append((index, reason))

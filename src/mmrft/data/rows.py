@@ -18,6 +18,16 @@ folder or absolute. Each becomes a mono float32 waveform resampled to 16 kHz
 (``mmrft.data.audio``), and ``meta["sampling_rate"]`` is set to that rate. A missing or
 unreadable file fails the row like a bad image does.
 
+A dataset is data, and data must not reach beyond itself or run code:
+
+* an image or audio path must resolve (symlinks followed) inside the dataset's folder, so a
+  downloaded file cannot make a run read ``../../.ssh/id_rsa`` or ``/etc/passwd`` and feed it to
+  a model; a row that points outside fails, unless the loader is told ``allow_outside``
+  (``data.allow_outside_paths: true``);
+* ``reward`` (the row's own field, or ``meta["reward"]``) is a reward's name, never code: a
+  ``module:function`` or ``file.py:function`` there fails the row without importing anything
+  (and ``SampleRouter`` scores a sample only with a registered reward).
+
 Chat messages (``messages``, or ``prompt`` given as a list): ``[{"role", "content"}, ...]`` where
 ``content`` is a string or a list of ``{"type": "text", "text": ...}`` / ``{"type": "image"}``
 parts. The k-th image part, counted across the messages in order, is ``images[k]``, so their
@@ -62,8 +72,9 @@ class LoadResult:
     0-based row index of a Parquet file / ``datasets`` folder (reason ``"row N: ..."``)."""
 
 
-def sample_from_row(row: Any, root: Path) -> Sample:
-    """The ``Sample`` one row describes; image paths resolve against ``root``.
+def sample_from_row(row: Any, root: Path, *, allow_outside: bool = False) -> Sample:
+    """The ``Sample`` one row describes; image and audio paths resolve against ``root`` and must
+    stay inside it unless ``allow_outside`` (see the module note).
 
     >>> row = {"id": 3, "answer": 7, "messages": [{"role": "user", "content": "2 + 5?"}]}
     >>> s = sample_from_row(row, Path("."))
@@ -93,8 +104,13 @@ def sample_from_row(row: Any, root: Path) -> Sample:
     meta = _meta(row.get("meta"))
     if row.get("reward") is not None:  # the row names the reward that verifies it
         meta = {**meta, "reward": _text(row, "reward", numbers=False)}
-    images = [load_image(ref, k, root) for k, ref in enumerate(refs)]
-    audios = [load_audio(ref, k, root) for k, ref in enumerate(_audio_refs(row.get("audios")))]
+    if "reward" in meta:
+        _check_reward_name(meta["reward"])
+    images = [load_image(ref, k, root, allow_outside) for k, ref in enumerate(refs)]
+    audios = [
+        load_audio(ref, k, root, allow_outside)
+        for k, ref in enumerate(_audio_refs(row.get("audios")))
+    ]
     if audios:  # the clips are now at this rate, whatever the files were
         meta = {**meta, "sampling_rate": SAMPLING_RATE}
     return Sample(
@@ -206,7 +222,7 @@ def _text(row: dict[str, Any], key: str, *, numbers: bool = True) -> str:
     raise BadLine(f"field {key!r} must be a string, got {type(value).__name__}")
 
 
-def load_image(ref: Any, index: int, root: Path) -> Image.Image:
+def load_image(ref: Any, index: int, root: Path, allow_outside: bool = False) -> Image.Image:
     """Decode one ``images`` item (path, data URI, bytes or {bytes, path}) to an RGB image."""
     if isinstance(ref, dict):
         if ref.get("bytes") is not None:
@@ -227,21 +243,49 @@ def load_image(ref: Any, index: int, root: Path) -> Image.Image:
         except (binascii.Error, ValueError):
             raise BadLine(f"{name} is not valid base64") from None
         return decode_image(io.BytesIO(data), name)
-    file = root / ref  # an absolute ``ref`` replaces ``root``
+    file = _file(f"image {ref!r}", root, ref, allow_outside)
     if not file.is_file():
         raise BadLine(f"image {ref!r} not found")
     return decode_image(file, f"image {ref!r}")
 
 
-def load_audio(ref: str, index: int, root: Path) -> np.ndarray:
+def load_audio(ref: str, index: int, root: Path, allow_outside: bool = False) -> np.ndarray:
     """One ``audios`` path as a mono float32 waveform [T] at 16 kHz, or ``BadLine`` naming it."""
-    file = root / ref  # an absolute ``ref`` replaces ``root``
+    file = _file(f"audio {ref!r}", root, ref, allow_outside)
     if not file.is_file():
         raise BadLine(f"audio {ref!r} not found")
     try:
         return load_clip(file)
     except ValueError as e:  # read_wav names the file and the problem
         raise BadLine(f"audio {ref!r} cannot be decoded ({e})") from None
+
+
+def _file(name: str, root: Path, ref: str, allow_outside: bool) -> Path:
+    """``root / ref`` (an absolute ``ref`` replaces ``root``), refused if it resolves outside
+    ``root`` -- symlinks followed -- unless ``allow_outside``."""
+    file = root / ref
+    if allow_outside:
+        return file
+    real, folder = file.resolve(), root.resolve()
+    if not real.is_relative_to(folder):
+        raise BadLine(
+            f"{name} resolves to {str(real)!r}, outside the dataset's folder {str(folder)!r} "
+            "(set data.allow_outside_paths: true to allow files outside it)"
+        )
+    return file
+
+
+def _check_reward_name(name: Any) -> None:
+    """A row may name a reward, never code: ``module:function`` / ``file.py:function`` (what
+    ``mmrft.rewards.resolve_reward`` would import) fails the row. Whether a plain name is
+    registered is checked where it is scored (``SampleRouter``): this layer sits below the
+    rewards."""
+    if not isinstance(name, str) or any(c in name for c in ":/\\") or name.endswith(".py"):
+        raise BadLine(
+            f"field 'reward': {name!r} is not a reward name; a dataset may name only registered "
+            "rewards (custom reward code comes from rl.reward in the config or on the command "
+            "line, never from data)"
+        )
 
 
 def decode_image(source: io.BytesIO | Path, name: str) -> Image.Image:

@@ -3,8 +3,11 @@
 Reads one JSON object per line (``prediction``, ``answer`` and the scorer's own fields; see
 docs/eval.md), writes each line back with ``score``, ``extracted`` and ``flags``, and prints a
 one-line JSON summary (``scorer``, ``mode``, ``n``, ``mean``, ``skipped`` and the scorer's own
-benchmark numbers, e.g. MME's ``acc_plus``). A malformed line is reported on stderr with its line
-number and skipped; it never stops the run.
+benchmark numbers, e.g. MME's ``acc_plus``). A line that is not a record (invalid JSON, a
+missing field) is reported on stderr with its line number and skipped (``skipped``). A record the
+scorer fails on (any exception: an ``OverflowError`` on an extraction of "inf", a non-string
+answer) scores 0 with the flag ``scoring_failed`` and its ``error``, stays in the mean, is counted
+(``failed``) and reported by line number: one bad line is one failure, never the whole file.
 """
 
 from __future__ import annotations
@@ -19,11 +22,13 @@ from typing import Any, TextIO
 def score_file(
     scorer_name: str, path: str | Path, mode: str = "official"
 ) -> tuple[list[dict[str, Any]], dict[str, Any], list[tuple[int, str]]]:
-    """Score every line of a JSONL file: ``(scored records, summary, [(line_no, error)])``."""
+    """Score every line of a JSONL file: ``(scored records, summary, [(line_no, message)])``;
+    the messages name the skipped lines and the lines the scorer failed on."""
     from mmrft.eval.scorers import SCORERS, MalformedRecord
+    from mmrft.eval.scoring import failed
 
     scorer = SCORERS.get(scorer_name)()
-    scored, errors = [], []
+    scored, errors, n_skipped, n_failed = [], [], 0, 0
     if Path(path).is_dir():
         raise ValueError(f"{path}: a folder; mmrft score reads one JSONL file")
     with open(path, encoding="utf-8") as f:
@@ -32,14 +37,24 @@ def score_file(
                 continue
             try:
                 record = json.loads(line)
-                scored.append({**record, **scorer.score(record, mode)})
+                if not isinstance(record, dict):
+                    raise MalformedRecord(f"not a JSON object but {type(record).__name__}")
+                result = scorer.score(record, mode)
             except json.JSONDecodeError as e:
-                errors.append((line_no, f"invalid JSON: {e.msg}"))
-            except (MalformedRecord, KeyError, TypeError, ValueError, IndexError) as e:
-                # Library bugs surface as the same types; the message names the line either way.
-                errors.append((line_no, f"{type(e).__name__}: {e}"))
+                errors.append((line_no, f"skipped: invalid JSON: {e.msg}"))
+                n_skipped += 1
+                continue
+            except MalformedRecord as e:
+                errors.append((line_no, f"skipped: {e}"))
+                n_skipped += 1
+                continue
+            except Exception as e:  # the scorer failed on a record: that line scores 0
+                result = failed(f"{type(e).__name__}: {e}")
+                errors.append((line_no, f"scoring failed, scored 0: {result['error']}"))
+                n_failed += 1
+            scored.append({**record, **result})
     summary = {"scorer": scorer_name, "mode": mode, **scorer.aggregate(scored)}
-    summary["skipped"] = len(errors)
+    summary["skipped"], summary["failed"] = n_skipped, n_failed
     return scored, summary, errors
 
 
@@ -55,10 +70,12 @@ def _text_lines(f: TextIO, path: str | Path):
 
 def cmd_score(args: argparse.Namespace, stdout: TextIO = sys.stdout, stderr: TextIO = sys.stderr):
     """Handler of ``mmrft score``; returns the exit status (1 when no line could be scored,
-    including an empty file)."""
+    including an empty file, or when the scorer failed on nearly every line)."""
+    from mmrft.rewards.guard import FAILING_SHARE
+
     scored, summary, errors = score_file(args.scorer, args.file, args.mode)
     for line_no, message in errors:
-        print(f"{args.file}:{line_no}: skipped: {message}", file=stderr)
+        print(f"{args.file}:{line_no}: {message}", file=stderr)
     out = Path(args.out) if args.out else Path(args.file).with_suffix(".scored.jsonl")
     with open(out, "w", encoding="utf-8") as f:
         for record in scored:
@@ -66,7 +83,14 @@ def cmd_score(args: argparse.Namespace, stdout: TextIO = sys.stdout, stderr: Tex
     print(json.dumps(summary), file=stdout)
     if not scored:  # all-bad or empty input fails, as ``mmrft reward`` does
         print(f"{args.file}: no line could be scored", file=stderr)
-    return 1 if not scored else 0
+        return 1
+    if summary["failed"] >= FAILING_SHARE * len(scored):
+        print(
+            f"{args.file}: the scorer failed on {summary['failed']} of {len(scored)} lines",
+            file=stderr,
+        )
+        return 1
+    return 0
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:

@@ -5,7 +5,10 @@ required; ``prompt``, ``task``, ``meta``, ``id`` optional; images are not loaded
 sizes from ``meta``). NAME is a registered reward, a ``module:function`` / ``file.py:function``
 spec, or a JSON ``build_reward`` spec such as ``'{"factory": "judge", "args": {"model": "p"}}'``. Each scored line is written back with ``reward`` (the overall score) and ``rewards`` (all
 components); one JSON summary line goes to stdout. Malformed lines are reported on stderr with
-their line numbers and skipped.
+their line numbers and skipped. A completion the reward fails on (raises, returns NaN or inf,
+runs past ``--timeout-s``) scores 0 and is counted in ``failed``; when it fails on nearly every
+completion (``FAILING_SHARE``) the command exits 1, and a reward that breaks the contract (wrong
+number of values, strings for numbers) is an error (exit 2).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from pathlib import Path
 from mmrft.data.sample import Sample
 from mmrft.rewards.base import safe_reward
 from mmrft.rewards.build import build_reward
+from mmrft.rewards.guard import FAILING_SHARE, GuardedReward
 
 
 def _sample(obj: object, lineno: int) -> tuple[str, Sample]:
@@ -42,15 +46,18 @@ def _sample(obj: object, lineno: int) -> tuple[str, Sample]:
     return obj["completion"], sample
 
 
-def score_file(name: str, path: str | Path, out: str | Path | None = None) -> dict:
-    """Score every well-formed line of ``path`` with reward ``name``; returns the summary."""
+def score_file(
+    name: str, path: str | Path, out: str | Path | None = None, timeout_s: float | None = None
+) -> dict:
+    """Score every well-formed line of ``path`` with reward ``name`` (one call of at most
+    ``timeout_s`` seconds); returns the summary."""
     spec: str | dict = name
     if name.lstrip().startswith("{"):
         try:
             spec = json.loads(name)
         except json.JSONDecodeError as e:
             raise ValueError(f"reward spec {name!r} is not valid JSON: {e}") from e
-    fn = build_reward(spec)
+    fn = GuardedReward(build_reward(spec), timeout_s=timeout_s)
     rows, completions, samples = [], [], []
     skipped = 0
     with open(path, encoding="utf-8") as f:
@@ -79,7 +86,15 @@ def score_file(name: str, path: str | Path, out: str | Path | None = None) -> di
 
 
 def cmd_reward(args: argparse.Namespace) -> int:
-    print(json.dumps(score_file(args.name, args.file, args.out)))
+    summary = score_file(args.name, args.file, args.out, args.timeout_s)
+    print(json.dumps(summary))
+    if summary["n"] and summary["failed"] >= FAILING_SHARE * summary["n"]:
+        print(
+            f"mmrft: error: reward {args.name!r} failed on {summary['failed']} of "
+            f"{summary['n']} completions (the warnings above say why)",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 
@@ -91,5 +106,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     )
     parser.add_argument("file", help="JSONL: one {completion, answer, meta, task, ...} per line")
     parser.add_argument("--out", default=None, help="write each line back with its rewards")
+    parser.add_argument(
+        "--timeout-s",
+        type=float,
+        default=None,
+        help="longest the reward may take over the whole file; past it every line scores 0 "
+        "(default: no limit)",
+    )
     parser.set_defaults(func=cmd_reward)
     return parser

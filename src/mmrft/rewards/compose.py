@@ -33,9 +33,10 @@ from typing import Any
 
 from mmrft.data.sample import Sample
 from mmrft.registry import Registry
-from mmrft.rewards.base import RewardFn
+from mmrft.rewards.base import REWARDS, RewardFn, check_scores
 from mmrft.rewards.custom import resolve_reward
 from mmrft.rewards.grounding import make_box_reward
+from mmrft.rewards.guard import reward_name
 from mmrft.rewards.judge import judge_reward_from_config
 from mmrft.rewards.length import make_overlong_reward, make_repetition_reward
 from mmrft.rewards.reward_model import reward_model_reward_from_config
@@ -133,7 +134,10 @@ class ComposedReward:
 
     def __call__(self, completions: list[str], samples: list[Sample]) -> dict[str, list[float]]:
         n = len(completions)
-        results = {name: fn(completions, samples) for name, (fn, _) in self.terms.items()}
+        results = {  # each term held to the reward contract, so a broken one is named
+            name: check_scores(fn(completions, samples), samples, name)
+            for name, (fn, _) in self.terms.items()
+        }
         open_ = [1.0] * n
         if self.gate is not None:
             open_ = [float(v >= self.gate_threshold) for v in results[self.gate]["overall"]]
@@ -145,10 +149,10 @@ class ComposedReward:
             overall = [
                 o + weight * g * v for o, g, v in zip(overall, gate, scores["overall"], strict=True)
             ]
-            out[name] = [float(v) for v in scores["overall"]]
+            out[name] = scores["overall"]
             for key, values in scores.items():
                 if key != "overall":
-                    out[f"{name}/{key}"] = [float(v) for v in values]
+                    out[f"{name}/{key}"] = values
         return {"overall": overall, **out}
 
 
@@ -203,17 +207,24 @@ class TaskRouter:
         out: dict[str, list[float]] = {"overall": [0.0] * n}
         for task, idx in groups.items():
             fn = self.routes.get(task, self.default)
-            scores = fn([completions[i] for i in idx], [samples[i] for i in idx])
+            part = [samples[i] for i in idx]
+            scores = check_scores(fn([completions[i] for i in idx], part), part, reward_name(fn))
             for key, values in scores.items():
                 column = out.setdefault(key, [0.0] * n)  # absent components read 0.0
                 for i, v in zip(idx, values, strict=True):
-                    column[i] = float(v)
+                    column[i] = v
         return out
 
 
 class SampleRouter(TaskRouter):
-    """Scores each sample with the reward ``name_of(sample)`` names, resolved once per name
-    (e.g. a dataset row's own ``reward`` field, else its task's reward)."""
+    """Scores each sample with the *registered* reward ``name_of(sample)`` names (e.g. a dataset
+    row's own ``reward`` field, else its task's reward).
+
+    Only registered names: the name comes from data, and data must never choose code to run,
+    so ``module:function`` / ``file.py:function`` (``resolve_reward``'s custom form) is refused
+    here; that sample fails (scored 0, counted, named in the warning). Custom reward code comes
+    from ``rl.reward`` in the config or on the command line.
+    """
 
     def __init__(self, name_of: Callable[[Sample], str]) -> None:
         super().__init__({})
@@ -222,7 +233,13 @@ class SampleRouter(TaskRouter):
     def route(self, sample: Sample) -> str:
         name = self.name_of(sample)
         if name not in self.routes:
-            self.routes[name] = resolve_reward(name)
+            if name not in REWARDS:
+                raise KeyError(
+                    f"sample {sample.id!r} names reward {name!r}, which is not registered: data "
+                    f"may name only registered rewards {REWARDS.names()}; custom reward code "
+                    "comes from rl.reward in the config or on the command line"
+                )
+            self.routes[name] = REWARDS.get(name)
         return name
 
 
