@@ -51,3 +51,31 @@ def test_the_cli_prints_one_line_and_exits_2(tmp_path, capsys):
     assert main(["train", str(path)]) == 2
     err = capsys.readouterr().err
     assert "evil.yaml, line 2" in err and "Traceback" not in err
+
+
+def alias_bomb(levels: int = 9) -> str:
+    lines = ['l0: &l0 ["x", "x", "x", "x", "x", "x", "x", "x", "x"]']
+    for k in range(1, levels):
+        lines.append(f"l{k}: &l{k} [" + ", ".join([f"*l{k - 1}"] * 9) + "]")
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize(
+    "text, match",
+    [
+        (alias_bomb(), "more than 100000 values once its aliases"),  # 9**9 values: minutes, GBs
+        ("a: &a [*a]\n", "an alias that contains itself"),  # used to recurse forever
+        ("a: " + "[" * 50000 + "]" * 50000 + "\n", "nested too deeply"),  # was a RecursionError
+    ],
+)
+def test_yaml_that_would_exhaust_memory_or_recursion_is_refused_at_once(tmp_path, text, match):
+    path = tmp_path / "bomb.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=match):
+        load_config(path)
+
+
+def test_ordinary_anchors_still_work(tmp_path):
+    path = tmp_path / "cfg.yaml"
+    path.write_text("sft: {lr: &lr 0.0002}\nrl: {lr: *lr}\n")
+    assert load_config(path).rl.lr == 0.0002

@@ -110,18 +110,33 @@ def load(cls: type[T], path: str | Path | None, overrides: Sequence[str] = ()) -
     return from_dict(cls, apply_overrides(data, overrides, cls))
 
 
+MAX_YAML_VALUES = 100_000
+"""Most values a config file may hold once its YAML aliases are copied out. A config has a few
+hundred; an alias bomb (``&a [x, x, ...]`` then ``[*a, *a, ...]``, nested) would otherwise take
+minutes and gigabytes before any key is checked."""
+
+
 def _read_yaml(path: Path) -> Any:
     """The plain data in YAML file ``path``, or ``ConfigError`` naming the file and line.
 
     ``safe_load`` builds only plain data: a Python tag such as ``!!python/object/apply:os.system``
-    is refused (a config file may come from anywhere and must not run code).
+    is refused (a config file may come from anywhere and must not run code). So are alias bombs,
+    self-referencing aliases and nesting too deep to walk.
     """
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        if _values(data, {}) > MAX_YAML_VALUES:
+            raise ConfigError(
+                f"config file {path}: refused: more than {MAX_YAML_VALUES} values once its "
+                "aliases (*name) are expanded, or an alias that contains itself"
+            )
+        return data
     except UnicodeDecodeError as e:
         raise ConfigError(
             f"config file {path} is not UTF-8 text ({e.reason} at byte {e.start})"
         ) from None
+    except RecursionError:
+        raise ConfigError(f"config file {path}: refused: nested too deeply") from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f"{path}, line {mark.line + 1}, column {mark.column + 1}" if mark else str(path)
@@ -131,6 +146,23 @@ def _read_yaml(path: Path) -> Any:
         else:
             problem = f"not valid YAML: {problem}"
         raise ConfigError(f"config file {where}: {problem}") from None
+
+
+def _values(node: Any, memo: dict[int, int | None]) -> int:
+    """How many values ``node`` holds with shared (aliased) parts counted at each use; past
+    ``MAX_YAML_VALUES`` (or for a list or mapping that contains itself) the count stops there."""
+    if not isinstance(node, (dict, list)):
+        return 1
+    if id(node) in memo:  # None: still being counted, so it contains itself
+        return memo[id(node)] or MAX_YAML_VALUES + 1
+    memo[id(node)] = None
+    total = 1
+    for child in node.values() if isinstance(node, dict) else node:
+        total += _values(child, memo)
+        if total > MAX_YAML_VALUES:
+            break
+    memo[id(node)] = total
+    return total
 
 
 def apply_overrides(

@@ -138,6 +138,26 @@ def test_paths_outside_the_dataset_folder_skip_the_row_naming_it(outside):
     assert len(allowed.samples) == len(rows) and allowed.skipped == []
 
 
+@pytest.mark.parametrize("allow", [False, True])
+def test_unopenable_paths_skip_the_row_instead_of_ending_the_load(outside, allow):
+    # Each of these used to raise out of the loader (RuntimeError, OSError, ValueError).
+    os.symlink("loop-b", outside / "images" / "loop-a")
+    os.symlink("loop-a", outside / "images" / "loop-b")
+    refs = {"images": ["images/loop-a", "x" * 5000 + ".png", "a\x00b.png"], "audios": ["\x00"]}
+    rows = [{"id": "in", "prompt": "?", "answer": "1", "images": ["images/in.png"]}]
+    rows += [
+        {"id": f"{field}{k}", "prompt": "?", "answer": "1", field: [ref]}
+        for field, some in refs.items()
+        for k, ref in enumerate(some)
+    ]
+    result = load_dataset_file(write_rows(outside / "d.jsonl", rows), allow_outside_paths=allow)
+    assert [s.id for s in result.samples] == ["in"] and len(result.skipped) == 4
+    reasons = [r for _, r in result.skipped]
+    assert "cannot be opened (Symlink loop" in reasons[0]
+    assert "... (5004 characters) cannot be opened (File name too long)" in reasons[1]
+    assert all("embedded null byte" in r for r in reasons[2:])
+
+
 def test_datasets_image_path_structs_are_confined_too(outside):
     images = [
         [{"bytes": None, "path": "images/in.png"}],

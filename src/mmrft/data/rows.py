@@ -243,36 +243,44 @@ def load_image(ref: Any, index: int, root: Path, allow_outside: bool = False) ->
         except (binascii.Error, ValueError):
             raise BadLine(f"{name} is not valid base64") from None
         return decode_image(io.BytesIO(data), name)
-    file = _file(f"image {ref!r}", root, ref, allow_outside)
-    if not file.is_file():
-        raise BadLine(f"image {ref!r} not found")
-    return decode_image(file, f"image {ref!r}")
+    name = f"image {_shown(ref)}"
+    return decode_image(_file(name, root, ref, allow_outside), name)
 
 
 def load_audio(ref: str, index: int, root: Path, allow_outside: bool = False) -> np.ndarray:
     """One ``audios`` path as a mono float32 waveform [T] at 16 kHz, or ``BadLine`` naming it."""
-    file = _file(f"audio {ref!r}", root, ref, allow_outside)
-    if not file.is_file():
-        raise BadLine(f"audio {ref!r} not found")
+    name = f"audio {_shown(ref)}"
+    file = _file(name, root, ref, allow_outside)
     try:
         return load_clip(file)
-    except ValueError as e:  # read_wav names the file and the problem
-        raise BadLine(f"audio {ref!r} cannot be decoded ({e})") from None
+    except (OSError, ValueError) as e:  # read_wav names the file and the problem
+        raise BadLine(f"{name} cannot be decoded ({e})") from None
 
 
 def _file(name: str, root: Path, ref: str, allow_outside: bool) -> Path:
-    """``root / ref`` (an absolute ``ref`` replaces ``root``), refused if it resolves outside
-    ``root`` -- symlinks followed -- unless ``allow_outside``."""
+    """``root / ref`` (an absolute ``ref`` replaces ``root``) if it is a file inside ``root``
+    (symlinks followed; anywhere with ``allow_outside``), else ``BadLine`` naming it."""
     file = root / ref
-    if allow_outside:
-        return file
-    real, folder = file.resolve(), root.resolve()
-    if not real.is_relative_to(folder):
-        raise BadLine(
-            f"{name} resolves to {str(real)!r}, outside the dataset's folder {str(folder)!r} "
-            "(set data.allow_outside_paths: true to allow files outside it)"
-        )
+    try:
+        real, folder = file.resolve(), root.resolve()
+        if not allow_outside and not real.is_relative_to(folder):
+            raise BadLine(
+                f"{name} resolves to {_shown(str(real))}, outside the dataset's folder "
+                f"{str(folder)!r} (set data.allow_outside_paths: true to allow files outside it)"
+            )
+        if not file.is_file():
+            raise BadLine(f"{name} not found")
+    except BadLine:
+        raise
+    except (OSError, RuntimeError, ValueError) as e:  # a symlink loop, a name too long, a NUL
+        why = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+        raise BadLine(f"{name} cannot be opened ({why})") from None
     return file
+
+
+def _shown(ref: str, limit: int = 120) -> str:
+    """``repr(ref)``, cut to ``limit`` characters so a hostile path cannot flood the log."""
+    return repr(ref) if len(ref) <= limit else f"{ref[:limit]!r}... ({len(ref)} characters)"
 
 
 def _check_reward_name(name: Any) -> None:
@@ -281,8 +289,9 @@ def _check_reward_name(name: Any) -> None:
     registered is checked where it is scored (``SampleRouter``): this layer sits below the
     rewards."""
     if not isinstance(name, str) or any(c in name for c in ":/\\") or name.endswith(".py"):
+        shown = _shown(name) if isinstance(name, str) else f"a {type(name).__name__}"
         raise BadLine(
-            f"field 'reward': {name!r} is not a reward name; a dataset may name only registered "
+            f"field 'reward': {shown} is not a reward name; a dataset may name only registered "
             "rewards (custom reward code comes from rl.reward in the config or on the command "
             "line, never from data)"
         )

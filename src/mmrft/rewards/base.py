@@ -164,7 +164,7 @@ TIMED_OUT = "timed out"
 
 
 def _timed_out(timeout: float | None) -> str:
-    return f"{TIMED_OUT} after {timeout:g} s (rl.reward_timeout_s)"
+    return f"{TIMED_OUT} after {timeout:g} s"
 
 
 def _one_by_one(
