@@ -210,7 +210,9 @@ def make_data(
     eval_samples = task.dataset(cfg.data.eval_size, cfg.data.eval_seed, cfg.data.level)
     if cfg.data.train_path:
         loaded = load_dataset_file(  # JSONL, Parquet or a datasets dir
-            cfg.data.train_path, allow_outside_paths=cfg.data.allow_outside_paths
+            cfg.data.train_path,
+            allow_outside_paths=cfg.data.allow_outside_paths,
+            max_pixels=cfg.model.max_pixels,  # big photos are scaled down as they are decoded
         )
         if loaded.skipped:
             log.warning(

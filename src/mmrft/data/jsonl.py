@@ -77,7 +77,9 @@ def write_jsonl(samples: Iterable[Sample], path: str | Path, *, embed_images: bo
     return path
 
 
-def read_jsonl(path: str | Path, *, allow_outside_paths: bool = False) -> LoadResult:
+def read_jsonl(
+    path: str | Path, *, allow_outside_paths: bool = False, max_pixels: int | None = None
+) -> LoadResult:
     """Load every good line of ``path``; skip and record the bad ones (see the module note).
 
     A line whose image or audio path resolves outside ``path``'s folder is a bad line unless
@@ -91,7 +93,9 @@ def read_jsonl(path: str | Path, *, allow_outside_paths: bool = False) -> LoadRe
             if not line.strip():
                 continue
             try:
-                result.samples.append(_parse_line(line, path.parent, allow_outside_paths))
+                result.samples.append(
+                    _parse_line(line, path.parent, allow_outside_paths, max_pixels)
+                )
             except BadLine as e:
                 reason = f"line {number}: {e}"
                 result.skipped.append((number, reason))
@@ -100,12 +104,12 @@ def read_jsonl(path: str | Path, *, allow_outside_paths: bool = False) -> LoadRe
     return result
 
 
-def _parse_line(line: str, root: Path, allow_outside: bool) -> Sample:
+def _parse_line(line: str, root: Path, allow_outside: bool, max_pixels: int | None) -> Sample:
     try:
         row = json.loads(line)
     except json.JSONDecodeError as e:
         raise BadLine(f"invalid JSON ({e.msg} at column {e.colno})") from None
-    return sample_from_row(row, root, allow_outside=allow_outside)
+    return sample_from_row(row, root, allow_outside=allow_outside, max_pixels=max_pixels)
 
 
 def _write_audios(sample: Sample, root: Path) -> list[str]:

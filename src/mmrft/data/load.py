@@ -36,7 +36,9 @@ logger = logging.getLogger(__name__)
 BATCH_ROWS = 256  # rows converted to Python at a time: bounds memory on large image tables
 
 
-def load_dataset_file(path: str | Path, *, allow_outside_paths: bool = False) -> LoadResult:
+def load_dataset_file(
+    path: str | Path, *, allow_outside_paths: bool = False, max_pixels: int | None = None
+) -> LoadResult:
     """Load every good row of a JSONL / Parquet file or ``datasets`` folder (see the module note).
 
     A row whose image or audio path resolves outside the folder that holds ``path`` is skipped
@@ -46,25 +48,29 @@ def load_dataset_file(path: str | Path, *, allow_outside_paths: bool = False) ->
     if not path.exists():
         raise FileNotFoundError(f"dataset not found: {path}")
     if path.is_dir():
-        return _load_rows(path, _dataset_rows(path), allow_outside_paths)
+        return _load_rows(path, _dataset_rows(path), allow_outside_paths, max_pixels)
     suffix = path.suffix.lower()
     if suffix == ".jsonl":
-        return read_jsonl(path, allow_outside_paths=allow_outside_paths)
+        return read_jsonl(path, allow_outside_paths=allow_outside_paths, max_pixels=max_pixels)
     if suffix == ".parquet":
-        return _load_rows(path, _parquet_rows(path), allow_outside_paths)
+        return _load_rows(path, _parquet_rows(path), allow_outside_paths, max_pixels)
     raise ValueError(
         f"{path}: unknown dataset kind {suffix!r}; expected a .jsonl or .parquet file or a "
         "folder written by datasets.Dataset.save_to_disk"
     )
 
 
-def _load_rows(path: Path, rows: Iterator[dict[str, Any]], allow_outside: bool) -> LoadResult:
+def _load_rows(
+    path: Path, rows: Iterator[dict[str, Any]], allow_outside: bool, max_pixels: int | None
+) -> LoadResult:
     """Every row through ``sample_from_row``; images resolve beside ``path``."""
     result = LoadResult()
     root = path.parent
     for index, row in enumerate(rows):
         try:
-            result.samples.append(sample_from_row(row, root, allow_outside=allow_outside))
+            result.samples.append(
+                sample_from_row(row, root, allow_outside=allow_outside, max_pixels=max_pixels)
+            )
         except BadLine as e:
             reason = f"row {index}: {e}"
             result.skipped.append((index, reason))

@@ -72,7 +72,9 @@ class LoadResult:
     0-based row index of a Parquet file / ``datasets`` folder (reason ``"row N: ..."``)."""
 
 
-def sample_from_row(row: Any, root: Path, *, allow_outside: bool = False) -> Sample:
+def sample_from_row(
+    row: Any, root: Path, *, allow_outside: bool = False, max_pixels: int | None = None
+) -> Sample:
     """The ``Sample`` one row describes; image and audio paths resolve against ``root`` and must
     stay inside it unless ``allow_outside`` (see the module note).
 
@@ -106,7 +108,7 @@ def sample_from_row(row: Any, root: Path, *, allow_outside: bool = False) -> Sam
         meta = {**meta, "reward": _text(row, "reward", numbers=False)}
     if "reward" in meta:
         _check_reward_name(meta["reward"])
-    images = [load_image(ref, k, root, allow_outside) for k, ref in enumerate(refs)]
+    images = [load_image(ref, k, root, allow_outside, max_pixels) for k, ref in enumerate(refs)]
     audios = [
         load_audio(ref, k, root, allow_outside)
         for k, ref in enumerate(_audio_refs(row.get("audios")))
@@ -222,8 +224,11 @@ def _text(row: dict[str, Any], key: str, *, numbers: bool = True) -> str:
     raise BadLine(f"field {key!r} must be a string, got {type(value).__name__}")
 
 
-def load_image(ref: Any, index: int, root: Path, allow_outside: bool = False) -> Image.Image:
-    """Decode one ``images`` item (path, data URI, bytes or {bytes, path}) to an RGB image."""
+def load_image(
+    ref: Any, index: int, root: Path, allow_outside: bool = False, max_pixels: int | None = None
+) -> Image.Image:
+    """Decode one ``images`` item (path, data URI, bytes or {bytes, path}) to an RGB image,
+    scaled down when far above ``max_pixels`` (``decode_image``)."""
     if isinstance(ref, dict):
         if ref.get("bytes") is not None:
             ref = ref["bytes"]
@@ -232,7 +237,7 @@ def load_image(ref: Any, index: int, root: Path, allow_outside: bool = False) ->
         else:
             raise BadLine(f"image {index} has neither 'bytes' nor 'path'")
     if isinstance(ref, bytes):
-        return decode_image(io.BytesIO(ref), f"image {index} (bytes)")
+        return decode_image(io.BytesIO(ref), f"image {index} (bytes)", max_pixels)
     if not isinstance(ref, str):
         raise BadLine(f"image {index} must be a path, data URI, bytes or {{bytes, path}} object")
     match = _DATA_URI.fullmatch(ref)
@@ -242,9 +247,9 @@ def load_image(ref: Any, index: int, root: Path, allow_outside: bool = False) ->
             data = base64.b64decode(match.group(1), validate=True)
         except (binascii.Error, ValueError):
             raise BadLine(f"{name} is not valid base64") from None
-        return decode_image(io.BytesIO(data), name)
+        return decode_image(io.BytesIO(data), name, max_pixels)
     name = f"image {_shown(ref)}"
-    return decode_image(_file(name, root, ref, allow_outside), name)
+    return decode_image(_file(name, root, ref, allow_outside), name, max_pixels)
 
 
 def load_audio(ref: str, index: int, root: Path, allow_outside: bool = False) -> np.ndarray:
@@ -297,14 +302,43 @@ def _check_reward_name(name: Any) -> None:
         )
 
 
-def decode_image(source: io.BytesIO | Path, name: str) -> Image.Image:
-    """Fully decode ``source`` to RGB, or raise ``BadLine`` naming ``name``."""
+def decode_image(
+    source: io.BytesIO | Path, name: str, max_pixels: int | None = None
+) -> Image.Image:
+    """Fully decode ``source`` to RGB, or raise ``BadLine`` naming ``name``.
+
+    ``max_pixels``: the model's pixel budget. An image with more than ``DECODE_HEADROOM`` times
+    that many pixels is scaled down right here (JPEGs already while decoding), so a dataset of
+    9000 x 9000 photos never holds them at full size; the exact model-side resize happens
+    later, from an image still at least twice the target's side.
+    """
     try:
         with Image.open(source) as image:
+            cap = None if max_pixels is None else DECODE_HEADROOM * max_pixels
+            if cap is not None and image.width * image.height > cap:
+                image.draft("RGB", _fit(image.size, cap))  # JPEG: decode at 1/2, 1/4, 1/8 size
             image.load()  # PIL opens lazily; force the decode here so truncation is caught
-            return image.convert("RGB")
+            rgb = image.convert("RGB")
     except Exception as e:  # PIL raises many types (OSError, SyntaxError, ValueError, ...)
         raise BadLine(f"{name} cannot be decoded ({type(e).__name__})") from None
+    if cap is not None and rgb.width * rgb.height > cap:
+        rgb = rgb.resize(_fit(rgb.size, cap), Image.Resampling.BICUBIC)
+    return rgb
+
+
+# Images are kept at up to this many times the model's pixel budget after decoding.
+DECODE_HEADROOM = 4
+
+
+def _fit(size: tuple[int, int], max_pixels: int) -> tuple[int, int]:
+    """``size`` scaled down, aspect ratio kept, to at most ``max_pixels`` pixels.
+
+    >>> _fit((9000, 9000), 4 * 112 * 112)
+    (224, 224)
+    """
+    w, h = size
+    scale = min(1.0, (max_pixels / (w * h)) ** 0.5)
+    return max(1, int(w * scale)), max(1, int(h * scale))
 
 
 def warn_skipped(logger: logging.Logger, path: Path, result: LoadResult) -> None:
