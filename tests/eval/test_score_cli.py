@@ -72,14 +72,14 @@ def test_one_line_the_scorer_fails_on_is_one_failure_not_the_whole_file(tmp_path
     assert [r["score"] for r in scored] == [1.0, 0.0, 0.0]
 
 
-def test_mmmu_line_with_a_numeric_answer_is_one_failure(tmp_path):
+def test_mmmu_line_with_a_numeric_answer_is_scored(tmp_path):
     records = [
         {"prediction": "7", "answer": "7", "question_type": "open"},
         {"prediction": "7", "answer": 7, "question_type": "open"},  # a number, not a string
     ]
     status, summary, scored, err = score_lines(tmp_path, "mmmu", records)
     assert status == 0 and summary["n"] == 2 and scored[0]["score"] == 1.0
-    assert scored[1]["score"] == 0.0
+    assert scored[1]["score"] == 1.0  # the number reads as its text (was an AttributeError)
 
 
 HOSTILE_PREDICTIONS = ["inf", "-inf", "nan", "1e999", "9" * 400, "", "\x00", "[[[[", "(1e999, 2)"]

@@ -9,6 +9,7 @@ no digit is written.
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
@@ -56,6 +57,6 @@ class Count(Scorer):
             words = re.findall(r"[a-z]+", short.lower())
             hits = [WORDS.index(w) for w in words if w in WORDS]
             value = float(hits[-1]) if hits else None
-        if value is None:
+        if value is None or not math.isfinite(value):  # "1e999" is no count (and no JSON)
             return result(False, None, "unparsed")
         return result(value == gold, int(value) if value.is_integer() else value)

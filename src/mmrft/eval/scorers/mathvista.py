@@ -109,7 +109,7 @@ def normalize_official(extraction: Any, record: dict[str, Any]) -> tuple[Any, li
             return str(round(float(extraction), _precision(record))), []
         if atype == "list":
             return str(extraction), []
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # official: a bare except -> None ("inf")
         return None, ["unparsed"]
     return extraction, []
 
@@ -150,7 +150,10 @@ def _list_items(text: str) -> list[Any]:
 def _precision(record: dict[str, Any]) -> int:
     # The official data stores an int; the HF copy stores 1.0 (which round() would reject).
     p = record.get("precision")
-    return int(p) if p is not None else 0
+    try:
+        return int(p) if p is not None else 0
+    except (TypeError, ValueError, OverflowError):  # a malformed record: round to integers
+        return 0
 
 
 @SCORERS.register("mathvista")

@@ -121,7 +121,9 @@ def parse_open(response: str) -> list[Any]:
 
 
 def eval_open(gold: str | list[str], preds: list[Any]) -> bool:
-    golds = [n for g in (gold if isinstance(gold, list) else [gold]) for n in normalize_open(g)]
+    every = gold if isinstance(gold, list) else [gold]
+    # a JSON number as the gold answer reads as its text (the official data stores strings)
+    golds = [n for g in every for n in normalize_open(g if isinstance(g, str) else str(g))]
     for pred in preds:
         if isinstance(pred, str):
             if any(isinstance(g, str) and g in pred for g in golds):
