@@ -89,3 +89,22 @@ def test_one_bf16_rl_step_updates_float32_weights_and_adam_states(tmp_path, monk
     assert any(not torch.equal(before[n], p) for n, p in model.named_parameters())
     states = list(optimizers[0].state.values())
     assert states and all(s["exp_avg"].dtype == torch.float32 for s in states)
+
+
+def test_forwards_inside_one_long_autocast_see_every_weight_update(fresh_vlm):
+    """The RL loop runs inside one autocast context; autocast's default weight-cast cache would
+    keep serving the first forward's bf16 copies after optimizer steps, so nothing would learn
+    (the bf16 digit task stayed at chance until this was fixed)."""
+    model, _ = fresh_vlm
+    ids = torch.tensor([[1, 2, 3, 4]])
+    opt = torch.optim.SGD(model.parameters(), lr=0.05)
+    with autocast("bfloat16", model):
+        before = model(input_ids=ids).logits
+        before.float().sum().backward()
+        opt.step()
+        after = model(input_ids=ids).logits
+    with torch.no_grad():
+        fresh = model(input_ids=ids).logits  # float32, outside autocast: the updated weights
+    moved = (after.float() - before.float()).abs().max()
+    assert moved > 0.1  # the update is visible inside the same autocast region...
+    assert (after.float() - fresh).abs().max() < 0.25 * moved  # ...as the model's current output

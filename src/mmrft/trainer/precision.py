@@ -37,4 +37,6 @@ def autocast(compute: str, model: torch.nn.Module) -> AbstractContextManager:
     if dtype == torch.float32 or is_sharded(model):
         return nullcontext()
     device = next(model.parameters()).device.type
-    return torch.autocast(device_type=device, dtype=dtype)
+    # No cast cache: the context spans the whole loop, and autocast's cache would keep serving
+    # the bf16 copies made at the first forward long after the optimizer changed the weights.
+    return torch.autocast(device_type=device, dtype=dtype, cache_enabled=False)
