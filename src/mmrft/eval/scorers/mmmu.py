@@ -40,8 +40,18 @@ from mmrft.eval.scorers.extract import (
 OFFICIAL_SEED = 42
 
 
-def parse_multi_choice(response: str, letters: list[str], index2ans: dict[str, str]) -> str | None:
-    """The official candidate rules; None where the official code draws a random letter."""
+def parse_multi_choice(
+    response: str,
+    letters: list[str],
+    index2ans: dict[str, str],
+    plain: tuple[str, ...] = (" {} ",),
+) -> str | None:
+    """The official candidate rules; None where the official code draws a random letter.
+
+    ``plain``: the unbracketed letter patterns tried in turn after "(A)"-style ones. MMMU has
+    one, " A "; MMMU-Pro's parser tries "A " and then "A." (``mmmu_pro.parse_pro_choice``);
+    everything else is the same in both official files.
+    """
     for char in [",", ".", "!", "?", ";", ":", "'"]:
         response = response.strip(char)
     response = f" {response} "
@@ -50,8 +60,9 @@ def parse_multi_choice(response: str, letters: list[str], index2ans: dict[str, s
         if f"({letter})" in response:
             candidates.append(letter)
             bracketed = True
-    if not candidates:
-        candidates = [c for c in letters if f" {c} " in response]
+    for pattern in plain:
+        if not candidates:
+            candidates = [c for c in letters if pattern.format(c) in response]
     if not candidates and len(response.split()) > 5:
         candidates = [c for c, ans in index2ans.items() if ans.lower() in response.lower()]
         by_letter = not candidates

@@ -29,9 +29,7 @@ from typing import Any
 
 from mmrft.eval.scorers.base import SCORERS, Scorer, need, result
 from mmrft.eval.scorers.extract import answer_region, choice_letter, final_answer
-from mmrft.eval.scorers.mmmu import OFFICIAL_SEED, choice_info
-
-_STRIP = [",", ".", "!", "?", ";", ":", "'"]
+from mmrft.eval.scorers.mmmu import OFFICIAL_SEED, choice_info, parse_multi_choice
 
 
 def parse_pro_choice(response: str, letters: list[str], index2ans: dict[str, str]) -> str | None:
@@ -49,32 +47,7 @@ def parse_pro_choice(response: str, letters: list[str], index2ans: dict[str, str
         matching = [c for c in letters if c in tail]
         if len(matching) == 1:
             return matching[0]
-    for char in _STRIP:
-        response = response.strip(char)
-    response = f" {response} "
-    candidates, bracketed, by_letter = [], False, True
-    for letter in letters:
-        if f"({letter})" in response:
-            candidates.append(letter)
-            bracketed = True
-    if not candidates:
-        candidates = [c for c in letters if f"{c} " in response]
-    if not candidates:
-        candidates = [c for c in letters if f"{c}." in response]
-    if not candidates and len(response.split()) > 5:
-        candidates = [c for c, ans in index2ans.items() if ans.lower() in response.lower()]
-        by_letter = not candidates
-    if not candidates:
-        return None
-    if len(candidates) == 1:
-        return candidates[0]
-    if not by_letter:
-        positions = [response.lower().rfind(index2ans[c].lower()) for c in candidates]
-    elif bracketed:
-        positions = [response.rfind(f"({c})") for c in candidates]
-    else:
-        positions = [response.rfind(f" {c} ") for c in candidates]
-    return candidates[positions.index(max(positions))]  # np.argmax: first of the maxima
+    return parse_multi_choice(response, letters, index2ans, plain=("{} ", "{}."))
 
 
 @SCORERS.register("mmmu_pro")
