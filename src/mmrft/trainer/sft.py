@@ -50,17 +50,20 @@ def sft_loss(
     family: ModelFamily,
     samples: list[Sample],
     denominator: torch.Tensor | None = None,
+    targets: tuple[torch.Tensor, torch.Tensor] | None = None,
 ) -> tuple[torch.Tensor, float]:
     """Token-mean negative log-likelihood of the targets, and the fraction of targets whose every
     token is the argmax under teacher forcing (a free, greedy-like training accuracy).
 
     ``denominator``: the whole step's target-token count when ``samples`` are one micro-batch
     (or one rank's share) of it, so the pieces' losses add up to the step's token mean.
+    ``targets``: ``encode_targets`` of ``samples`` when the caller already has them.
     """
     device = next(model.parameters()).device
     prompt = {k: v.to(device) for k, v in family.encode(samples).items()}
-    ids, mask = encode_targets(family, [format_target(s) for s in samples])
-    ids, mask = ids.to(device), mask.to(device)
+    if targets is None:
+        targets = encode_targets(family, [format_target(s) for s in samples])
+    ids, mask = targets[0].to(device), targets[1].to(device)
     logp, logits = completion_logprobs(
         model, prompt, ids, mask, suppressed_ids=family.suppressed_token_ids()
     )
@@ -68,11 +71,6 @@ def sft_loss(
     exact = hit.all(dim=1).float().mean().item()
     denom = mask.sum() if denominator is None else denominator.to(mask.dtype)
     return -(logp.sum() / denom.clamp(min=1)), exact
-
-
-def target_tokens(family: ModelFamily, samples: list[Sample]) -> int:
-    """Number of target tokens (answer + EOS) SFT trains on for ``samples``."""
-    return int(encode_targets(family, [format_target(s) for s in samples])[1].sum().item())
 
 
 def sft_backward(
@@ -86,11 +84,13 @@ def sft_backward(
     exact-match rate over all ranks. Each piece is normalised by the step's target-token count
     summed over ranks (and scaled by the world size, which FSDP/DDP divide gradients by), so
     any split computes the one-pass gradient."""
-    denom = all_reduce_sum(torch.tensor(float(target_tokens(family, samples))))
+    ids, mask = encode_targets(family, [format_target(s) for s in samples])  # tokenized once
+    denom = all_reduce_sum(mask.sum())
     scale = world_size()
     loss_sum, exact_sum = 0.0, 0.0
     for chunk in micro_batches(list(range(len(samples))), micro_batch_size):
-        loss, exact = sft_loss(model, family, [samples[i] for i in chunk], denom)
+        parts = [samples[i] for i in chunk]
+        loss, exact = sft_loss(model, family, parts, denom, targets=(ids[chunk], mask[chunk]))
         (loss * scale if scale > 1 else loss).backward()
         loss_sum, exact_sum = loss_sum + loss.item(), exact_sum + exact * len(chunk)
     totals = all_reduce_sum(torch.tensor([loss_sum, exact_sum, float(len(samples))]))

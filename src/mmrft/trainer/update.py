@@ -265,86 +265,61 @@ def backward_slice(
     if critic is not None:
         vf_denom = all_reduce_sum(agg_denominator(mask[rows], mode).double())
     scale = world_size()
+
+    def micro_batch_loss(rows: list[int]) -> tuple[torch.Tensor, dict[str, float]]:
+        """Micro-batch ``rows``' share of the slice's loss (normalised by ``denom``), metrics."""
+        acfg = cfg.algorithm
+        temp = cfg.rollout.temperature
+        shared = critic is not None and critic.shared
+        logp, logits, *hidden = forward_rows(model, family, batch, rows, temp=temp, hidden=shared)
+        old = logp.detach() if old_logp is None else old_logp[rows]
+        ref = None if ref_logp is None else ref_logp[rows]
+        weights, gap = None, {}
+        if batch.logprobs is not None:  # the engine's log-probs: measure (and correct) the gap
+            rollout_logp = batch.logprobs[rows].to(old.device)
+            gap = mismatch_metrics(old, rollout_logp, mask[rows])
+            if acfg.tis_cap is not None:
+                weights = truncated_is_weights(old, rollout_logp, mask[rows], acfg.tis_cap)
+        loss, m = compute_loss(
+            objective,
+            logp,
+            old,
+            advantages[rows],
+            mask[rows],
+            ref_logp=ref,
+            logits=logits,
+            kl_coef=kl_coef,
+            max_len=cfg.rollout.max_new_tokens,
+            token_weights=weights,
+            denominator=denom.to(logp.dtype),
+        )
+        m.update(gap)
+        if not train_policy:
+            loss = loss.detach() * 0  # warm-up: the critic's loss alone
+        if critic is not None:
+            if shared:  # the head reads this very forward pass; warm-up keeps the trunk still
+                values = critic.values(hidden[0] if train_policy else hidden[0].detach())
+            else:
+                values = critic_values(critic, model, family, batch, rows, temp=temp)
+            vf_loss, vm = critic_loss(
+                cfg.critic,
+                values,
+                old_values[rows],
+                returns[rows],
+                mask[rows],
+                objective.agg_mode,
+                denominator=vf_denom.to(values.dtype),
+            )
+            loss = loss + cfg.critic.vf_coef * vf_loss
+            m.update(vm)
+        return loss, m
+
     parts: list[tuple[dict[str, float], float]] = []
     for micro in micro_batches(rows, cfg.rl.micro_batch_size):
-        loss, m = _micro_batch_loss(
-            cfg, objective, model, family, batch, micro, advantages, mask,
-            old_logp=old_logp, ref_logp=ref_logp, kl_coef=kl_coef, critic=critic,
-            old_values=old_values, returns=returns, train_policy=train_policy,
-            denominator=denom, vf_denominator=vf_denom,
-        )  # fmt: skip
+        loss, m = micro_batch_loss(micro)
         (loss * scale if scale > 1 else loss).backward()
         parts.append((m, mask[micro].sum().item()))
     return _reduce_over_ranks(*_combine(parts))
-
-
-def _micro_batch_loss(
-    cfg: Config,
-    objective: Objective,
-    model: torch.nn.Module,
-    family: ModelFamily,
-    batch: RolloutBatch,
-    rows: list[int],
-    advantages: torch.Tensor,
-    mask: torch.Tensor,
-    *,
-    old_logp: torch.Tensor | None,
-    ref_logp: torch.Tensor | None,
-    kl_coef: float,
-    critic: Critic | None,
-    old_values: torch.Tensor | None,
-    returns: torch.Tensor | None,
-    train_policy: bool,
-    denominator: torch.Tensor,
-    vf_denominator: torch.Tensor | None,
-) -> tuple[torch.Tensor, dict[str, float]]:
-    """The loss of micro-batch ``rows`` as its share of the slice's loss (normalised by the
-    slice's ``denominator``), and its metrics."""
-    acfg = cfg.algorithm
-    temp = cfg.rollout.temperature
-    shared = critic is not None and critic.shared
-    logp, logits, *hidden = forward_rows(model, family, batch, rows, temp=temp, hidden=shared)
-    old = logp.detach() if old_logp is None else old_logp[rows]
-    ref = None if ref_logp is None else ref_logp[rows]
-    weights, gap = None, {}
-    if batch.logprobs is not None:  # the engine's log-probs: measure (and correct) the gap
-        rollout_logp = batch.logprobs[rows].to(old.device)
-        gap = mismatch_metrics(old, rollout_logp, mask[rows])
-        if acfg.tis_cap is not None:
-            weights = truncated_is_weights(old, rollout_logp, mask[rows], acfg.tis_cap)
-    loss, m = compute_loss(
-        objective,
-        logp,
-        old,
-        advantages[rows],
-        mask[rows],
-        ref_logp=ref,
-        logits=logits,
-        kl_coef=kl_coef,
-        max_len=cfg.rollout.max_new_tokens,
-        token_weights=weights,
-        denominator=denominator.to(logp.dtype),
-    )
-    m.update(gap)
-    if not train_policy:
-        loss = loss.detach() * 0  # warm-up: the critic's loss alone
-    if critic is not None:
-        if shared:  # the head reads this very forward pass; warm-up keeps the trunk still
-            values = critic.values(hidden[0] if train_policy else hidden[0].detach())
-        else:
-            values = critic_values(critic, model, family, batch, rows, temp=temp)
-        vf_loss, vm = critic_loss(
-            cfg.critic,
-            values,
-            old_values[rows],
-            returns[rows],
-            mask[rows],
-            objective.agg_mode,
-            denominator=vf_denominator.to(values.dtype),
-        )
-        loss = loss + cfg.critic.vf_coef * vf_loss
-        m.update(vm)
-    return loss, m
 
 
 def _combine(parts: list[tuple[dict[str, float], float]]) -> tuple[dict[str, float], float]:
