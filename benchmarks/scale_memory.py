@@ -16,12 +16,9 @@ machine: the two ranks share this CPU's cores.
 from __future__ import annotations
 
 import argparse
-import ctypes
 import dataclasses
-import gc
 import json
 import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -31,22 +28,15 @@ from pathlib import Path
 N_SEQ, COMPLETION = 32, 48
 
 
-def _kib(key: str) -> int:
-    with open("/proc/self/status") as f:
-        return int(re.search(rf"{key}:\s+(\d+)", f.read()).group(1))
-
-
 def worker(micro: int, out: str) -> None:
     """One measurement (run in its own process, possibly under torchrun)."""
-    libc = ctypes.CDLL("libc.so.6")
-    libc.mallopt(-3, 64 * 1024)  # M_MMAP_THRESHOLD: freed tensors leave the resident set
     import torch
     from transformers import Qwen2_5_VLForConditionalGeneration
 
     from mmrft.build import make_objective
     from mmrft.config import load_config
     from mmrft.models import family_for, load_policy
-    from mmrft.plan.measure import scaled_qwen2_5_vl_config
+    from mmrft.plan.measure import freed_to_os, scaled_qwen2_5_vl_config, step_peak
     from mmrft.rollout import HFSampler, SamplingParams
     from mmrft.tasks import TASKS
     from mmrft.trainer.distributed import (
@@ -96,22 +86,17 @@ def worker(micro: int, out: str) -> None:
                        old_logp=None, ref_logp=None, kl_coef=0.0)  # fmt: skip
         opt.step()
 
-    step()  # AdamW states exist from here on: the measured step is a steady-state one
-    gc.collect()
-    libc.malloc_trim(0)
-    base = _kib("VmRSS")
-    with open("/proc/self/clear_refs", "w") as f:
-        f.write("5")
-    t0 = time.perf_counter()
-    step()
-    seconds = time.perf_counter() - t0
-    peak = _kib("VmHWM")
-    every = all_gather_objects({"base": base, "peak": peak, "seconds": seconds})
+    with freed_to_os():
+        step()  # AdamW states exist from here on: the measured step is a steady-state one
+        t0 = time.perf_counter()
+        base, extra = step_peak(step)
+        seconds = time.perf_counter() - t0
+    every = all_gather_objects({"base": base, "extra": extra, "seconds": seconds})
     if world.is_main:
         Path(out).write_text(json.dumps({
             "params_m": sum(p.numel() for p in model.parameters()) / 1e6 * world.size,
-            "resident_mib": max(e["base"] for e in every) / 1024,
-            "step_peak_mib": max(e["peak"] - e["base"] for e in every) / 1024,
+            "resident_mib": max(e["base"] for e in every) / 2**20,
+            "step_peak_mib": max(e["extra"] for e in every) / 2**20,
             "seconds": max(e["seconds"] for e in every),
         }))  # fmt: skip
     destroy()

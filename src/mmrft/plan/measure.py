@@ -17,9 +17,11 @@ import gc
 import json
 import re
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
-__all__ = ["measure_update_step", "scaled_qwen2_5_vl_config"]
+__all__ = ["freed_to_os", "measure_update_step", "scaled_qwen2_5_vl_config", "step_peak"]
 
 _M_MMAP_THRESHOLD = -3
 _GLIBC_DEFAULT_MMAP_THRESHOLD = 128 * 1024
@@ -91,6 +93,28 @@ def _inputs(cfg: dict[str, Any], n: int, text_tokens: int, grid: int, completion
     return prompt_inputs, completion_ids, torch.ones_like(completion_ids)
 
 
+@contextmanager
+def freed_to_os() -> Iterator[None]:
+    """Large allocations go to mmap inside the block, so a freed tensor leaves the resident set
+    at once and peak RSS tracks live memory (glibc's default threshold is restored after)."""
+    libc = ctypes.CDLL("libc.so.6")
+    libc.mallopt(_M_MMAP_THRESHOLD, 64 * 1024)
+    try:
+        yield
+    finally:
+        libc.mallopt(_M_MMAP_THRESHOLD, _GLIBC_DEFAULT_MMAP_THRESHOLD)
+
+
+def step_peak(step: Callable[[], object]) -> tuple[int, int]:
+    """``(resident, peak_extra)`` bytes: the settled resident set before ``step()`` and the
+    kernel's peak-RSS counter (reset just before) above it while ``step()`` runs."""
+    resident = _settle()
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")  # reset VmHWM to the current RSS
+    step()
+    return resident, _status_kib("VmHWM") * 1024 - resident
+
+
 def measure_update_step(
     cfg: dict[str, Any], *, n: int, text_tokens: int, grid: int, completion: int,
     checkpointing: bool = False,
@@ -98,12 +122,8 @@ def measure_update_step(
     """Bytes: ``import`` (resident after imports), ``static`` (model + AdamW states),
     ``step`` (peak extra of one forward + backward + AdamW step over ``n`` sequences, with
     gradient checkpointing if asked) and ``params``. Float32, random init, the project's own log-prob path."""
-    libc = ctypes.CDLL("libc.so.6")
-    libc.mallopt(_M_MMAP_THRESHOLD, 64 * 1024)
-    try:
+    with freed_to_os():
         return _measure(cfg, n, text_tokens, grid, completion, checkpointing)
-    finally:
-        libc.mallopt(_M_MMAP_THRESHOLD, _GLIBC_DEFAULT_MMAP_THRESHOLD)
 
 
 def _measure(
@@ -127,20 +147,20 @@ def _measure(
     opt.step()
     opt.zero_grad(set_to_none=True)
     batch = _inputs(cfg, n, text_tokens, grid, completion)
-    rss1 = _settle()
-    with open("/proc/self/clear_refs", "w") as f:
-        f.write("5")  # reset VmHWM to the current RSS
-    logp, logits = completion_logprobs(model, *batch)
-    with torch.no_grad():  # the trainer logs the entropy from these logits
-        torch.softmax(logits, -1)
-    loss = -logp.sum() / batch[2].sum()
-    del logits
-    loss.backward()
-    opt.step()
-    opt.zero_grad(set_to_none=True)
-    peak = _status_kib("VmHWM") * 1024
+
+    def step() -> None:
+        logp, logits = completion_logprobs(model, *batch)
+        with torch.no_grad():  # the trainer logs the entropy from these logits
+            torch.softmax(logits, -1)
+        loss = -logp.sum() / batch[2].sum()
+        del logits
+        loss.backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+
+    rss1, extra = step_peak(step)
     n_params = sum(p.numel() for p in model.parameters())
-    return {"import": rss0, "static": rss1 - rss0, "step": peak - rss1, "params": n_params}
+    return {"import": rss0, "static": rss1 - rss0, "step": extra, "params": n_params}
 
 
 if __name__ == "__main__":  # python -m mmrft.plan.measure '{"cfg": {...}, "n": 4, ...}'
