@@ -24,6 +24,7 @@ from __future__ import annotations
 import ast
 import random
 import re
+from collections.abc import Callable
 from typing import Any
 
 from mmrft.eval.scorers.base import SCORERS, MalformedRecord, Scorer, result
@@ -144,6 +145,28 @@ def eval_open(gold: str | list[str], preds: list[Any]) -> bool:
     return False
 
 
+def pick_letter(
+    record: dict[str, Any],
+    region: str,
+    mode: str,
+    parse: Callable[[str, list[str], dict[str, str]], str | None],
+) -> tuple[str | None, list[str]]:
+    """The chosen letter and flags, for MMMU and MMMU-Pro alike (``parse`` is each one's
+    official parser). Official: the parser, else the official random guess, seeded per record
+    so that a line's score does not depend on file order. Strict: an explicit final letter or
+    the parser, else no letter ("unparsed")."""
+    letters, index2ans = choice_info(record)
+    if mode == "strict":
+        short, _ = final_answer(region)
+        letter = choice_letter(short, len(letters)) or parse(region, letters, index2ans)
+        return letter, [] if letter is not None else ["unparsed"]
+    letter = parse(region, letters, index2ans)
+    if letter is not None:
+        return letter, []
+    rng = random.Random(f"{OFFICIAL_SEED}:{record.get('id', record['prediction'])}")
+    return rng.choice(letters), ["random_guess"]
+
+
 def read_options(record: dict[str, Any]) -> list[str]:
     options = record.get("options")
     if isinstance(options, str):  # the official data stores "['a', 'b']"
@@ -207,20 +230,8 @@ class MMMU(Scorer):
                 return result(eval_open(gold, preds), preds)
             ok, pred = _strict_open(region, gold)
             return result(ok, pred)
-        letters, index2ans = choice_info(record)
-        if mode == "strict":
-            short, _ = final_answer(region)
-            letter = choice_letter(short, len(letters)) or parse_multi_choice(
-                region, letters, index2ans
-            )
-            if letter is None:
-                return result(False, None, "unparsed")
-            return result(letter in gold if isinstance(gold, list) else letter == gold, letter)
-        letter = parse_multi_choice(region, letters, index2ans)
-        flags = []
+        letter, flags = pick_letter(record, region, mode, parse_multi_choice)
         if letter is None:
-            # Seeded per record so that a line's score does not depend on file order.
-            rng = random.Random(f"{OFFICIAL_SEED}:{record.get('id', record['prediction'])}")
-            letter, flags = rng.choice(letters), ["random_guess"]
+            return result(False, None, *flags)
         correct = letter in gold if isinstance(gold, list) else letter == gold
         return result(correct, letter, *flags)

@@ -24,12 +24,11 @@ first, then the official rules without the random guess (unparsed -> 0).
 
 from __future__ import annotations
 
-import random
 from typing import Any
 
 from mmrft.eval.scorers.base import SCORERS, Scorer, need, result
-from mmrft.eval.scorers.extract import answer_region, choice_letter, final_answer
-from mmrft.eval.scorers.mmmu import OFFICIAL_SEED, choice_info, parse_multi_choice
+from mmrft.eval.scorers.extract import answer_region
+from mmrft.eval.scorers.mmmu import parse_multi_choice, pick_letter
 
 
 def parse_pro_choice(response: str, letters: list[str], index2ans: dict[str, str]) -> str | None:
@@ -58,20 +57,8 @@ class MMMUPro(Scorer):
     def score(self, record: dict[str, Any], mode: str = "official") -> dict[str, Any]:
         self.check(record, mode)
         gold = need(record, "answer", str)
-        letters, index2ans = choice_info(record)
         region, _ = answer_region(record["prediction"])
-        if mode == "strict":
-            short, _ = final_answer(region)
-            letter = choice_letter(short, len(letters)) or parse_pro_choice(
-                region, letters, index2ans
-            )
-            if letter is None:
-                return result(False, None, "unparsed")
-            return result(letter == gold, letter)
-        letter = parse_pro_choice(region, letters, index2ans)
-        flags = []
+        letter, flags = pick_letter(record, region, mode, parse_pro_choice)
         if letter is None:
-            # Seeded per record so that a line's score does not depend on file order.
-            rng = random.Random(f"{OFFICIAL_SEED}:{record.get('id', record['prediction'])}")
-            letter, flags = rng.choice(letters), ["random_guess"]
+            return result(False, None, *flags)
         return result(letter == gold, letter, *flags)
