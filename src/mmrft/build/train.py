@@ -1,0 +1,205 @@
+"""The RL run: the components of ``mmrft.build.components`` into the trainer's stages
+(data -> SFT cold start -> GRPO -> evaluation and report), on one process or under torchrun."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import time
+from pathlib import Path
+
+from mmrft.build.components import (
+    make_data,
+    make_family,
+    make_objective,
+    make_reward,
+    make_sampler,
+)
+from mmrft.config import Config, save_config
+from mmrft.data.screen import encode_screen
+from mmrft.dataclass_yaml import check
+from mmrft.eval.harness import EvalResult
+from mmrft.models.loading import load_family
+from mmrft.models.setup import is_lora, prepare_policy
+from mmrft.trainer.distributed import barrier, init_distributed
+from mmrft.trainer.pipeline import (
+    N_EXAMPLES,
+    export_policy,
+    keep_eval,
+    load_model,
+    name_lora_base,
+    prepare_dataset,
+    rebuild_policy,
+    saved_before,
+    seed_everything,
+    shard,
+    summarize,
+    write_examples,
+)
+from mmrft.trainer.rl import train_rl
+from mmrft.trainer.sft import train_sft
+
+log = logging.getLogger(__name__)
+
+
+# --------------------------------------------------------------------------------------------
+# The whole run: components into the trainer's stages
+# --------------------------------------------------------------------------------------------
+
+
+def check_world(cfg: Config, world_size: int) -> None:
+    """Batch-layout checks that need the world size: every rank must get the same share of
+    whole groups, and a micro-batch cannot exceed what it divides. Raises ``ConfigError``
+    naming the key before any work starts."""
+    rl_rows = cfg.rollout.prompts_per_step * cfg.rollout.group_size
+    per_rank = rl_rows // world_size // cfg.algorithm.mini_batches
+    micro = cfg.rl.micro_batch_size
+    check(
+        micro is None or micro <= per_rank,
+        "rl.micro_batch_size",
+        f"is {micro}, larger than the {per_rank} sequences of a mini-batch on each rank "
+        "(rollout.prompts_per_step x rollout.group_size / algorithm.mini_batches / ranks)",
+    )
+    sft_micro, sft_per_rank = cfg.sft.micro_batch_size, cfg.sft.batch_size // world_size
+    check(
+        sft_micro is None or sft_micro <= sft_per_rank,
+        "sft.micro_batch_size",
+        f"is {sft_micro}, larger than the {sft_per_rank} samples of a step on each rank",
+    )
+    if world_size == 1:
+        return
+    ranks = f"the {world_size} ranks of this torchrun"
+    check(
+        cfg.rollout.prompts_per_step % world_size == 0,
+        "rollout.prompts_per_step",
+        f"is {cfg.rollout.prompts_per_step}: it must divide evenly among {ranks}",
+    )
+    check(
+        cfg.sft.steps == 0 or cfg.sft.batch_size % world_size == 0,
+        "sft.batch_size",
+        f"is {cfg.sft.batch_size}: it must divide evenly among {ranks}",
+    )
+    unsupported = {  # not yet under torchrun (docs/scale.md); each needs rank-aware work
+        "rollout.dynamic_sampling": cfg.rollout.dynamic_sampling,
+        "rollout.engine": cfg.rollout.engine != "hf",
+        "algorithm.adv_estimator": make_objective(cfg.algorithm).needs_critic,
+    }
+    for key, used in unsupported.items():
+        check(not used, key, f"is not supported under torchrun yet (docs/scale.md); got {ranks}")
+    if cfg.distributed.strategy == "fsdp2":
+        check(
+            cfg.model.quantization is None,
+            "model.quantization",
+            "needs distributed.strategy=ddp under torchrun: FSDP2 cannot shard bitsandbytes' "
+            "quantized weights",
+        )
+
+
+def run(cfg: Config) -> dict:
+    """Run every stage of ``cfg``; returns the summary dict also written to summary.json.
+
+    Under torchrun every rank runs this; the policy (and reference) are sharded with FSDP2 or
+    replicated (``distributed.strategy``), each rank trains on its share of the prompts, and
+    only rank 0 writes the run's files.
+    """
+    t_start = time.time()
+    world = init_distributed(cfg.model.device)
+    check_world(cfg, world.size)
+    out = Path(cfg.run.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    if world.is_main:
+        save_config(cfg, out / "config.yaml")
+    seed_everything(cfg.run.seed)
+    family = load_family(
+        cfg.model.name_or_path,
+        seed=cfg.run.seed,
+        min_pixels=cfg.model.min_pixels,
+        max_pixels=cfg.model.max_pixels,
+    )  # the box convention and resized image size, before any weights are loaded
+    sft_stream, rl_stream, eval_samples, skipped = make_data(cfg, family)
+    skip_dir = out if world.is_main else out / "ranks" / f"rank{world.rank}"  # same data per rank
+    skip_log = prepare_dataset(cfg, skip_dir, family, (sft_stream, rl_stream), skipped)
+    reward_fn = make_reward(cfg)
+
+    # --- cold start --------------------------------------------------------------------
+    sft_dir = out / "sft"
+    if cfg.sft.steps > 0 and not (sft_dir / "COMPLETE").exists():
+        model, processor = load_model(cfg, cfg.model.name_or_path)
+        family = make_family(cfg, model.config.model_type, processor)
+        model = shard(cfg, prepare_policy(model, cfg.model), family)
+        name_lora_base(model, cfg.model.name_or_path)
+        sft_stream.screen = encode_screen(family)
+        sft_losses = train_sft(
+            model,
+            family,
+            sft_stream,
+            steps=cfg.sft.steps,
+            batch_size=cfg.sft.batch_size,
+            lr=cfg.sft.lr,
+            warmup_steps=cfg.sft.warmup_steps,
+            weight_decay=cfg.sft.weight_decay,
+            stop_accuracy=cfg.sft.stop_accuracy,
+            micro_batch_size=cfg.sft.micro_batch_size,
+            compute_dtype=cfg.model.dtype,
+            out_dir=sft_dir,  # a SIGTERM/SIGINT checkpoint, resumed from on rerun
+            processor=processor,
+        )
+        # RL starts from a plain model either way: LoRA adapters are merged into the export.
+        export_policy(
+            model, processor, sft_dir, lambda: rebuild_policy(cfg, cfg.model.name_or_path)
+        )
+        if world.is_main:
+            shutil.rmtree(sft_dir / "checkpoints", ignore_errors=True)
+            (sft_dir / "sft_metrics.jsonl").write_text(
+                "".join(json.dumps(r) + "\n" for r in sft_losses)
+            )
+            (sft_dir / "COMPLETE").write_text("")
+        barrier()
+        del model
+    init_path = str(sft_dir) if cfg.sft.steps > 0 else cfg.model.name_or_path
+
+    # --- RL ------------------------------------------------------------------------------
+    seed_everything(cfg.run.seed)
+    model, processor = load_model(cfg, init_path)
+    family = make_family(cfg, model.config.model_type, processor)
+    model = shard(cfg, prepare_policy(model, cfg.model), family)
+    name_lora_base(model, init_path)
+    rl_stream.screen = encode_screen(family)
+    ref_model = None
+    if cfg.algorithm.kl_coef > 0 or cfg.rl.track_kl:  # beta = 0 skips it unless KL is tracked
+        if is_lora(model):  # the frozen base under the adapters is the reference
+            ref_model = model
+        else:
+            ref_model, _ = load_model(cfg, init_path, trainable=False)
+            ref_model = shard(cfg, ref_model.eval().requires_grad_(False), family)
+
+    greedy: dict[int, EvalResult] = {}
+    result = train_rl(
+        cfg,
+        model,
+        processor,
+        family,
+        stream=rl_stream,
+        reward_fn=reward_fn,
+        eval_samples=eval_samples,
+        objective=make_objective(cfg.algorithm),
+        sampler=make_sampler(cfg.rollout, model, family),
+        ref_model=ref_model,
+        on_eval=lambda step, res: keep_eval(out, greedy, step, res),
+    )
+    if is_lora(model):  # checkpoints hold adapters only; export a plain model too
+        export_policy(model, processor, out / "merged", lambda: rebuild_policy(cfg, init_path))
+    if not world.is_main:
+        return {}
+    summary = summarize(cfg, result.evals, time.time() - t_start)
+    summary["train_lines_skipped"] = len(skipped)
+    summary["train_samples_skipped"] = skip_log.count("id")  # loaded, but cannot be encoded
+    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    before = greedy.get(0) or saved_before(out)  # a resumed run: saved at step 0
+    if before is not None and greedy and max(greedy) > 0:
+        write_examples(out, eval_samples[:N_EXAMPLES], before, greedy[max(greedy)])
+    from mmrft.report.html import write_report
+
+    write_report(out)
+    return summary
