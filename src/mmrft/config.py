@@ -200,7 +200,7 @@ class ModelConfig:
     lora_rank: int = 0
     """LoRA rank; 0 trains every weight. With LoRA only the adapters train, the frozen base
     serves as the KL reference (no second model in memory), checkpoints hold only the adapters,
-    and each stage ends by exporting a merged model (out_dir/sft, out_dir/merged)."""
+    and each stage ends by exporting a merged model (out_dir/sft, out_dir/model)."""
     lora_alpha: int = 32
     """LoRA scale numerator: the update is scaled by lora_alpha / lora_rank."""
     lora_dropout: float = 0.0

@@ -141,7 +141,7 @@ def test_lora_under_fsdp2_trains_checkpoints_and_exports_a_merged_model(tmp_path
     assert (ckpt / "adapter_model.safetensors").exists() and (ckpt / "dcp").is_dir()
     from mmrft.models import load_policy
 
-    merged, _ = load_policy(str(tmp_path / "merged"))
+    merged, _ = load_policy(str(tmp_path / "model"))
     base, _ = load_policy("tiny-qwen2.5-vl", seed=0)
     assert not hasattr(merged, "peft_config")
     moved = [

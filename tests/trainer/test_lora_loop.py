@@ -105,7 +105,7 @@ def test_pipeline_with_lora_and_kl_exports_a_merged_model(tmp_path):
     run(cfg)
     rows = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert abs(rows[0]["actor/kl"]) < 1e-6 < rows[1]["actor/kl"]  # adapters start as a no-op
-    merged, _ = load_policy(str(tmp_path / "merged"))
+    merged, _ = load_policy(str(tmp_path / "model"))
     # Independent route: the SFT export plus the last checkpoint's adapters.
     adapted = PeftModel.from_pretrained(
         load_policy(str(tmp_path / "sft"))[0], latest_checkpoint(tmp_path)
@@ -132,7 +132,7 @@ def test_gradient_checkpointing_gives_the_same_update(tmp_path, lora):
 
 def test_pipeline_with_qlora_trains_adapters_and_exports_a_plain_model(tmp_path):
     """model.quantization=nf4 through the whole pipeline: the policy is 4-bit under LoRA, the
-    checkpoints hold adapters only, and out_dir/merged loads as a plain full-precision model."""
+    checkpoints hold adapters only, and out_dir/model loads as a plain full-precision model."""
     pytest.importorskip("bitsandbytes")
     cfg = load_config(
         None,
@@ -143,7 +143,7 @@ def test_pipeline_with_qlora_trains_adapters_and_exports_a_plain_model(tmp_path)
     ckpt = latest_checkpoint(tmp_path)
     assert (ckpt / "adapter_model.safetensors").exists()
     assert not (ckpt / "model.safetensors").exists()
-    merged, _ = load_policy(str(tmp_path / "merged"))
+    merged, _ = load_policy(str(tmp_path / "model"))
     assert not getattr(merged, "is_loaded_in_4bit", False)
     assert "quantization_config" not in merged.config.to_dict()
     linears = [m for m in merged.modules() if isinstance(m, torch.nn.Linear)]

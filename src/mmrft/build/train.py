@@ -188,8 +188,9 @@ def run(cfg: Config) -> dict:
         ref_model=ref_model,
         on_eval=lambda step, res: keep_eval(out, greedy, step, res),
     )
-    if is_lora(model):  # checkpoints hold adapters only; export a plain model too
-        export_policy(model, processor, out / "merged", lambda: rebuild_policy(cfg, init_path))
+    # The run's final policy as a plain from_pretrained folder (LoRA merged; under torchrun
+    # gathered from the shards): what eval, release and the next chained stage load.
+    export_policy(model, processor, out / "model", lambda: rebuild_policy(cfg, init_path))
     if not world.is_main:
         return {}
     summary = summarize(cfg, result.evals, time.time() - t_start)

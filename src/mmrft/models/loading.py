@@ -219,7 +219,7 @@ def adapter_base(path: str) -> str | None:
     if not base:
         raise ValueError(
             f"{path} holds LoRA adapters only, and {config} names no base model "
-            "(base_model_name_or_path is empty): load the run's merged/ model instead, or set "
+            "(base_model_name_or_path is empty): load the run's model/ folder instead, or set "
             "that field to the base model's path or name"
         )
     return base
