@@ -126,7 +126,7 @@ def test_messages_form(tmp_path, samples):
                 {
                     "role": "assistant",
                     "content": [{"type": "text", "text": "no"}],
-                },  # ignored: `answer` is the reference
+                },  # the SFT target (meta["response"]); `answer` stays the reference
             ],
         },
         {"id": "m2", "answer": "7", "prompt": [{"role": "user", "content": "2 + 5?"}]},
@@ -134,7 +134,13 @@ def test_messages_form(tmp_path, samples):
     pq.write_table(pa.Table.from_pylist(rows[:1]), tmp_path / "m.parquet")
     (loaded,) = load_dataset_file(tmp_path / "m.parquet").samples
     assert loaded.prompt == "Answer yes or no.\n\nSame colour?"
-    assert_same(Sample("m1", loaded.prompt, "no", pair.images), loaded)
+    turns = [
+        {"role": "system", "content": "Answer yes or no."},
+        {"role": "user", "content": "Same colour?"},
+        {"role": "assistant", "content": "no"},
+    ]
+    meta = {"messages": turns, "response": "no"}
+    assert_same(Sample("m1", loaded.prompt, "no", pair.images, meta=meta), loaded)
 
     (tmp_path / "m.jsonl").write_text(json.dumps(rows[1]) + "\n")
     (text,) = read_jsonl(tmp_path / "m.jsonl").samples

@@ -31,10 +31,16 @@ A dataset is data, and data must not reach beyond itself or run code:
 Chat messages (``messages``, or ``prompt`` given as a list): ``[{"role", "content"}, ...]`` where
 ``content`` is a string or a list of ``{"type": "text", "text": ...}`` / ``{"type": "image"}``
 parts. The k-th image part, counted across the messages in order, is ``images[k]``, so their
-counts must agree (a row with no image parts may still carry images). One user turn is
-required; a system turn before it is prepended to the prompt text with a blank line, and a
-final assistant turn is ignored (``answer`` is the reference). Every model family shows a
+counts must agree (a row with no image parts may still carry images). After an optional system
+turn, user and assistant turns alternate, starting with a user turn. The prompt is the last
+user turn; a system turn is prepended to it with a blank line. Every model family shows a
 sample's images before its text, so where image parts sit between text parts is not kept.
+
+Supervised targets (``mmrft sft`` and the cold start; ``mmrft.data.chat``): a ``response`` field
+(a string, e.g. a full reasoning trace) or a final assistant turn becomes ``meta["response"]``;
+a chat row also keeps its turns as text in ``meta["messages"]`` (``[{"role", "content"}]``), so
+every assistant turn of a multi-turn conversation can carry loss. ``answer`` stays the
+reference the reward checks.
 """
 
 from __future__ import annotations
@@ -78,10 +84,10 @@ def sample_from_row(
     """The ``Sample`` one row describes; image and audio paths resolve against ``root`` and must
     stay inside it unless ``allow_outside`` (see the module note).
 
-    >>> row = {"id": 3, "answer": 7, "messages": [{"role": "user", "content": "2 + 5?"}]}
+    >>> row = {"id": 3, "answer": 7, "prompt": "2 + 5?", "response": "2 + 5 = 7. <answer>7</answer>"}
     >>> s = sample_from_row(row, Path("."))
     >>> s.id, s.prompt, s.answer, s.images, s.meta
-    ('3', '2 + 5?', '7', [], {})
+    ('3', '2 + 5?', '7', [], {'response': '2 + 5 = 7. <answer>7</answer>'})
     """
     if not isinstance(row, dict):
         raise BadLine(f"expected a JSON object, got {type(row).__name__}")
@@ -96,14 +102,22 @@ def sample_from_row(
     if "prompt" in row and "messages" in row:
         raise BadLine("give 'prompt' or 'messages', not both")
     refs = _image_refs(row.get("images"))
+    meta = _meta(row.get("meta"))
     if "messages" in row or isinstance(row["prompt"], list):
         key = "messages" if "messages" in row else "prompt"
-        prompt, parts = prompt_from_messages(row[key], key)
+        turns, parts = chat_turns(row[key], key)
         if parts and parts != len(refs):
             raise BadLine(f"{key!r} has {parts} image parts but the row has {len(refs)} images")
+        prompt = _prompt_of(turns)
+        meta = {**meta, "messages": turns}
+        if turns[-1]["role"] == "assistant":
+            meta["response"] = turns[-1]["content"]
     else:
         prompt = _text(row, "prompt", numbers=False)
-    meta = _meta(row.get("meta"))
+    if "response" in row:  # a supervised target (a reasoning trace); `answer` stays the reference
+        if "messages" in meta and meta["messages"][-1]["role"] == "assistant":
+            raise BadLine("give 'response' or a final assistant turn, not both")
+        meta = {**meta, "response": _text(row, "response", numbers=False)}
     if row.get("reward") is not None:  # the row names the reward that verifies it
         meta = {**meta, "reward": _text(row, "reward", numbers=False)}
     if "reward" in meta:
@@ -127,7 +141,7 @@ def sample_from_row(
 
 
 def prompt_from_messages(messages: Any, key: str = "messages") -> tuple[str, int]:
-    """``(prompt text, number of image parts)`` of a single-turn chat (see the module note).
+    """``(prompt text, number of image parts)`` of a chat (see the module note).
 
     >>> prompt_from_messages([
     ...     {"role": "system", "content": "Be brief."},
@@ -135,24 +149,43 @@ def prompt_from_messages(messages: Any, key: str = "messages") -> tuple[str, int
     ...     {"role": "assistant", "content": "3"}])
     ('Be brief.\\n\\nCount.', 1)
     """
+    turns, images = chat_turns(messages, key)
+    return _prompt_of(turns), images
+
+
+def chat_turns(messages: Any, key: str = "messages") -> tuple[list[dict[str, str]], int]:
+    """The chat as text turns ``[{"role", "content"}]`` and its number of image parts; raises
+    ``BadLine`` unless it is an optional system turn, then user and assistant turns alternating
+    from a user turn.
+
+    >>> chat_turns([{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello"}])
+    ([{'role': 'user', 'content': 'Hi'}, {'role': 'assistant', 'content': 'Hello'}], 0)
+    """
     if not isinstance(messages, list) or not messages:
         raise BadLine(f"field {key!r} must be a non-empty list of {{role, content}} messages")
-    roles, texts, images = [], [], 0
+    turns, images = [], 0
     for i, message in enumerate(messages):
         if not isinstance(message, dict) or "role" not in message or "content" not in message:
             raise BadLine(f"{key}[{i}] must be an object with 'role' and 'content'")
         text, n = _content(message["content"], f"{key}[{i}].content")
-        roles.append(message["role"])
-        texts.append(text)
+        turns.append({"role": message["role"], "content": text})
         images += n
-    if roles[-1] == "assistant":  # the reference answer of an SFT-style row; `answer` rules
-        roles, texts = roles[:-1], texts[:-1]
-    if roles not in (["user"], ["system", "user"]):
+    roles = [t["role"] for t in turns]
+    chat = roles[1:] if roles[0] == "system" else roles
+    alternating = all(r == ("user" if j % 2 == 0 else "assistant") for j, r in enumerate(chat))
+    if not chat or not alternating:
         raise BadLine(
             f"field {key!r} must be one user turn, optionally after a system turn and before "
-            f"an assistant turn; got roles {[m.get('role') for m in messages]}"
+            f"an assistant turn (or user and assistant turns alternating); got roles {roles}"
         )
-    return "\n\n".join(t for t in texts if t), images
+    return turns, images
+
+
+def _prompt_of(turns: list[dict[str, str]]) -> str:
+    """The prompt of a chat: its last user turn, after the system turn's text if any."""
+    last_user = next(t["content"] for t in reversed(turns) if t["role"] == "user")
+    system = turns[0]["content"] if turns[0]["role"] == "system" else ""
+    return "\n\n".join(t for t in (system, last_user) if t)
 
 
 def _content(content: Any, where: str) -> tuple[str, int]:
