@@ -2,6 +2,8 @@
 
 mmrft demo  [--out DIR] [--seed N] [key=value ...]   the flagship CPU demo (SFT -> GRPO -> eval)
 mmrft train CONFIG.yaml [key=value ...]              any run, from a YAML file plus overrides
+mmrft distill CONFIG.yaml [key=value ...]            teacher traces (rejection sampling) -> SFT
+mmrft rft   CONFIG.yaml [key=value ...]              the model as its own teacher, distill.rounds
 mmrft eval  MODEL [--benchmark B | --dataset F | --task T] [--k K]   evaluate a checkpoint
 mmrft tasks list                                      the registered tasks
 mmrft plan  CONFIG.yaml [--gpus N] [--gpu-mem 80GB]   per-device memory before launch
@@ -69,12 +71,37 @@ def cmd_train(args: argparse.Namespace) -> int:
         print("launching:", " ".join(command), flush=True)
         os.execvp(command[0], command)
     try:
+        if cfg.run.stages:  # a chain: each stage in its own out_dir/<i>-<stage>
+            from mmrft.build.chain import run_stages
+
+            result = run_stages(cfg)
+            if result:
+                _print_stages(result, cfg.run.out_dir)
+            return 0
         summary = run(cfg)
     finally:
         destroy()  # under torchrun: leave the process group cleanly (a no-op otherwise)
     if summary:  # under torchrun, rank 0 alone holds the summary
         _print_summary(summary, cfg.run.out_dir)
     return 0
+
+
+def _print_stages(result: dict, out_dir: str) -> None:
+    table = Table(title="Held-out accuracy along the chain")
+    for col in ("stage", "accuracy before", "after", "greedy before", "after"):
+        table.add_column(col, justify="left" if col == "stage" else "right")
+    cell = lambda row, key: f"{row[key]:.3f}" if key in row else "-"  # noqa: E731
+    for row in result["stages"]:
+        keys = (
+            "accuracy_before",
+            "accuracy_after",
+            "greedy_accuracy_before",
+            "greedy_accuracy_after",
+        )
+        table.add_row(row["dir"], *(cell(row, k) for k in keys))
+    console = Console()
+    console.print(table)
+    console.print(f"final model {result['final_model']}  ·  report {Path(out_dir) / 'report.html'}")
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -192,6 +219,40 @@ def _eval_run(args: argparse.Namespace, cfg) -> int:
     return 0
 
 
+def cmd_distill(args: argparse.Namespace) -> int:
+    """`mmrft distill` / `mmrft rft`: teacher traces by rejection sampling, then SFT on them."""
+    from mmrft.build.distill import run_distill, run_rft
+    from mmrft.config import load_config
+
+    cfg = load_config(args.config, args.overrides)
+    summary = (run_rft if args.command == "rft" else run_distill)(cfg)
+    table = Table(title=f"mmrft {args.command}: the student's held-out accuracy")
+    for col in ("", "accuracy (sampled)", "greedy accuracy"):
+        table.add_column(col, justify="right" if col else "left")
+    cell = lambda key: f"{summary[key]:.3f}" if key in summary else "-"  # noqa: E731
+    table.add_row("before", cell("accuracy_before"), cell("greedy_accuracy_before"))
+    table.add_row("after", cell("accuracy_after"), cell("greedy_accuracy_after"))
+    if "teacher_accuracy" in summary:
+        table.add_row("teacher", cell("teacher_accuracy"), cell("teacher_greedy_accuracy"))
+    console = Console()
+    console.print(table)
+    for row in summary.get("rounds", []):
+        console.print(
+            f"round {row['round']}: kept {row.get('data_kept', 0)} traces "
+            f"(pass@1 {row.get('data_pass@1', 0):.3f}), accuracy "
+            f"{row.get('accuracy_before', float('nan')):.3f} -> "
+            f"{row.get('accuracy_after', float('nan')):.3f}"
+        )
+    stats = summary.get("stats", {}).get("all")
+    if stats:
+        console.print(
+            f"teacher traces: kept {stats['kept']} of {stats['traces']} "
+            f"(pass@1 {stats['pass@1']:.3f}, mean {stats['mean_tokens']:.1f} tokens)"
+        )
+    console.print(f"wall time {summary['wall_seconds']:.0f} s  ·  run dir {cfg.run.out_dir}")
+    return 0
+
+
 def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -271,6 +332,15 @@ def build_parser() -> argparse.ArgumentParser:
     train.set_defaults(func=cmd_train)
 
     _add_eval_parser(sub)
+
+    for name, text in (
+        ("distill", "distil a teacher (distill.name_or_path) into the model by rejection sampling"),
+        ("rft", "rejection-sampling fine-tuning: the model as its own teacher, distill.rounds"),
+    ):
+        stage = sub.add_parser(name, help=text)
+        stage.add_argument("config", help="YAML config file (see configs/default.yaml, distill:)")
+        stage.add_argument("overrides", nargs="*", help="config overrides key=value")
+        stage.set_defaults(func=cmd_distill)
 
     tasks = sub.add_parser("tasks", help="procedural tasks")
     tasks_sub = tasks.add_subparsers(dest="tasks_command", required=True, metavar="SUBCOMMAND")

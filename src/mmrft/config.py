@@ -43,6 +43,7 @@ __all__ = [
     "ConfigError",
     "DEFAULT_CONFIG_PATH",
     "DataConfig",
+    "DistillConfig",
     "EvalConfig",
     "HealthConfig",
     "ModelConfig",
@@ -160,6 +161,12 @@ class RunConfig:
     """Also log metrics to this Weights & Biases project (needs ``pip install wandb``; set
     WANDB_MODE=offline to write the run under out_dir/wandb only). null: off. The W&B run is
     named after out_dir, takes config.yaml as its config, and a resumed run continues it."""
+    stages: list[str] = field(default_factory=list)
+    """Stage commands to run in order from one config, e.g. [distill, sft, grpo, eval] (any
+    subset of distill, rft, sft, dpo, grpo, eval). Stage i writes out_dir/<i>-<stage>/ and
+    starts from the model the stage before it exported; a finished stage is not rerun, so
+    rerunning the command resumes the chain; out_dir/report.html shows every stage's held-out
+    accuracy. Empty: `mmrft train` runs its own SFT cold start then GRPO in out_dir."""
 
     def __post_init__(self) -> None:
         at_least(self, 1, "log_every", "save_every")
@@ -696,6 +703,58 @@ class DistributedConfig:
 
 
 @dataclass
+class DistillConfig:
+    """Chain-of-thought distillation by rejection sampling (`mmrft distill`) and rejection-
+    sampling fine-tuning / expert iteration (`mmrft rft`): a teacher samples k traces per
+    training problem, the task's reward keeps the correct ones, and the student
+    (model.name_or_path) is fine-tuned on them with the sft: settings (docs/stages.md)."""
+
+    name_or_path: str | None = None
+    """The teacher: a hub name, local path or builtin tiny model. Traces travel as text, so it
+    may have another tokenizer or family than the student. null: the policy itself
+    (model.name_or_path), i.e. rejection-sampling fine-tuning."""
+    k: int = 8
+    """Traces sampled per problem. More raises the chance a hard problem gets a correct trace
+    (the teacher's pass@k, reported in stats.json) at k times the sampling cost."""
+    keep: Literal["all", "shortest", "max_m"] = "all"
+    """Which correct traces of a problem become training rows: all of them (easy problems,
+    solved k times, weigh more), the shortest one (one row per solved problem; favours concise
+    reasoning), or at most max_per_prompt of them (caps the weight of easy problems)."""
+    max_per_prompt: int = 1
+    """m for keep: max_m."""
+    prompts: int = 512
+    """Training problems the teacher answers (each round of rft draws new ones)."""
+    temperature: float = 1.0
+    """Teacher sampling temperature; >0 so the k traces differ (0 would repeat one trace)."""
+    max_new_tokens: int | None = None
+    """Longest trace in tokens; null: rollout.max_new_tokens. Cut-off traces rarely end in an
+    answer, so they are rarely kept."""
+    prompts_per_call: int = 64
+    """Problems per generation call (each with its k traces); lower it if sampling runs out of
+    memory."""
+    eval_teacher: bool = True
+    """Also evaluate the teacher on the held-out problems (summary's teacher_accuracy), the
+    reference point for the student."""
+    rounds: int = 1
+    """Rounds of expert iteration (`mmrft rft`): each round the current policy samples, keeps
+    its correct traces and is fine-tuned on them; round r's data, stats and accuracy are in
+    out_dir/round-<r>/."""
+    restart_from_base: bool = False
+    """rft: fine-tune model.name_or_path afresh each round on that round's traces (ReST-EM
+    style) instead of continuing from the previous round's model; the traces always come from
+    the latest model."""
+
+    def __post_init__(self) -> None:
+        at_least(self, 1, "k", "max_per_prompt", "prompts", "prompts_per_call", "rounds")
+        at_least(self, 0, "temperature")
+        check(
+            self.max_new_tokens is None or self.max_new_tokens >= 1,
+            "max_new_tokens",
+            f"must be >= 1 or null, got {self.max_new_tokens}",
+        )
+
+
+@dataclass
 class Config:
     """Everything one mmrft run needs; ``Config()`` is the default CPU-sized demo run."""
 
@@ -721,6 +780,8 @@ class Config:
     """Warnings when a run degenerates."""
     distributed: DistributedConfig = field(default_factory=DistributedConfig)
     """Sharding and data parallelism under torchrun."""
+    distill: DistillConfig = field(default_factory=DistillConfig)
+    """Teacher traces by rejection sampling (`mmrft distill`, `mmrft rft`)."""
 
 
 # --------------------------------------------------------------------------------------------

@@ -72,7 +72,7 @@ def build_report(run_dir: Path) -> str:
         body.append(f"<section><h2>{html.escape(title)}</h2>\n{content}\n</section>")
     stamp = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
     name = html.escape(run_dir.resolve().name)
-    return _PAGE.format(
+    return PAGE.format(
         title=name,
         header=f"<h1>{name}</h1><p class='sub'>{html.escape(str(run_dir))} &middot; "
         f"report generated {stamp}</p>",
@@ -111,10 +111,10 @@ def _summary_section(run_dir: Path) -> str:
         rows.append("<tr><th>metric</th><th>before</th><th>after</th><th>change</th></tr>")
         for key in paired:
             before, after = summary[f"{key}_before"], summary[f"{key}_after"]
-            change = _fmt_change(before, after)
+            change = fmt_change(before, after)
             rows.append(
-                f"<tr><td>{html.escape(key)}</td><td class='num'>{_fmt(before)}</td>"
-                f"<td class='num strong'>{_fmt(after)}</td><td class='num'>{change}</td></tr>"
+                f"<tr><td>{html.escape(key)}</td><td class='num'>{fmt(before)}</td>"
+                f"<td class='num strong'>{fmt(after)}</td><td class='num'>{change}</td></tr>"
             )
     used = {f"{k}_{s}" for k in paired for s in ("before", "after")}
     rest = [k for k in summary if k not in used]
@@ -123,7 +123,7 @@ def _summary_section(run_dir: Path) -> str:
         for key in rest:
             rows.append(
                 f"<tr><td>{html.escape(key)}</td>"
-                f"<td class='num' colspan='3'>{_fmt(summary[key], key)}</td></tr>"
+                f"<td class='num' colspan='3'>{fmt(summary[key], key)}</td></tr>"
             )
     return "<table class='summary'>" + "\n".join(rows) + "</table>"
 
@@ -136,11 +136,11 @@ def _evals_section(run_dir: Path) -> str:
     if not evals:
         return _note("evals.jsonl has no readable evaluations.") + _bad_lines(bad, path)
     fig = plots.eval_figure(evals)
-    parts = [_img(plots.to_data_uri(fig), "evaluation curves")] if fig is not None else []
+    parts = [img(plots.to_data_uri(fig), "evaluation curves")] if fig is not None else []
     keys = list(dict.fromkeys(k for row in evals for k in row))
     head = "".join(f"<th>{html.escape(k)}</th>" for k in keys)
     body = "".join(
-        "<tr>" + "".join(f"<td class='num'>{_fmt(row.get(k, ''))}</td>" for k in keys) + "</tr>"
+        "<tr>" + "".join(f"<td class='num'>{fmt(row.get(k, ''))}</td>" for k in keys) + "</tr>"
         for row in evals
     )
     parts.append(f"<table class='data'><tr>{head}</tr>{body}</table>")
@@ -159,11 +159,11 @@ def _metrics_section(run_dir: Path) -> str:
     parts = [f"<p class='sub'>{len(rows)} steps logged.</p>"]
     for ns, keys in plots.group_by_namespace(moving).items():
         fig = plots.small_multiples({k: moving[k] for k in keys})
-        img = _img(plots.to_data_uri(fig), ns)
-        parts.append(f"<div class='ns'><h3>{html.escape(ns)}</h3>{img}</div>")
+        plot = img(plots.to_data_uri(fig), ns)
+        parts.append(f"<div class='ns'><h3>{html.escape(ns)}</h3>{plot}</div>")
     constants = {k: s[1][0] for k, s in series.items() if k not in moving}
     if constants:
-        items = ", ".join(f"{html.escape(k)} = {_fmt(v)}" for k, v in sorted(constants.items()))
+        items = ", ".join(f"{html.escape(k)} = {fmt(v)}" for k, v in sorted(constants.items()))
         parts.append(f"<p class='sub'>Constant throughout: {items}.</p>")
     return "\n".join(parts) + _bad_lines(bad, path)
 
@@ -185,14 +185,14 @@ def _example_card(run_dir: Path, ex: dict[str, Any]) -> str:
     image = ex.get("image")
     if isinstance(image, list):  # several images: show the first
         image = image[0] if image else None
-    img = _note("no image")
+    picture = _note("no image")
     if isinstance(image, str):
         img_path = run_dir / image
         if img_path.is_file():
-            img = _img(_file_data_uri(img_path), image, cls="example")
+            picture = img(_file_data_uri(img_path), image, cls="example")
         else:
-            img = _note(f"image missing: {image}")
-    parts = [f"<div class='card'>{img}"]
+            picture = _note(f"image missing: {image}")
+    parts = [f"<div class='card'>{picture}"]
     if ex.get("prompt"):
         parts.append(f"<p class='prompt'>{html.escape(str(ex['prompt']))}</p>")
     parts.append(f"<p><b>answer:</b> <code>{html.escape(str(ex.get('answer', '?')))}</code></p>")
@@ -206,7 +206,7 @@ def _example_card(run_dir: Path, ex: dict[str, Any]) -> str:
             correct = reward > CORRECT_REWARD if plots.is_number(reward) else None
         cls = {True: "ok", False: "bad", None: "unknown"}[correct]
         reward_txt = (
-            f" <span class='reward'>reward {_fmt(reward)}</span>" if reward is not None else ""
+            f" <span class='reward'>reward {fmt(reward)}</span>" if reward is not None else ""
         )
         parts.append(
             f"<div class='completion {cls}'><b>{when}</b>{reward_txt}"
@@ -261,7 +261,7 @@ def build_eval_report(eval_dir: Path) -> str:
         body.append(f"<section><h2>{html.escape(title)}</h2>\n{content}\n</section>")
     name = html.escape(str((results or {}).get("name", eval_dir.resolve().name)))
     stamp = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
-    return _PAGE.format(
+    return PAGE.format(
         title=name,
         header=f"<h1>{name}</h1><p class='sub'>{html.escape(str(eval_dir))} &middot; "
         f"evaluation report generated {stamp}</p>",
@@ -288,14 +288,14 @@ _SETTINGS = (
 
 def _eval_summary_section(results: dict[str, Any]) -> str:
     info = [
-        f"<tr><td>{html.escape(key)}</td><td class='num'>{_fmt(results[key], key)}</td></tr>"
+        f"<tr><td>{html.escape(key)}</td><td class='num'>{fmt(results[key], key)}</td></tr>"
         for key in _SETTINGS
         if key in results
     ]
     skipped = results.get("skipped", {})
     failures = results.get("failures", {})
-    info.append(f"<tr><td>skipped rows</td><td class='num'>{_fmt(skipped.get('count'))}</td></tr>")
-    info.append(f"<tr><td>failures</td><td class='num'>{_fmt(failures)}</td></tr>")
+    info.append(f"<tr><td>skipped rows</td><td class='num'>{fmt(skipped.get('count'))}</td></tr>")
+    info.append(f"<tr><td>failures</td><td class='num'>{fmt(failures)}</td></tr>")
     parts = ["<table class='summary'>" + "".join(info) + "</table>"]
     modes, overall = results.get("modes", []), results.get("overall", {})
     rows = {}  # metric -> {mode: value}; the k-sample metrics first, then the scorer's numbers
@@ -312,10 +312,10 @@ def _eval_summary_section(results: dict[str, Any]) -> str:
     head += f"<th>{html.escape(modes[1])} &minus; {html.escape(modes[0])}</th>" if pair else ""
     lines = [f"<tr><th>metric</th>{head}</tr>"]
     for key, values in rows.items():
-        cells = "".join(f"<td class='num'>{_fmt(values.get(m))}</td>" for m in modes)
+        cells = "".join(f"<td class='num'>{fmt(values.get(m))}</td>" for m in modes)
         if pair:
             cells += (
-                f"<td class='num'>{_fmt_change(values.get(modes[0]), values.get(modes[1]))}</td>"
+                f"<td class='num'>{fmt_change(values.get(modes[0]), values.get(modes[1]))}</td>"
             )
         lines.append(f"<tr><td>{html.escape(key)}</td>{cells}</tr>")
     parts.append("<table class='data'>" + "".join(lines) + "</table>")
@@ -338,11 +338,11 @@ def _eval_category_section(results: dict[str, Any]) -> str:
     lines = [f"<tr><th>category</th><th>n</th>{head}</tr>"]
     for name, cat in categories.items():
         cells = "".join(
-            f"<td class='num'>{_fmt(cat.get(m, {}).get(k))}</td>" for m in modes for k in keys
+            f"<td class='num'>{fmt(cat.get(m, {}).get(k))}</td>" for m in modes for k in keys
         )
         if pair:
             a, b = cat.get(modes[0], {}).get(mean_key), cat.get(modes[1], {}).get(mean_key)
-            cells += f"<td class='num'>{_fmt_change(a, b)}</td>"
+            cells += f"<td class='num'>{fmt_change(a, b)}</td>"
         lines.append(
             f"<tr><td>{html.escape(name)}</td><td class='num'>{cat.get('n')}</td>{cells}</tr>"
         )
@@ -356,15 +356,15 @@ def _eval_examples_section(eval_dir: Path, results: dict[str, Any]) -> str:
     cards = []
     for ex in examples:
         image = ex.get("image")
-        img = _note("no image")
+        picture = _note("no image")
         if isinstance(image, str):
             img_path = eval_dir / image
-            img = (
-                _img(_file_data_uri(img_path), image, cls="example")
+            picture = (
+                img(_file_data_uri(img_path), image, cls="example")
                 if img_path.is_file()
                 else _note(f"image missing: {image}")
             )
-        parts = [f"<div class='card'>{img}"]
+        parts = [f"<div class='card'>{picture}"]
         where = f"{ex.get('id', '?')} · {ex.get('category', '')}"
         parts.append(f"<p class='sub'>{html.escape(where)}</p>")
         parts.append(f"<p class='prompt'>{html.escape(str(ex.get('prompt', '')))}</p>")
@@ -377,7 +377,7 @@ def _eval_examples_section(eval_dir: Path, results: dict[str, Any]) -> str:
             cls = "ok" if plots.is_number(score) and score >= 1 else "bad"
             extracted = res.get("extracted") if isinstance(res, dict) else None
             verdicts.append(
-                f"<span class='tag {cls}'>{html.escape(mode)} {_fmt(score)}</span> "
+                f"<span class='tag {cls}'>{html.escape(mode)} {fmt(score)}</span> "
                 f"<code>{html.escape(json.dumps(extracted, default=str))}</code>"
             )
         parts.append("<p>" + "<br>".join(verdicts) + "</p>")
@@ -428,7 +428,7 @@ def _read_jsonl(path: Path) -> tuple[list[dict[str, Any]], int]:
     return rows, bad
 
 
-def _fmt(value: Any, key: str = "") -> str:
+def fmt(value: Any, key: str = "") -> str:
     """A value for a table cell, escaped: 4 significant digits, durations also as h/m/s."""
     if value is None:
         return "&ndash;"
@@ -447,7 +447,7 @@ def _fmt(value: Any, key: str = "") -> str:
     return text
 
 
-def _fmt_change(before: Any, after: Any) -> str:
+def fmt_change(before: Any, after: Any) -> str:
     if not (plots.is_number(before) and plots.is_number(after)):
         return ""
     delta = after - before
@@ -466,7 +466,7 @@ def _file_data_uri(path: Path) -> str:
     return f"data:{mime};base64," + base64.b64encode(path.read_bytes()).decode("ascii")
 
 
-def _img(src: str, alt: str, cls: str = "plot") -> str:
+def img(src: str, alt: str, cls: str = "plot") -> str:
     return f"<img class='{cls}' src='{src}' alt='{html.escape(alt, quote=True)}'>"
 
 
@@ -482,7 +482,7 @@ def _bad_lines(bad: int, path: Path) -> str:
     return _note(f"{bad} unreadable lines in {path.name} were skipped.") if bad else ""
 
 
-_PAGE = """<!DOCTYPE html>
+PAGE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{title} &middot; mmrft report</title>
