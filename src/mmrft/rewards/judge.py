@@ -187,9 +187,13 @@ class Judge:
             )
         return format_prompts(self.processor, texts, self.chat)
 
-    def generate(self, prompts: list[str]) -> list[str]:
-        """Greedy judge outputs (new tokens only, special tokens dropped), in batches."""
+    def generate(self, prompts: list[str], temperature: float = 0.0) -> list[str]:
+        """Judge outputs (new tokens only, special tokens dropped), in batches: greedy at
+        ``temperature`` 0, sampled above it (MME-Reasoning's extraction retries raise it)."""
         import torch
+
+        sampling = {"do_sample": True, "temperature": temperature} if temperature > 0 else {}
+        sampling = sampling or {"do_sample": False}
 
         outputs = []
         for i in range(0, len(prompts), self.batch_size):
@@ -203,7 +207,7 @@ class Judge:
             with torch.inference_mode():
                 out = self.model.generate(
                     **enc,
-                    do_sample=False,
+                    **sampling,
                     max_new_tokens=self.max_new_tokens,
                     pad_token_id=self.tokenizer.pad_token_id,
                 )

@@ -21,6 +21,7 @@ from mmrft.eval.benchmarks import (  # noqa: F401  (registration side effects)
     mathvision,
     mathvista,
     mme,
+    mme_reasoning,
     mmmu,
     refcoco,
     screenspot,

@@ -23,6 +23,7 @@ from mmrft.eval.scorers import (  # noqa: F401  (registration side effects)
     mathvision,
     mathvista,
     mme,
+    mme_reasoning,
     mmmu,
     mmmu_pro,
     screenspot,
