@@ -2,6 +2,7 @@
 
 mmrft demo  [--out DIR] [--seed N] [key=value ...]   the flagship CPU demo (SFT -> GRPO -> eval)
 mmrft train CONFIG.yaml [key=value ...]              any run, from a YAML file plus overrides
+mmrft sft   CONFIG.yaml [key=value ...]              supervised fine-tuning (chat data, traces)
 mmrft distill CONFIG.yaml [key=value ...]            teacher traces (rejection sampling) -> SFT
 mmrft rft   CONFIG.yaml [key=value ...]              the model as its own teacher, distill.rounds
 mmrft eval  MODEL [--benchmark B | --dataset F | --task T] [--k K]   evaluate a checkpoint
@@ -42,10 +43,16 @@ def _setup_logging(verbose: bool) -> None:
 
     transformers.utils.logging.set_verbosity_error()
     transformers.utils.logging.disable_progress_bar()
+    # peft imports bitsandbytes when it is installed (the dev extra), whose CPU backend warns at
+    # import that it will not fetch an optional kernel from the hub; mmrft never fetches one
+    # (models/quantize.py picks the trainable CPU path itself), so the warning is noise.
+    logging.getLogger("bitsandbytes.backends.cpu.ops").setLevel(logging.ERROR)
 
 
-def _print_summary(summary: dict, out_dir: str) -> None:
-    table = Table(title="Held-out evaluation: cold start (before) vs after GRPO")
+def _print_summary(
+    summary: dict, out_dir: str, title: str = "cold start (before) vs after GRPO"
+) -> None:
+    table = Table(title=f"Held-out evaluation: {title}")
     for col in ("metric", "before", "after", "change"):
         table.add_column(col, justify="right" if col != "metric" else "left")
     for key in ("accuracy", "greedy_accuracy", "reward"):
@@ -102,6 +109,40 @@ def _print_stages(result: dict, out_dir: str) -> None:
     console = Console()
     console.print(table)
     console.print(f"final model {result['final_model']}  ·  report {Path(out_dir) / 'report.html'}")
+
+
+def cmd_sft(args: argparse.Namespace) -> int:
+    from mmrft.build.sft import run_sft
+    from mmrft.config import load_config
+    from mmrft.trainer.distributed import destroy, launched_by_torchrun, torchrun_command
+
+    cfg = load_config(args.config, args.overrides)  # a bad config fails here, before any launch
+    if args.nproc > 1 and not launched_by_torchrun():
+        command = torchrun_command(args.nproc, ["sft", args.config, *args.overrides])
+        print("launching:", " ".join(command), flush=True)
+        os.execvp(command[0], command)
+    try:
+        summary = run_sft(cfg)
+    finally:
+        destroy()  # under torchrun: leave the process group cleanly (a no-op otherwise)
+    if summary:  # under torchrun, rank 0 alone holds the summary
+        _print_summary(summary, cfg.run.out_dir, "before vs after SFT")
+    return 0
+
+
+def cmd_dpo(args: argparse.Namespace) -> int:
+    from mmrft.build.dpo import run_dpo
+    from mmrft.config import load_config
+    from mmrft.trainer.distributed import destroy
+
+    cfg = load_config(args.config, args.overrides)  # a bad config fails here, before any work
+    try:
+        summary = run_dpo(cfg)
+    finally:
+        destroy()  # under torchrun: leave the process group cleanly (a no-op otherwise)
+    if summary:
+        _print_summary(summary, cfg.run.out_dir, f"before vs after {cfg.dpo.loss}")
+    return 0
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -180,6 +221,7 @@ def _eval_run(args: argparse.Namespace, cfg) -> int:
     import torch
 
     from mmrft.build import make_family, make_sampler
+    from mmrft.eval.mme_reasoning.judge_client import use_judge
     from mmrft.eval.runner import run_eval
     from mmrft.models import load_policy
 
@@ -193,6 +235,8 @@ def _eval_run(args: argparse.Namespace, cfg) -> int:
     batch_size = args.batch_size or cfg.eval.batch_size
     model_tag = re.sub(r"[^A-Za-z0-9._-]", "_", Path(args.model).name)
     out = Path(args.out or Path("runs") / "eval" / f"{model_tag}-{source.name}")
+    if not use_judge(source.score_fn, args.judge, out / "judge_cache.jsonl") and args.judge:
+        raise ValueError(f"--judge is for benchmarks scored by a judge LLM, not {source.name}")
 
     model, processor = load_policy(args.model, dtype=cfg.model.dtype)
     if torch.cuda.is_available():
@@ -290,6 +334,11 @@ def _add_eval_parser(sub) -> None:
     ev.add_argument("--batch-size", type=_positive_int, help="problems per generation batch")
     ev.add_argument("--max-new-tokens", type=_positive_int, help="longest completion")
     ev.add_argument(
+        "--judge",
+        help="judge LLM of mme-reasoning's official mode: a path, hub name, builtin tiny model, "
+        "or openai:MODEL (endpoint from MMRFT_JUDGE_URL); default Qwen/Qwen2.5-7B-Instruct",
+    )
+    ev.add_argument(
         "overrides", nargs="*", help="config overrides key=value, e.g. data.eval_size=200"
     )
     ev.set_defaults(func=cmd_eval)
@@ -330,6 +379,27 @@ def build_parser() -> argparse.ArgumentParser:
         "`torchrun --standalone --nproc_per_node N` (multi-node: call torchrun yourself)",
     )
     train.set_defaults(func=cmd_train)
+
+    sft = sub.add_parser(
+        "sft",
+        help="supervised fine-tuning on chat data or reasoning traces (docs/data.md), "
+        "evaluated before and after",
+    )
+    sft.add_argument("config", help="YAML config file (see configs/default.yaml)")
+    sft.add_argument("overrides", nargs="*", help="config overrides key=value")
+    sft.add_argument(
+        "--nproc", type=int, default=1, help="processes (GPUs): re-launches under torchrun"
+    )
+    sft.set_defaults(func=cmd_sft)
+
+    dpo = sub.add_parser(
+        "dpo",
+        help="preference alignment (DPO, IPO, SimPO, ORPO) on a pair file or on pairs built "
+        "from the model's own rollouts ranked by the reward",
+    )
+    dpo.add_argument("config", help="YAML config file (the dpo: section; see default.yaml)")
+    dpo.add_argument("overrides", nargs="*", help="config overrides key=value")
+    dpo.set_defaults(func=cmd_dpo)
 
     _add_eval_parser(sub)
 

@@ -37,6 +37,7 @@ def test_grpo_then_eval_chain_passes_the_model_on_and_resumes(tmp_path, monkeypa
     assert json.loads((tmp_path / "stages.json").read_text()) == result
     page = (tmp_path / "report.html").read_text()
     assert "1-grpo/report.html" in page and "data:image/png;base64," in page
+    assert (grpo / "report.html").exists() and (ev / "report.html").exists()  # links resolve
 
     # The eval stage's number is the harness's on the exported model, recomputed here.
     model, processor = load_policy(str(grpo / "model"))

@@ -35,6 +35,7 @@ from mmrft.config import Config, ConfigError, save_config
 from mmrft.eval.harness import evaluate
 from mmrft.models.loading import load_family
 from mmrft.registry import Registry
+from mmrft.report.html import write_report
 from mmrft.report.stages import write_stages_report
 from mmrft.trainer.distributed import barrier, init_distributed, is_main
 from mmrft.trainer.pipeline import load_model, seed_everything
@@ -118,7 +119,10 @@ def run_eval(cfg: Config) -> dict:
         eval_samples_per_problem=cfg.eval.n_samples,
         wall_seconds=round(time.time() - t_start, 1),
     )
-    return _finish(out, summary)
+    _finish(out, summary)
+    if is_main():
+        write_report(out)  # the summary as a page, like every other stage's
+    return summary
 
 
 def check_stages(names: list[str]) -> None:
