@@ -262,6 +262,14 @@ class DataConfig:
     """Held-out problems for evaluation; 500 puts the accuracy's standard error near 2 points."""
     eval_seed: int = 1_000_000
     """First seed of the evaluation problems, far above any training seed so they never overlap."""
+    eval_path: str | None = None
+    """A dataset (same formats and fields as train_path) to evaluate on, scored with each
+    sample's own reward (rl.reward: task) or rl.reward; its first eval_size rows are used.
+    null: with train_path, a held-out part of it (eval_holdout); without, generated problems."""
+    eval_holdout: float = 0.05
+    """With train_path and no eval_path: the fraction of the training rows held out (removed
+    from training, chosen by eval_seed) for evaluation, at most eval_size rows; 0 evaluates
+    nothing rather than a different task."""
     system_prompt: str | None = None
     """System message put before every prompt (e.g. asking real models for <think>/<answer> tags)."""
     task_kwargs: dict[str, Any] = field(default_factory=dict)
@@ -300,6 +308,11 @@ class DataConfig:
         at_least(self, 1, "adaptive_window")
         at_least(self, 0, "drop_saturated_after")
         check(
+            0 <= self.eval_holdout < 1,
+            "eval_holdout",
+            f"must be in [0, 1), got {self.eval_holdout}",
+        )
+        check(
             0 <= self.adaptive_demote_at < self.adaptive_promote_at <= 1,
             "adaptive_promote_at",
             "needs 0 <= adaptive_demote_at < adaptive_promote_at <= 1",
@@ -326,7 +339,8 @@ class DataConfig:
 
 @dataclass
 class SFTConfig:
-    """Supervised warm-up that teaches the answer format before RL."""
+    """Supervised fine-tuning: `mmrft sft` on chat data / reasoning traces, and the cold start
+    of `mmrft train` that teaches the answer format before RL (docs/data.md: what carries loss)."""
 
     steps: int = 600
     """Maximum optimizer steps of supervised fine-tuning; 0 skips SFT."""
@@ -344,8 +358,13 @@ class SFTConfig:
     weight_decay: float = 0.0
     """AdamW weight decay; off because SFT runs are short."""
     micro_batch_size: int | None = None
-    """Samples per forward/backward; gradients accumulate over a step's micro-batches with the
-    step's token count as the normaliser, so the update equals one pass. null: batch_size."""
+    """Examples per forward/backward (a chat row gives one per assistant turn); gradients
+    accumulate over a step's micro-batches with the step's token count as the normaliser, so
+    the update equals one pass. null: the whole step at once."""
+    group_by_length: bool = False
+    """Sort a step's examples by prompt + target length before cutting micro-batches, so each
+    forward pads to similar lengths (less padding, same gradient). Useful with micro_batch_size
+    and traces of very different lengths."""
 
     def __post_init__(self) -> None:
         at_least(self, 0, "steps", "warmup_steps", "weight_decay")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import random
 from functools import partial
 from typing import Any
 
@@ -17,6 +18,7 @@ from mmrft.algorithms.kl import KL_ESTIMATORS, KLEstimator
 from mmrft.algorithms.losses import POLICY_LOSSES, PolicyLoss
 from mmrft.config import ALGORITHM_OPTIONS, AlgorithmConfig, Config, RolloutConfig
 from mmrft.data.load import load_dataset_file
+from mmrft.data.rows import LoadResult
 from mmrft.data.sample import Sample
 from mmrft.data.stream import ProblemStream
 from mmrft.models import family_for
@@ -166,17 +168,17 @@ def level_policy(cfg: Config, task) -> LevelSchedule | AdaptiveLevel | None:
 def make_data(
     cfg: Config, family: ModelFamily | None = None
 ) -> tuple[ProblemStream, ProblemStream, list[Sample], list[tuple[int, str]]]:
-    """(SFT stream, RL stream, held-out eval problems, skipped training lines)."""
+    """(SFT stream, RL stream, held-out eval problems, skipped training lines).
+
+    The eval problems come from ``data.eval_path`` when set; else, with ``data.train_path``, from
+    a held-out part of the training rows (``hold_out``; removed from training); else from the
+    task, generated from ``data.eval_seed`` on. A run on the user's data is never evaluated on a
+    different task.
+    """
     task = make_task(cfg, family)
-    # Eval problems use sample_seeds(eval_seed); training bases are seed*10 + 1|2, so the two
-    # never meet while run.seed < eval_seed / 10.
-    eval_samples = task.dataset(cfg.data.eval_size, cfg.data.eval_seed, cfg.data.level)
+    eval_samples = None if cfg.data.eval_path is None else _eval_file(cfg)
     if cfg.data.train_path:
-        loaded = load_dataset_file(  # JSONL, Parquet or a datasets dir
-            cfg.data.train_path,
-            allow_outside_paths=cfg.data.allow_outside_paths,
-            max_pixels=cfg.model.max_pixels,  # big photos are scaled down as they are decoded
-        )
+        loaded = _load(cfg, cfg.data.train_path)
         if loaded.skipped:
             log.warning(
                 "%s: skipped %d bad lines (first: %s)",
@@ -184,14 +186,32 @@ def make_data(
                 len(loaded.skipped),
                 loaded.skipped[0],
             )
-        rl_stream = ProblemStream.from_samples(loaded.samples, cfg.run.seed + 1)
+        train = loaded.samples
+        if eval_samples is None:
+            train, eval_samples = hold_out(
+                train, cfg.data.eval_holdout, cfg.data.eval_size, cfg.data.eval_seed
+            )
+            log.info(
+                "held out %d of %d rows of %s for evaluation (data.eval_holdout=%g, at most "
+                "data.eval_size=%d; data.eval_path sets a file of its own)",
+                len(eval_samples),
+                len(loaded.samples),
+                cfg.data.train_path,
+                cfg.data.eval_holdout,
+                cfg.data.eval_size,
+            )
+        rl_stream = ProblemStream.from_samples(train, cfg.run.seed + 1)
         rl_stream.drop_after = cfg.data.drop_saturated_after
         return (
-            ProblemStream.from_samples(loaded.samples, cfg.run.seed),
+            ProblemStream.from_samples(train, cfg.run.seed),
             rl_stream,
             eval_samples,
             loaded.skipped,
         )  # a fixed dataset: nothing to prefetch, no levels
+    if eval_samples is None:
+        # Eval problems use sample_seeds(eval_seed); training bases are seed*10 + 1|2, so the
+        # two never meet while run.seed < eval_seed / 10.
+        eval_samples = task.dataset(cfg.data.eval_size, cfg.data.eval_seed, cfg.data.level)
     base = cfg.run.seed * 10
     rl_stream = ProblemStream.from_task(task, base + RL_BASE, cfg.data.level)
     rl_stream.policy = level_policy(cfg, task)
@@ -204,6 +224,56 @@ def make_data(
         eval_samples,
         [],
     )
+
+
+def _load(cfg: Config, path: str) -> LoadResult:
+    return load_dataset_file(  # JSONL, Parquet or a datasets dir
+        path,
+        allow_outside_paths=cfg.data.allow_outside_paths,
+        max_pixels=cfg.model.max_pixels,  # big photos are scaled down as they are decoded
+    )
+
+
+def _eval_file(cfg: Config) -> list[Sample]:
+    """The first ``data.eval_size`` good rows of ``data.eval_path``."""
+    loaded = _load(cfg, cfg.data.eval_path)
+    if loaded.skipped:
+        log.warning(
+            "%s: skipped %d bad evaluation lines (first: %s)",
+            cfg.data.eval_path,
+            len(loaded.skipped),
+            loaded.skipped[0][1],
+        )
+    if not loaded.samples:
+        raise ValueError(f"data.eval_path {cfg.data.eval_path}: no usable evaluation rows")
+    if len(loaded.samples) > cfg.data.eval_size:
+        log.info(
+            "%s: evaluating on its first %d of %d rows (data.eval_size)",
+            cfg.data.eval_path,
+            cfg.data.eval_size,
+            len(loaded.samples),
+        )
+    return loaded.samples[: cfg.data.eval_size]
+
+
+def hold_out(
+    samples: list[Sample], fraction: float, cap: int, seed: int
+) -> tuple[list[Sample], list[Sample]]:
+    """(training rows, held-out rows): ``round(fraction * n)`` rows, at least one when
+    ``fraction > 0``, at most ``cap`` and never all of them, chosen by ``seed``; both keep
+    file order.
+
+    >>> rows = [Sample(str(i), "?", "0") for i in range(10)]
+    >>> train, held = hold_out(rows, 0.2, 500, seed=0)
+    >>> len(train), len(held), sorted(s.id for s in train + held) == sorted(s.id for s in rows)
+    (8, 2, True)
+    """
+    n = min(round(fraction * len(samples)), cap, len(samples) - 1)
+    if fraction > 0 and len(samples) > 1:
+        n = max(n, 1)
+    picked = set(random.Random(seed).sample(range(len(samples)), max(n, 0)))
+    train = [s for i, s in enumerate(samples) if i not in picked]
+    return train, [s for i, s in enumerate(samples) if i in picked]
 
 
 def make_family(cfg: Config, model_type: str, processor: object) -> ModelFamily:

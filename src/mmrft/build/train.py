@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
 import time
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from mmrft.build.components import (
     make_reward,
     make_sampler,
 )
+from mmrft.build.sft import sft_stage
 from mmrft.config import Config, save_config
 from mmrft.data.screen import encode_screen
 from mmrft.dataclass_yaml import check
@@ -38,7 +38,6 @@ from mmrft.trainer.pipeline import (
     write_examples,
 )
 from mmrft.trainer.rl import train_rl
-from mmrft.trainer.sft import train_sft
 
 log = logging.getLogger(__name__)
 
@@ -125,38 +124,16 @@ def run(cfg: Config) -> dict:
     # --- cold start --------------------------------------------------------------------
     sft_dir = out / "sft"
     if cfg.sft.steps > 0 and not (sft_dir / "COMPLETE").exists():
-        model, processor = load_model(cfg, cfg.model.name_or_path)
-        family = make_family(cfg, model.config.model_type, processor)
-        model = shard(cfg, prepare_policy(model, cfg.model), family)
-        name_lora_base(model, cfg.model.name_or_path)
-        sft_stream.screen = encode_screen(family)
-        sft_losses = train_sft(
-            model,
-            family,
-            sft_stream,
-            steps=cfg.sft.steps,
-            batch_size=cfg.sft.batch_size,
-            lr=cfg.sft.lr,
-            warmup_steps=cfg.sft.warmup_steps,
-            weight_decay=cfg.sft.weight_decay,
-            stop_accuracy=cfg.sft.stop_accuracy,
-            micro_batch_size=cfg.sft.micro_batch_size,
-            compute_dtype=cfg.model.dtype,
-            out_dir=sft_dir,  # a SIGTERM/SIGINT checkpoint, resumed from on rerun
-            processor=processor,
-        )
-        # RL starts from a plain model either way: LoRA adapters are merged into the export.
-        export_policy(
-            model, processor, sft_dir, lambda: rebuild_policy(cfg, cfg.model.name_or_path)
+        # mmrft sft's own stage function; RL starts from the plain model it exports here.
+        sft_losses = sft_stage(
+            cfg, sft_stream, init_path=cfg.model.name_or_path, work_dir=sft_dir, export_dir=sft_dir
         )
         if world.is_main:
-            shutil.rmtree(sft_dir / "checkpoints", ignore_errors=True)
             (sft_dir / "sft_metrics.jsonl").write_text(
                 "".join(json.dumps(r) + "\n" for r in sft_losses)
             )
             (sft_dir / "COMPLETE").write_text("")
         barrier()
-        del model
     init_path = str(sft_dir) if cfg.sft.steps > 0 else cfg.model.name_or_path
 
     # --- RL ------------------------------------------------------------------------------
