@@ -133,3 +133,20 @@ def test_rounds_need_the_policy_as_teacher(tmp_path):
         distill.run_distill(cfg)
     with pytest.raises(ConfigError, match="own teacher"):
         distill.run_rft(cfg)
+
+
+def test_cli_reports_a_teacher_that_never_succeeds_in_one_line(tmp_path, monkeypatch, capsys):
+    from mmrft.cli import cmd_distill, main, parse_args
+
+    args = parse_args(["rft", "my.yaml", "distill.rounds=3"])
+    assert (args.func, args.command, args.overrides) == (cmd_distill, "rft", ["distill.rounds=3"])
+
+    def no_traces(cfg):
+        raise NoCorrectTraces(f"teacher {cfg.model.name_or_path!r} produced no correct trace")
+
+    monkeypatch.setattr(distill, "run_rft", no_traces)
+    (tmp_path / "c.yaml").write_text("model:\n  name_or_path: tiny-qwen2-vl\n")
+    assert main(["rft", str(tmp_path / "c.yaml")]) == 2
+    err = capsys.readouterr().err
+    assert "mmrft: error: teacher 'tiny-qwen2-vl' produced no correct trace" in err
+    assert "Traceback" not in err
