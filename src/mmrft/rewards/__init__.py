@@ -2,14 +2,15 @@
 
 One module per family: format, counting (count), math, choice, numeric (numeric,
 numeric_relaxed, exact_match), grounding (grounding, detection, detection_confidence,
-gui_click), ocr (ocr, anls), length (factories only), compose (weighted sums, gating,
-schedules, per-task routing), custom (``module:function`` / ``file.py:function``), judge
-(LLM-as-judge) and reward_model (sequence classification). The last two are factories in
+gui_click), ocr (ocr, anls), puzzles (puzzle_sudoku, puzzle_skyscraper, puzzle_hashi,
+puzzle_points24, puzzle_magic_sum: practice puzzles judged by ``puzzle_rules``' validators),
+length (factories only), compose (weighted sums, gating, schedules, per-task routing), custom
+(``module:function`` / ``file.py:function``), judge (LLM-as-judge) and reward_model (sequence classification). The last two are factories in
 ``REWARD_FACTORIES``; ``build_reward`` turns any config value (name, factory, compose) into a
 reward.
 """
 
-from mmrft.rewards import choice, counting, format, grounding, length, math, numeric, ocr
+from mmrft.rewards import choice, counting, format, grounding, length, math, numeric, ocr, puzzles
 from mmrft.rewards.base import (
     REWARDS,
     RewardFn,
@@ -104,6 +105,7 @@ __all__ = [
     "parse_judge_score",
     "parse_number",
     "parse_point",
+    "puzzles",
     "repeated_ngram_fraction",
     "resolve_reward",
     "route_by_task",

@@ -10,6 +10,9 @@ from mmrft.tasks import (
     geometry,
     grounding,
     gym,
+    logic_puzzles,
+    logic_puzzles_hashi,
+    logic_puzzles_sums,
     maze,
     multi_image,
     ocr,
@@ -28,6 +31,9 @@ from mmrft.tasks.digits import DigitsTask
 from mmrft.tasks.geometry import GeometryTask
 from mmrft.tasks.grounding import GroundingTask
 from mmrft.tasks.gym import GymTask
+from mmrft.tasks.logic_puzzles import SkyscraperTask, SudokuTask
+from mmrft.tasks.logic_puzzles_hashi import HashiTask
+from mmrft.tasks.logic_puzzles_sums import MagicSumTask, Points24Task
 from mmrft.tasks.maze import MazeTask
 from mmrft.tasks.multi_image import CompareCountTask
 from mmrft.tasks.ocr import OCRTask
@@ -52,10 +58,15 @@ __all__ = [
     "GridPathsTask",
     "GroundingTask",
     "GymTask",
+    "HashiTask",
+    "MagicSumTask",
     "MazeTask",
     "MotionTask",
     "OCRTask",
+    "Points24Task",
+    "SkyscraperTask",
     "SpatialTask",
+    "SudokuTask",
     "Task",
     "TaskMixture",
     "audio",
@@ -67,6 +78,9 @@ __all__ = [
     "geometry",
     "grounding",
     "gym",
+    "logic_puzzles",
+    "logic_puzzles_hashi",
+    "logic_puzzles_sums",
     "maze",
     "multi_image",
     "ocr",
