@@ -5,9 +5,9 @@ numeric_relaxed, exact_match), grounding (grounding, detection, detection_confid
 gui_click), ocr (ocr, anls), puzzles (puzzle_sudoku, puzzle_skyscraper, puzzle_hashi,
 puzzle_points24, puzzle_magic_sum: practice puzzles judged by ``puzzle_rules``' validators),
 length (factories only), compose (weighted sums, gating, schedules, per-task routing), custom
-(``module:function`` / ``file.py:function``), judge (LLM-as-judge) and reward_model (sequence classification). The last two are factories in
-``REWARD_FACTORIES``; ``build_reward`` turns any config value (name, factory, compose) into a
-reward.
+(``module:function`` / ``file.py:function``), judge (LLM-as-judge) and reward_model (sequence
+classification). The last two are factories in ``REWARD_FACTORIES``; ``build_reward`` turns any
+config value (name, factory, compose) into a reward.
 """
 
 from mmrft.rewards import choice, counting, format, grounding, length, math, numeric, ocr, puzzles
