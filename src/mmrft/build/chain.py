@@ -32,13 +32,13 @@ from pathlib import Path
 from mmrft.build.components import make_data, make_family, make_reward, make_sampler
 from mmrft.build.train import run
 from mmrft.config import Config, ConfigError, save_config
-from mmrft.eval.harness import evaluate
 from mmrft.models.loading import load_family
 from mmrft.registry import Registry
 from mmrft.report.html import write_report
 from mmrft.report.stages import write_stages_report
 from mmrft.trainer.distributed import barrier, init_distributed, is_main
 from mmrft.trainer.pipeline import load_model, seed_everything
+from mmrft.trainer.sharded_eval import evaluate_sharded
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +104,7 @@ def run_eval(cfg: Config) -> dict:
     eval_samples = make_data(replace(cfg, data=replace(cfg.data, prefetch=False)), family)[2]
     model, processor = load_model(cfg, cfg.model.name_or_path, trainable=False)
     family = make_family(cfg, model.config.model_type, processor)
-    result = evaluate(
+    result = evaluate_sharded(  # under torchrun each rank takes a share of the problems
         make_sampler(cfg.rollout, model.eval(), family),
         eval_samples,
         make_reward(cfg),

@@ -27,6 +27,9 @@ class EvalResult:
     n_problems: int
     greedy_texts: list[str] = field(default_factory=list)
     greedy_correct: list[float] = field(default_factory=list)
+    problems: dict[str, list[float]] = field(default_factory=dict)
+    """Per-problem values in problem order (``PER_PROBLEM`` keys), so results over disjoint
+    shards of the problems merge exactly (``merge_results``)."""
 
     def metrics(self) -> dict[str, float]:
         return {
@@ -39,8 +42,49 @@ class EvalResult:
         }
 
 
+PER_PROBLEM = ("accuracy", "greedy_accuracy", "reward", "greedy_reward", "response_length")
+"""What ``EvalResult.problems`` holds per problem: sampled values are means over its draws."""
+
+
+def result_from_problems(problems: dict[str, list[float]], greedy_texts: list[str]) -> EvalResult:
+    """The ``EvalResult`` whose metrics are the means of per-problem ``problems``.
+
+    Every problem weighs the same (it has ``n_samples`` draws), so the mean over problems of
+    the per-problem means is the mean over all draws.
+    """
+    mean = lambda xs: sum(xs) / max(len(xs), 1)  # noqa: E731
+    return EvalResult(
+        **{key: mean(problems[key]) for key in PER_PROBLEM},
+        n_problems=len(greedy_texts),
+        greedy_texts=greedy_texts,
+        greedy_correct=list(problems["greedy_accuracy"]),
+        problems=problems,
+    )
+
+
+def merge_results(parts: list[EvalResult]) -> EvalResult:
+    """One result for the concatenation of the problem lists ``parts`` were computed on."""
+    problems = {key: [v for part in parts for v in part.problems[key]] for key in PER_PROBLEM}
+    return result_from_problems(problems, [t for part in parts for t in part.greedy_texts])
+
+
+def first_problems(res: EvalResult, n: int) -> EvalResult:
+    """``res`` restricted to its first ``n`` problems."""
+    problems = {key: values[:n] for key, values in res.problems.items()}
+    return result_from_problems(problems, res.greedy_texts[:n])
+
+
 def _accuracy(scores: dict[str, list[float]]) -> list[float]:
     return scores.get("accuracy", scores["overall"])
+
+
+def _per_problem(values: list[float], index: list[int], n_problems: int) -> list[float]:
+    """Row values -> per-problem means; row r is a draw of problem ``index[r]``."""
+    sums, counts = [0.0] * n_problems, [0] * n_problems
+    for value, i in zip(values, index, strict=True):
+        sums[i] += value
+        counts[i] += 1
+    return [total / max(count, 1) for total, count in zip(sums, counts, strict=True)]
 
 
 def evaluate(
@@ -67,17 +111,16 @@ def evaluate(
         samples, SamplingParams(n=1, temperature=0.0, max_new_tokens=max_new_tokens)
     )
     torch.set_rng_state(rng_state)
-    rows = [samples[i] for i in sampled.sample_index]
+    index = sampled.sample_index
+    rows = [samples[i] for i in index]
     s_scores, _ = safe_reward(reward_fn, sampled.texts, rows)
     g_scores, _ = safe_reward(reward_fn, greedy.texts, samples)
-    mean = lambda xs: sum(xs) / max(len(xs), 1)  # noqa: E731
-    return EvalResult(
-        accuracy=mean(_accuracy(s_scores)),
-        greedy_accuracy=mean(_accuracy(g_scores)),
-        reward=mean(s_scores["overall"]),
-        greedy_reward=mean(g_scores["overall"]),
-        response_length=sampled.completion_mask.sum(1).mean().item(),
-        n_problems=len(samples),
-        greedy_texts=greedy.texts,
-        greedy_correct=_accuracy(g_scores),
-    )
+    n = len(samples)
+    problems = {
+        "accuracy": _per_problem(_accuracy(s_scores), index, n),
+        "greedy_accuracy": list(_accuracy(g_scores)),
+        "reward": _per_problem(s_scores["overall"], index, n),
+        "greedy_reward": list(g_scores["overall"]),
+        "response_length": _per_problem(sampled.completion_mask.sum(1).tolist(), index, n),
+    }
+    return result_from_problems(problems, greedy.texts)

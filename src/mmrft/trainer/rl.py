@@ -27,7 +27,7 @@ from mmrft.algorithms.kl import AdaptiveKLController, FixedKLController
 from mmrft.config import Config
 from mmrft.data.sample import Sample
 from mmrft.data.stream import ProblemStream
-from mmrft.eval.harness import EvalResult, evaluate
+from mmrft.eval.harness import EvalResult
 from mmrft.models.families import ModelFamily
 from mmrft.progress import progress_bar
 from mmrft.rewards.base import RewardFn
@@ -44,6 +44,7 @@ from mmrft.trainer.objective import (
 from mmrft.trainer.optim import make_optimizer
 from mmrft.trainer.precision import autocast
 from mmrft.trainer.rollout_step import collect_rollouts
+from mmrft.trainer.sharded_eval import evaluate_sharded
 from mmrft.trainer.signals import StopOnSignal
 from mmrft.trainer.update import NonFiniteGuard, critic_values, policy_logprobs, update_policy
 
@@ -119,7 +120,7 @@ def train_rl(
     share = RankShare(stream)  # this rank's prompts: whole groups, the same count on every rank
 
     def run_eval(step: int) -> None:
-        res = evaluate(
+        res = evaluate_sharded(  # each rank generates for its share of the problems
             sampler,
             eval_samples,
             reward_fn,
@@ -130,7 +131,7 @@ def train_rl(
         )
         row = {"step": step, **res.metrics()}
         result.evals.append(row)
-        if not main:  # every rank evaluated the same problems with the same seed
+        if not main:  # every rank holds the merged result; rank 0 writes it
             return
         with (out_dir / "evals.jsonl").open("a") as f:
             f.write(json.dumps(row) + "\n")
