@@ -38,6 +38,7 @@ from mmrft.config import Config, save_config
 from mmrft.data.chat import missing_reply
 from mmrft.data.screen import encode_screen
 from mmrft.data.stream import ProblemStream
+from mmrft.dataclass_yaml import check
 from mmrft.eval.harness import EvalResult, evaluate
 from mmrft.models.families import ModelFamily
 from mmrft.models.loading import load_family
@@ -107,6 +108,23 @@ def sft_stage(
     return history
 
 
+def check_sft_world(cfg: Config, world_size: int) -> None:
+    """The SFT batch layout against the world size: every rank gets the same number of rows of
+    a step, and a micro-batch fits in them. Raises ``ConfigError`` naming the key."""
+    per_rank, micro = cfg.sft.batch_size // world_size, cfg.sft.micro_batch_size
+    check(
+        micro is None or micro <= per_rank,
+        "sft.micro_batch_size",
+        f"is {micro}, larger than the {per_rank} samples of a step on each rank",
+    )
+    check(
+        cfg.sft.batch_size % world_size == 0,
+        "sft.batch_size",
+        f"is {cfg.sft.batch_size}: it must divide evenly among the {world_size} ranks of this "
+        "torchrun",
+    )
+
+
 def drop_replyless(stream: ProblemStream, name: str, seed: int) -> tuple[ProblemStream, list]:
     """A dataset stream without its chat rows that have no assistant turn, and the
     ``(sample, reason)`` of each dropped row; a generated stream is returned as it is."""
@@ -139,11 +157,9 @@ def run_sft(cfg: Config) -> dict:
     out = Path(cfg.run.out_dir)
     if (out / MARKER).exists():
         return json.loads((out / "summary.json").read_text())
-    from mmrft.build.train import check_world  # train.py imports this module for its cold start
-
     t_start = time.time()
     world = init_distributed(cfg.model.device)
-    check_world(cfg, world.size)
+    check_sft_world(cfg, world.size)
     out.mkdir(parents=True, exist_ok=True)
     if world.is_main:
         save_config(cfg, out / "config.yaml")

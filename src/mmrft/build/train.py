@@ -15,7 +15,7 @@ from mmrft.build.components import (
     make_reward,
     make_sampler,
 )
-from mmrft.build.sft import sft_stage
+from mmrft.build.sft import check_sft_world, sft_stage
 from mmrft.config import Config, save_config
 from mmrft.data.screen import encode_screen
 from mmrft.dataclass_yaml import check
@@ -60,12 +60,8 @@ def check_world(cfg: Config, world_size: int) -> None:
         f"is {micro}, larger than the {per_rank} sequences of a mini-batch on each rank "
         "(rollout.prompts_per_step x rollout.group_size / algorithm.mini_batches / ranks)",
     )
-    sft_micro, sft_per_rank = cfg.sft.micro_batch_size, cfg.sft.batch_size // world_size
-    check(
-        sft_micro is None or sft_micro <= sft_per_rank,
-        "sft.micro_batch_size",
-        f"is {sft_micro}, larger than the {sft_per_rank} samples of a step on each rank",
-    )
+    if cfg.sft.steps > 0:
+        check_sft_world(cfg, world_size)
     if world_size == 1:
         return
     ranks = f"the {world_size} ranks of this torchrun"
@@ -73,11 +69,6 @@ def check_world(cfg: Config, world_size: int) -> None:
         cfg.rollout.prompts_per_step % world_size == 0,
         "rollout.prompts_per_step",
         f"is {cfg.rollout.prompts_per_step}: it must divide evenly among {ranks}",
-    )
-    check(
-        cfg.sft.steps == 0 or cfg.sft.batch_size % world_size == 0,
-        "sft.batch_size",
-        f"is {cfg.sft.batch_size}: it must divide evenly among {ranks}",
     )
     unsupported = {  # not yet under torchrun (docs/scale.md); each needs rank-aware work
         "rollout.dynamic_sampling": cfg.rollout.dynamic_sampling,
@@ -171,6 +162,7 @@ def run(cfg: Config) -> dict:
     if not world.is_main:
         return {}
     summary = summarize(cfg, result.evals, time.time() - t_start)
+    summary["eval_problems"] = len(eval_samples)  # data.eval_path / a hold-out may be fewer
     summary["train_lines_skipped"] = len(skipped)
     summary["train_samples_skipped"] = skip_log.count("id")  # loaded, but cannot be encoded
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
