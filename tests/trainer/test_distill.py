@@ -165,10 +165,6 @@ def test_dataset_reads_back_with_mmrfts_loader(tmp_path, count_samples):
     )
 
 
-@pytest.mark.xfail(
-    reason="until mmrft.data.rows captures a row's 'response' as meta['response'] (SFT helper)",
-    strict=False,
-)
 def test_loader_gives_the_trace_as_the_sft_target(tmp_path, count_samples):
     a = count_samples[0]
     text = f"<think>one</think><answer>{a.answer}</answer>"
