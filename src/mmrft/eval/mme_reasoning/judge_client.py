@@ -11,7 +11,8 @@ scripted fakes. Two real ones:
   (no extra dependency). Off by default: selected only by ``openai:MODEL``; it needs a base URL
   (``MMRFT_JUDGE_URL`` or ``OPENAI_BASE_URL``) and reads ``OPENAI_API_KEY`` when set.
 
-``make_judge(spec)`` turns the ``--judge`` text into one of them.
+``make_judge(spec)`` turns the ``--judge`` text into one of them; ``use_judge`` hands it to the
+eval runner's MME-Reasoning scorer.
 """
 
 from __future__ import annotations
@@ -19,12 +20,16 @@ from __future__ import annotations
 import json
 import os
 import urllib.request
+from pathlib import Path
 from typing import Any, Protocol
 
 DEFAULT_JUDGE = "Qwen/Qwen2.5-7B-Instruct"
 """The documented default local judge (the published numbers used GPT-4o: docs/eval.md)."""
 
 OPENAI_PREFIX = "openai:"
+MAX_NEW_TOKENS = 1024
+"""Longest judge reply (the official judge's ``max_tokens``; a 6x6 grid or a hashi bridge list
+needs a few hundred)."""
 
 
 class JudgeModel(Protocol):
@@ -37,10 +42,11 @@ class LocalJudge:
     """A local causal LM / VLM (text only) generating through ``mmrft.rewards.judge.Judge``."""
 
     def __init__(
-        self, name_or_path: str, *, max_new_tokens: int = 256, dtype: str = "float32"
+        self, name_or_path: str, *, max_new_tokens: int | None = None, dtype: str = "float32"
     ) -> None:
         from mmrft.rewards.judge import Judge, load_judge
 
+        max_new_tokens = max_new_tokens or MAX_NEW_TOKENS
         model, processor = load_judge(name_or_path, dtype)
         self.name = name_or_path
         # The template passes the finished prompt through: "{response}" is the whole text.
@@ -62,7 +68,7 @@ class OpenAIJudge:
         base_url: str | None = None,
         api_key: str | None = None,
         *,
-        max_tokens: int = 1024,
+        max_tokens: int = MAX_NEW_TOKENS,
         timeout: float = 120.0,
     ) -> None:
         base_url = (
@@ -118,3 +124,19 @@ def make_judge(spec: str | None = None, *, lazy: bool = True, **options: Any) ->
     if spec.startswith(OPENAI_PREFIX):
         return OpenAIJudge(spec[len(OPENAI_PREFIX) :], **options)
     return LazyJudge(spec, **options) if lazy else LocalJudge(spec, **options)
+
+
+def use_judge(score_fn: Any, spec: str | None, cache_path: str | Path | None) -> bool:
+    """Give a judge (and its answer cache) to ``score_fn`` when it grades MME-Reasoning.
+
+    ``score_fn`` is the eval runner's ``BenchmarkScoring``; returns whether it was one for
+    MME-Reasoning (False: nothing changed, the benchmark needs no judge).
+    """
+    from mmrft.eval.mme_reasoning.extract import JudgeCache
+    from mmrft.eval.scorers import SCORERS
+
+    if getattr(score_fn, "name", None) != "mme_reasoning":
+        return False
+    cache = JudgeCache(cache_path) if cache_path is not None else None
+    score_fn.scorer = SCORERS.get("mme_reasoning")(judge=make_judge(spec), cache=cache)
+    return True
