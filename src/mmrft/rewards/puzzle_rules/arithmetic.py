@@ -154,6 +154,8 @@ def calculate_answer_function_8(
     """Cells A..M hold distinct numbers in [1, 15]; ten lines of three each sum to 20.
 
     Official quirk: the range check is ``1 <= v <= 15`` on any number, so non-integers pass it.
+    Official data quirk: lines B+D+E and B+E+H both sum to 20, forcing D = H, which the
+    distinctness check forbids; so no response passes (kept: it is the official score).
     """
     cells = _cells(response, "ABCDEFGHIJKLM")
     if cells is None:
@@ -184,6 +186,10 @@ def calculate_answer_function_11(
     """Cells A..G take the values {1,2,3,5,7,8}; four lines (two with a printed 9 and 6) sum to 19.
 
     Official quirk: seven cells but six values, compared as sets, so exactly one value repeats.
+    Official data quirk: no assignment passes. E + G = 13 needs {E, G} = {5, 8}. E = 5 gives
+    D + F = 14, so D = F = 7 (the one repeat), leaving A, B, C = 1, 2, 3 with A + C = 10:
+    impossible. E = 8 gives D + F = 11 = 3 + 8, so 8 repeats and A, B, C = 1, 2, 7 (with 3 at D
+    or F), and no two of 1, 2, 7 sum to 10. Kept: it is the official score.
     """
     cells = _cells(response, "ABCDEFG")
     if cells is None or not _value_set_is(cells, (1, 2, 3, 5, 7, 8)):

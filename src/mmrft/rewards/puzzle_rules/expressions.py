@@ -28,6 +28,7 @@ and names other than plain identifiers (``pi``, ``E``) are ordinary symbols here
 from __future__ import annotations
 
 import ast
+import warnings
 from collections.abc import Mapping
 from fractions import Fraction
 from typing import Any, NamedTuple
@@ -49,7 +50,9 @@ def _parse(text: Any) -> ast.expr:
     if len(text) > MAX_EXPRESSION_CHARS:
         raise ExpressionError(f"expression longer than {MAX_EXPRESSION_CHARS} characters")
     try:
-        return ast.parse(text.strip(), mode="eval").body
+        with warnings.catch_warnings():  # e.g. "1else": a SyntaxWarning, then refused anyway
+            warnings.simplefilter("ignore", SyntaxWarning)
+            return ast.parse(text.strip(), mode="eval").body
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         raise ExpressionError(f"not an arithmetic expression: {text.strip()[:60]!r}") from None
 
@@ -167,14 +170,94 @@ def to_term(node: ast.AST) -> Term:
     raise _refuse(node)
 
 
-def printed(term: Term) -> Any:
-    """A key equal for two terms exactly when sympy prints them the same (sums sorted)."""
-    if term.head in ("int", "float", "sym"):
-        return term
-    keys = tuple(printed(arg) for arg in term.args)
+def _is_number(term: Term) -> bool:
+    return term.head in ("int", "float")
+
+
+def _is_int_power(term: Term) -> bool:
+    return term.head == "pow" and all(arg.head == "int" for arg in term.args)
+
+
+def _is_denominator(term: Term) -> bool:
+    return term.head == "pow" and _is_number(term.args[1]) and term.args[1].args[0] < 0
+
+
+_RANK = {"int": 0, "float": 0, "sym": 1, "pow": 2, "mul": 3, "add": 4, "neg": 5}
+
+
+def _factor_order(term: Term) -> tuple[Any, ...]:
+    """Canonical factor order (sympy sorts numbers first, then symbols, then compounds)."""
+    if _is_number(term):
+        return (0, term.args[0], "")
+    return (_RANK[term.head], 0, printed(term))
+
+
+def _factor(term: Term) -> str:
+    text = printed(term)
+    return f"({text})" if term.head in ("add", "neg") and not text.startswith("-") else text
+
+
+def _fraction(factors: list[Term]) -> str:
+    """``n1*n2/(d1*d2)``: factors with a negative numeric exponent go below the line."""
+    denominators = [f for f in factors if _is_denominator(f)]
+    numerators = [f for f in factors if not _is_denominator(f)]
+    top = "*".join(_factor(f) for f in numerators) or "1"
+    below = [
+        base
+        if exponent.args[0] == -1
+        else Term("pow", (base, Term(exponent.head, (-exponent.args[0],))))
+        for base, exponent in (d.args for d in denominators)
+    ]
+    if not below:
+        return top
+    bottom = "*".join(_factor(f) if f.head != "pow" else printed(f) for f in below)
+    return f"{top}/({bottom})" if len(below) > 1 else f"{top}/{bottom}"
+
+
+def _printed_mul(args: tuple[Term, ...]) -> str:
+    # sympy's StrPrinter: an unevaluated product whose first factor is 1, or with a number
+    # (or an integer power) after the first factor, prints its factors in the order written;
+    # any other product pulls out a negative coefficient as a sign and sorts its factors.
+    first = args[0]
+    if (first.head == "int" and first.args[0] == 1) or any(
+        _is_number(a) or _is_int_power(a) for a in args[1:]
+    ):
+        return _fraction(list(args))
+    sign, factors = "", list(args)
+    if _is_number(first):
+        coefficient = first.args[0]
+        rest = list(args[1:])
+        if len(rest) == 1 and rest[0].head == "mul":
+            rest = list(rest[0].args)
+        if coefficient < 0:
+            sign, coefficient = "-", -coefficient
+        factors = ([] if coefficient == 1 else [Term(first.head, (coefficient,))]) + rest
+    return sign + _fraction(sorted(factors, key=_factor_order))
+
+
+def printed(term: Term) -> str:
+    """How sympy's ``str`` would print ``term``, up to layout: equal for two terms exactly when
+    sympy prints them the same on the supported syntax (sums in canonical order).
+
+    >>> printed(to_term(ast.parse("(4 + 3) * 2", mode="eval").body))
+    '(3 + 4)*2'
+    """
+    if term.head == "int":
+        return str(term.args[0])
+    if term.head == "float":
+        return f"{term.args[0]!r}f"  # sympy prints Float('1.5') as 1.50000000000000
+    if term.head == "sym":
+        return term.args[0]
+    if term.head == "neg":
+        return "-" + _factor(term.args[0])
     if term.head == "add":
-        keys = tuple(sorted(keys, key=repr))
-    return (term.head, keys)
+        return " + ".join(sorted(printed(arg) for arg in term.args))
+    if term.head == "pow":
+        base, exponent = term.args
+        if _is_number(exponent) and exponent.args[0] == -1:
+            return "1/" + _factor(base) if base.head != "pow" else "1/(" + printed(base) + ")"
+        return f"({printed(base)})**({printed(exponent)})"
+    return _printed_mul(term.args)
 
 
 def _lhs_term(equation: Any, field: str) -> Term:

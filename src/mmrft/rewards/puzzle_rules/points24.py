@@ -28,7 +28,11 @@ def _points24(expression: Any, numbers: Any, exact: bool) -> bool:
     if not isinstance(numbers, Sequence) or isinstance(numbers, str):
         raise RuleInputError("special_info.init_cards: expected a list of numbers")
     left = expression.replace(" ", "").split("=")[0]
-    if evaluate_expression(left, exact=exact) != TARGET:
+    try:
+        value = evaluate_expression(left, exact=exact)
+    except ExpressionError as exc:
+        raise ExpressionError(f"response: {exc}") from None
+    if value != TARGET:
         return False
     used = sorted(int(run) for run in re.findall(r"\d+", left))
     return used == sorted(numbers)
@@ -56,12 +60,9 @@ def check_24_points(expression: Any, numbers: Any, *, exact: bool = False) -> bo
 def judge_24points_function(response: Any, answer: Any = None, special_info: Any = None) -> bool:
     """24 points; ``special_info`` is ``{"init_cards": [...]}`` (see ``check_24_points``).
 
-    Official quirk: the official bare ``except`` makes an unparsable expression a plain
-    ``False``; so it is here (no reason given).
+    An expression outside the whitelist raises ``ExpressionError`` (``judge_rule`` reports
+    it); the official bare ``except`` scores it ``False`` too.
     """
     if not isinstance(special_info, Mapping) or "init_cards" not in special_info:
         raise RuleInputError("special_info: expected an object with 'init_cards'")
-    try:
-        return _points24(response, special_info["init_cards"], exact=False)
-    except ExpressionError:
-        return False
+    return _points24(response, special_info["init_cards"], exact=False)
