@@ -312,9 +312,10 @@ def skyscraper_solutions(
 ) -> list[list[list[int]]]:
     """Up to ``limit`` grids meeting ``clues`` and the givens of ``base``, other than ``skip``.
 
-    Row by row over the permutations each row's left/right clues and givens allow; a column is
-    pruned as soon as its top clue is exceeded (or missed once its tallest tower is placed), and
-    the bottom clues are checked on full grids.
+    Row by row over the permutations each row's left/right clues and givens allow (each with a
+    bitmask of its (column, height) pairs, so "no height repeats in a column" is one AND); a
+    column is pruned as soon as its top clue is exceeded (or missed once its tallest tower is
+    placed), and the bottom clues are checked on full grids.
     """
     n = len(base)
     top, left, right, bottom = clues
@@ -329,6 +330,7 @@ def skyscraper_solutions(
         ]
         for r in range(n)
     ]
+    masks = {p: sum(1 << (c * n + h - 1) for c, h in enumerate(p)) for p in perms}
     found: list[list[list[int]]] = []
     chosen: list[tuple[int, ...]] = []
 
@@ -339,7 +341,7 @@ def skyscraper_solutions(
         seen = visible(col)
         return seen == top[c] if n in col else seen < top[c]
 
-    def search() -> None:
+    def search(used: int = 0) -> None:
         r = len(chosen)
         if r == n:
             grid = [list(row) for row in chosen]
@@ -351,11 +353,11 @@ def skyscraper_solutions(
                 found.append(grid)
             return
         for p in rows[r]:
-            if any(p[c] == row[c] for row in chosen for c in range(n)):
+            if masks[p] & used:
                 continue
             chosen.append(p)
             if all(column_ok(c) for c in range(n)):
-                search()
+                search(used | masks[p])
             chosen.pop()
             if len(found) >= limit:
                 return
