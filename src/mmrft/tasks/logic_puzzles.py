@@ -100,20 +100,17 @@ def draw_board(
 
 
 def count_solutions(
-    grid: Grid,
-    candidates: Callable[[Grid, int, int], Sequence[int]],
-    limit: int = 2,
-    check: Callable[[Grid], bool] | None = None,
-) -> tuple[int, Grid | None]:
-    """Solutions of ``grid`` (None = blank) by backtracking, counting up to ``limit``.
+    grid: Grid, candidates: Callable[[Grid, int, int], Sequence[int]], limit: int = 2
+) -> int:
+    """How many ways to fill the blanks (None) of ``grid``, counted up to ``limit``.
 
-    ``candidates(grid, r, c)`` lists the values allowed at a blank; ``check(grid)`` accepts a
-    full grid. Returns ``(count, first solution found)``; the blank with fewest candidates is
-    filled first.
+    Backtracking; ``candidates(grid, r, c)`` lists the values allowed at a blank, and the blank
+    with the fewest is filled first.
     """
-    found: list[Grid] = []
+    found = 0
 
     def solve() -> None:
+        nonlocal found
         best, best_opts = None, None
         for r, row in enumerate(grid):
             for c, v in enumerate(row):
@@ -122,20 +119,19 @@ def count_solutions(
                     if best_opts is None or len(opts) < len(best_opts):
                         best, best_opts = (r, c), opts
         if best is None:
-            if check is None or check(grid):
-                found.append([list(row) for row in grid])
+            found += 1
             return
         r, c = best
         for v in best_opts or ():
             grid[r][c] = v
             solve()
             grid[r][c] = None
-            if len(found) >= limit:
+            if found >= limit:
                 return
 
     grid = [list(row) for row in grid]
     solve()
-    return len(found), (found[0] if found else None)
+    return found
 
 
 def _prompt_grid_answer(n: int) -> str:
@@ -206,7 +202,7 @@ def remove_while_unique(
         if removed == blanks:
             break
         keep, puzzle[r][c] = puzzle[r][c], None
-        if count_solutions(puzzle, candidates)[0] == 1:
+        if count_solutions(puzzle, candidates) == 1:
             removed += 1
         else:
             puzzle[r][c] = keep
@@ -380,14 +376,13 @@ def random_latin(rng: random.Random, n: int) -> list[list[int]]:
     square: Grid = [[syms[cyclic[r][c] - 1] + 1 for c in cols] for r in rows]
     for r, c in rng.sample([(r, c) for r in range(n) for c in range(n)], n * n // 2):
         square[r][c] = None
-    for _ in range(n * n):  # fill blanks one at a time with a random value that keeps a solution
-        blanks = [(r, c) for r in range(n) for c in range(n) if square[r][c] is None]
-        if not blanks:
-            break
+    # Fill the blanks in reading order, each with a random value that leaves a solution.
+    while blanks := [(r, c) for r in range(n) for c in range(n) if square[r][c] is None]:
         r, c = blanks[0]
-        for h in rng.sample(latin_candidates(square, r, c), len(latin_candidates(square, r, c))):
+        options = latin_candidates(square, r, c)
+        for h in rng.sample(options, len(options)):
             square[r][c] = h
-            if count_solutions(square, latin_candidates, limit=1)[0]:
+            if count_solutions(square, latin_candidates, limit=1):
                 break
             square[r][c] = None
     return square  # type: ignore[return-value]
