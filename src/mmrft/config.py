@@ -50,6 +50,7 @@ __all__ = [
     "RLConfig",
     "RolloutConfig",
     "RunConfig",
+    "PreferenceConfig",
     "SFTConfig",
     "apply_overrides",
     "default_yaml",
@@ -107,6 +108,12 @@ def _engines() -> list[str]:
     from mmrft.rollout import SAMPLERS
 
     return SAMPLERS.names()
+
+
+def _preference_losses() -> list[str]:
+    from mmrft.algorithms.preference import PREFERENCE_LOSSES
+
+    return PREFERENCE_LOSSES.names()
 
 
 def _choice(default: str, names: Callable[[], list[str]]) -> Any:
@@ -381,6 +388,87 @@ class SFTConfig:
                 "stop_accuracy",
                 f"must be in (0, 1], got {self.stop_accuracy}",
             )
+
+
+PREFERENCE_OPTIONS: dict[str, str] = {"beta": "beta", "simpo_gamma": "gamma", "orpo_lambda": "lam"}
+"""``dpo.<option key>`` -> the keyword a ``PREFERENCE_LOSSES`` entry takes it as; ``mmrft.build``
+passes an entry exactly the options its registration declares."""
+
+
+@dataclass
+class PreferenceConfig:
+    """Preference alignment (`mmrft dpo`): DPO or a relative on (chosen, rejected) pairs from a
+    pair file or built from the policy's own rollouts ranked by the reward (docs/algorithms.md,
+    "Preference losses")."""
+
+    loss: str = _choice("dpo", _preference_losses)
+    """dpo: -log sigmoid(beta * log-ratio margin) against the frozen starting policy; ipo: squared
+    regression of the per-token log-ratio margin onto 1/(2 beta), which cannot drive the margin
+    to infinity on clear-cut pairs; simpo: reference-free, length-normalised, with a target
+    margin (simpo_gamma); orpo: reference-free, SFT on the chosen plus an odds-ratio penalty
+    (orpo_lambda). dpo/ipo cost one extra no-grad pass over the pairs, once, before training."""
+    beta: float = 0.1
+    """dpo: inverse strength of the implicit KL to the reference (0.1-0.5 usual; smaller lets
+    the policy move further); ipo: the paper's tau (target margin 1/(2 tau) per token); simpo:
+    the reward scale (the paper uses 2-10). Unused by orpo."""
+    simpo_gamma: float = 0.5
+    """simpo only: the margin the chosen completion's reward must clear (the paper's gamma)."""
+    orpo_lambda: float = 0.1
+    """orpo only: weight of the odds-ratio term beside the chosen completion's NLL (paper: 0.1)."""
+    steps: int = 100
+    """Optimizer steps. Pairs are visited in a fresh seeded order each epoch, so steps x
+    batch_size / number of pairs is the number of epochs."""
+    batch_size: int = 16
+    """Pairs per optimizer step (each pair is two sequences)."""
+    micro_batch_size: int | None = None
+    """Pairs per forward/backward; gradients accumulate with the step's pair count as the
+    normaliser, so the update equals one pass. null: the whole step at once."""
+    logprob_micro_batch_size: int | None = None
+    """Pairs per forward of the one-off reference pass; null: all pairs at once."""
+    lr: float = 1e-4
+    """Peak AdamW learning rate (the tiny demo policy; real models want 1e-6 to 1e-5)."""
+    warmup_steps: int = 0
+    """Linear warm-up steps before the peak learning rate."""
+    weight_decay: float = 0.0
+    """AdamW weight decay."""
+    max_grad_norm: float = 1.0
+    """Gradient clipping norm."""
+    save_every: int = 50
+    """Checkpoint every N steps (and on SIGTERM/SIGINT), so a rerun resumes; 0: only on signal."""
+    pairs_path: str | None = None
+    """A JSONL pair file: the standard row fields (prompt or messages, images, id) plus
+    `chosen` and `rejected` completion texts (docs/data.md). A row missing either is skipped
+    and counted. null: build pairs from the policy's own rollouts (prompts, samples_per_prompt)."""
+    prompts: int = 512
+    """Without pairs_path: training prompts to sample (from data.train_path or the task)."""
+    samples_per_prompt: int = 8
+    """Without pairs_path: completions sampled per prompt (at rollout.temperature and
+    rollout.max_new_tokens) and scored by rl.reward; a correct one (accuracy >= 0.5) is paired
+    with an incorrect one, so prompts always or never solved give no pair."""
+    pairs_per_prompt: int = 2
+    """Without pairs_path: at most this many pairs per prompt: the distinct correct completions
+    by reward, highest first, each against a different distinct incorrect one at random."""
+
+    def __post_init__(self) -> None:
+        at_least(self, 1, "steps", "batch_size", "prompts", "pairs_per_prompt")
+        at_least(self, 2, "samples_per_prompt")
+        at_least(self, 0, "warmup_steps", "weight_decay", "save_every")
+        positive(self, "lr", "beta", "max_grad_norm")
+        for name in ("micro_batch_size", "logprob_micro_batch_size"):
+            value = getattr(self, name)
+            check(value is None or value >= 1, name, f"must be >= 1 or null, got {value}")
+        names = _preference_losses()
+        if self.loss in names:  # an unknown name is reported by the choice check
+            from mmrft.algorithms.preference import PREFERENCE_LOSSES
+
+            takes = PREFERENCE_LOSSES.entry(self.loss).options
+            defaults = {f.name: f.default for f in fields(PreferenceConfig)}
+            for key, keyword in PREFERENCE_OPTIONS.items():
+                check(
+                    getattr(self, key) == defaults[key] or keyword in takes,
+                    key,
+                    f"is not used by loss {self.loss!r}; leave it at its default {defaults[key]!r}",
+                )
 
 
 @dataclass
@@ -801,6 +889,8 @@ class Config:
     """Sharding and data parallelism under torchrun."""
     distill: DistillConfig = field(default_factory=DistillConfig)
     """Teacher traces by rejection sampling (`mmrft distill`, `mmrft rft`)."""
+    dpo: PreferenceConfig = field(default_factory=PreferenceConfig)
+    """Preference alignment on (chosen, rejected) pairs (`mmrft dpo`)."""
 
 
 # --------------------------------------------------------------------------------------------
