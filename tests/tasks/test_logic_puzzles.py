@@ -367,3 +367,15 @@ def test_magic_squares_are_magic_and_unique():
             rows = [[float(k in line) for k in "ABCDEFGHI"] for line in info["lines"]]
             rows += [[float(k == g) for k in "ABCDEFGHI"] for g in info["given"]]
             assert np.linalg.matrix_rank(np.array(rows)) == 9
+
+
+def test_rows_survive_a_jsonl_round_trip(tmp_path):
+    """Written and read back as a dataset, special_info still lets the reward judge answers."""
+    from mmrft.data.jsonl import read_jsonl, write_jsonl
+
+    for name in NAMES:
+        task = TASKS.get(name)()
+        samples = [task.generate(seed, 3) for seed in range(3)]
+        loaded = read_jsonl(write_jsonl(samples, tmp_path / f"{name}.jsonl")).samples
+        assert [s.meta for s in loaded] == [s.meta for s in samples]
+        assert gold_scores(task, loaded)["overall"] == [1.0] * 3
