@@ -36,6 +36,45 @@ SAMPLES = {
         id="dc", prompt="Find the cups.", answer="[[200, 100, 300, 150]]", meta=BOX
     ),
     "gui_click": Sample(id="u", prompt="Click OK.", answer="[100, 100, 200, 150]", meta=BOX),
+    # The practice puzzles (rewards/puzzles.py; hand instances in test_puzzle_rewards.py).
+    "puzzle_sudoku": Sample(
+        id="ps",
+        prompt="Solve the sudoku.",
+        answer="[[1, 2, 3, 4], [3, 4, 1, 2], [2, 1, 4, 3], [4, 3, 2, 1]]",
+        meta={
+            "special_info": {"base_matrix": [[1, 2, 3, 4], [3, 4, 1, 2], [2, 1, 4, 3], [None] * 4]}
+        },
+    ),
+    "puzzle_skyscraper": Sample(
+        id="pk",
+        prompt="Solve the skyscraper puzzle.",
+        answer="[[1, 2], [2, 1]]",
+        meta={
+            "special_info": {
+                "base_matrix": [[None] * 2] * 2,
+                "visible_skyscrapers": [[2, 1], [2, 1], [1, 2], [1, 2]],
+            }
+        },
+    ),
+    "puzzle_hashi": Sample(
+        id="ph",
+        prompt="Solve the hashi.",
+        answer='[{"start": "a1", "end": "c1", "number": 1}]',
+        meta={
+            "special_info": {
+                "init_islands": [{"cord": "a1", "requirement": 1}, {"cord": "c1", "requirement": 1}]
+            }
+        },
+    ),
+    "puzzle_points24": Sample(
+        id="p24", prompt="Make 24.", answer="4*6", meta={"special_info": {"init_cards": [4, 6]}}
+    ),
+    "puzzle_magic_sum": Sample(
+        id="pm",
+        prompt="Fill A.",
+        answer='{"A": 2}',
+        meta={"special_info": {"lines": [["A", "B"]], "target": 5, "given": {"B": 3}}},
+    ),
 }
 
 
