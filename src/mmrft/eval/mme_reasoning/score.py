@@ -142,8 +142,10 @@ def strict_score(record: dict[str, Any]) -> dict[str, Any]:
 def open_match(response: str, answer: Any) -> tuple[bool, str | None]:
     """Strict open-question rule: ``(correct, final answer read)``.
 
-    >>> open_match("so the total is 3.50", "3.5"), open_match("It is Left, Up.", "['Left', 'Up']")
-    ((True, 'the total is 3.50'), (True, 'It is Left, Up.'))
+    >>> open_match("The answer is 3.50.", "3.5"), open_match("Go Left, Up.", "['Left', 'Up']")
+    ((True, '3.50'), (True, 'Go Left, Up.'))
+    >>> open_match("The answer is 1.414", "\\sqrt{2}")  # text, not a number: no match
+    (False, '1.414')
     """
     extracted = strict_extract("open_question_prompt", response)
     if not extracted:
