@@ -1,6 +1,6 @@
 """MME-Reasoning loader on a fixture in the official TSV layout, built here.
 
-The fixture (``write_fixture``) is shared by the other ``test_mme_reasoning*`` files: 25 rows
+The fixture (``write_fixture``) is shared by the other ``test_mme_reasoning*`` files: 28 rows
 in VLMEvalKit's ``MME_Reasoning.tsv`` layout (base64 ``image`` column, a list string for the
 multi-image rows, one row by ``image_path`` file name), covering every ``prompt_id`` and a
 spread of ``function_id``s, plus two bad rows. Each row also carries, for the tests only, the
@@ -26,6 +26,13 @@ from mmrft.eval.benchmarks import BENCHMARKS, load_benchmark
 SUDOKU_BASE = "{'base_matrix': [[1, None, None, None], [None, None, 1, None], [None, 1, None, None], [None, None, None, 1]]}"  # noqa: E501
 GOOD_GRID = "[[1, 2, 3, 4], [3, 4, 1, 2], [2, 1, 4, 3], [4, 3, 2, 1]]"
 SKY_INFO = "{'base_matrix': [[None, None, None], [None, None, None], [None, None, None]], 'visible_skyscrapers': [[3, 2, 1], [3, 2, 1], [1, 2, 2], [1, 2, 2]]}"  # noqa: E501
+# a 6x6 sudoku with boxes of 2 rows x 3 columns (rows, columns and boxes checked by hand)
+GOOD_GRID6 = "[[1, 2, 3, 4, 5, 6], [4, 5, 6, 1, 2, 3], [2, 3, 1, 5, 6, 4], [5, 6, 4, 2, 3, 1], [3, 1, 2, 6, 4, 5], [6, 4, 5, 3, 1, 2]]"  # noqa: E501
+SUDOKU6_BASE = str({"base_matrix": [[1] + [None] * 5] + [[None] * 6] * 5})
+# a comb: black = row 0 + columns 0, 2, 4; white = columns 1, 3, 5 + row 5; both connected,
+# and every 2x2 window mixes colours (rows 1-4 alternate)
+YINYANG = str([[1] * 6] + [[1, 0, 1, 0, 1, 0]] * 4 + [[0] * 6])
+YINYANG_BASE = str({"base_matrix": [[1] + [None] * 5] + [[None] * 6] * 4 + [[None] * 5 + [0]]})
 HASHI_INFO = (
     "{'init_islands': [{'cord': 'a1', 'requirement': 1}, {'cord': 'a3', 'requirement': 1}]}"
 )
@@ -365,6 +372,34 @@ ROWS: list[dict[str, Any]] = [
         image_path="panel_24.png",
         response="Answer: A",
         extract="A",
+        official=1,
+        strict=1,
+    ),
+    dict(
+        index=27,
+        question_type="open",
+        function_id="calculate_answer_function_sudoku_6",
+        prompt_id="sudoku_6_extraction_prompt",
+        special_info=SUDOKU6_BASE,
+        capability="planning and exploring",
+        reasoning_type="deductive",
+        difficulty="hard",
+        response=f"Completed:\n{GOOD_GRID6}",
+        extract=f"```json\n{GOOD_GRID6}\n```",
+        official=1,
+        strict=1,
+    ),
+    dict(
+        index=28,
+        question_type="open",
+        function_id="calculate_answer_function_yinyang",
+        prompt_id="yinyang_extraction_prompt",
+        special_info=YINYANG_BASE,
+        capability="planning and exploring",
+        reasoning_type="deductive",
+        difficulty="hard",
+        response=f"Stones (1 = black):\n{YINYANG}",
+        extract=YINYANG,
         official=1,
         strict=1,
     ),
