@@ -14,15 +14,22 @@ structural equality. This module rebuilds that without sympy or ``eval``:
 * ``a - b`` is ``Add(a, Mul(-1, b))`` and ``a / b`` is ``Mul(a, Pow(b, -1))``, chains of the
   same operator flatten (``(1+2)+3`` is ``Add(1, 2, 3)``), and ``-5`` is the number -5 — as
   sympy's ``evaluate=False`` transformer does;
-* a nested sum prints with its terms in canonical order (sympy's printer sorts them), a nested
-  product in the order written; so ``2*(3+4)`` matches ``(4+3)*2`` but ``2*3+4*5`` does not
-  match ``5*4+3*2`` (official quirk: only the outer operation's arguments are reordered);
+* a nested sum prints with its terms in canonical order (sympy's printer sorts them); a nested
+  product prints as sympy's printer does: in the order written when a number follows its first
+  factor (``5*4`` vs ``4*5`` differ), otherwise with a negative coefficient pulled out and the
+  factors sorted (``10-2*3`` and ``10-3*2`` both hold ``-2*3``); so ``2*(3+4)`` matches
+  ``(4+3)*2`` but ``2*3+4*5`` does not match ``5*4+3*2`` (official quirk);
 * official quirk: the arguments are compared as a *set* with equal counts, so
   ``2+2+3 = 7`` matches ``2+3+3 = 8``'s left side; the right side of ``=`` is ignored.
 
-Known differences from sympy, all on input the extraction prompt does not produce: ``-(3+4)``
-stays a negated sum (sympy folds it to -7), ``^``/``×``/``÷`` and function calls are refused,
-and names other than plain identifiers (``pi``, ``E``) are ordinary symbols here.
+Measured against sympy 1.14 on identical inputs: all 6,889 pairs of an 83-expression corpus
+of integer equations agree (``tests/.../test_puzzle_expressions.py``); on random expressions
+(mostly reorderings of one another) with floats, symbols and nested divisions 3-6 pairs in
+6,000 differ, 14 with negative literals too (sympy's printer there depends on construction
+details: ``(-5)`` and ``-5`` even print differently). Also different, on input
+the extraction prompt does not produce: ``-(3+4)`` stays a negated sum (sympy folds it to
+-7), ``^``/``×``/``÷`` and function calls are refused, and names such as ``pi`` or ``E`` are
+plain symbols here.
 """
 
 from __future__ import annotations
