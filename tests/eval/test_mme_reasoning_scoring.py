@@ -275,3 +275,35 @@ def test_strict_extractors_by_prompt():
     }
     assert question({"index": 3}) == "Q03: solve the puzzle shown."
     assert len(GOOD) == 26
+
+
+def test_prompts_cover_the_official_ids():
+    from mmrft.eval.mme_reasoning.prompts import EXTRACTION_PROMPTS, FREE_TEXT_PROMPTS
+
+    official = {  # prompts4eval.py's keys
+        "id_answer_pair_prompt", "id_answer_pair_prompt_reverse", "coordinate_answer_prompt",
+        "multiple_answer_prompt", "formula_extraction_prompt", "choice_prompt",
+        "open_question_prompt", "hashi_extraction_prompt", "skyscraper_extraction_prompt",
+        "sudoku_4_extraction_prompt", "sudoku_6_extraction_prompt",
+        "yinyang_extraction_prompt", "points24_prompt",
+    }  # fmt: skip
+    assert set(EXTRACTION_PROMPTS) == official
+    assert all("{response}" in p for p in EXTRACTION_PROMPTS.values())
+    assert {"choice_prompt", "open_question_prompt", "points24_prompt"} == FREE_TEXT_PROMPTS
+    assert {r.get("prompt_id") or route(r)[0] for r in GOOD} == official  # the fixture: all
+
+
+@pytest.mark.parametrize(
+    ("row", "detail"),
+    [
+        ({"question_type": "fill-in", "function_id": None}, "needs a function_id"),
+        ({"question_type": "open", "function_id": "match_answer_function"}, "without a prompt_id"),
+        ({"question_type": "open", "function_id": "x", "prompt_id": "nope"}, "unknown prompt_id"),
+    ],
+)
+def test_unroutable_rows_fail_with_a_reason(row, detail):
+    record = {**row, "answer": "A", "prediction": "A", "index": 1}
+    for mode in ("official", "strict"):
+        got = SCORERS.get("mme_reasoning")(judge=ScriptedJudge()).score(record, mode)
+        assert got["score"] == 0.0 and got["failure"] == "bad_route"
+        assert detail in got["detail"]
