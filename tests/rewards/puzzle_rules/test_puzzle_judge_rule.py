@@ -46,6 +46,13 @@ def test_raw_strings_as_stored_by_the_benchmark():
     # the same, already parsed
     parsed = {"base_matrix": json.loads(info_json)["base_matrix"]}
     assert judge_rule("calculate_answer_function_sudoku_4", SUDOKU, None, parsed).correct
+    # a JSON answer (null) is read too, where the official eval would crash
+    assert (
+        judge_rule("match_answer_function", '{"A": null}', '{"A": null, "B": [1]}').correct is False
+    )
+    assert judge_rule(
+        "match_answer_function", '{"A": null, "B": [1]}', '{"A": null, "B": [1]}'
+    ).correct
     # a plain wrong answer has no reason
     assert judge_rule("match_answer_function", {"A": 4}, {"A": 5}) == RuleVerdict(False, None)
 

@@ -113,13 +113,18 @@ def _parse_json(field: str, value: Any) -> Any:
 
 
 def _parse_literal(field: str, value: Any) -> Any:
-    """Official ``eval(answer)``, as ``ast.literal_eval`` (the same for literals, runs nothing)."""
+    """Official ``eval(answer)``, as ``ast.literal_eval`` (the same for literals, runs nothing);
+    JSON (``null``, ``true``) is accepted too, where the official ``eval`` would crash."""
     if not isinstance(value, str):
         return value
     try:
         return ast.literal_eval(value.strip())
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-        raise RuleInputError(f"{field}: not a Python literal") from None
+        pass
+    try:
+        return json.loads(value)
+    except (ValueError, RecursionError):
+        raise RuleInputError(f"{field}: not a Python literal (nor JSON)") from None
 
 
 def _parse_special_info(value: Any) -> Any:

@@ -26,6 +26,7 @@ def _choice_text(value: Any) -> str:
     Official quirk: the answer goes through ``eval`` (here ``ast.literal_eval``: same result
     for every literal, and never executes code); text that is not a literal stays as is, so
     ``"[A, C]"`` (unquoted letters) is compared as the two pieces ``"[A"`` and ``"C]"``.
+    A list of non-strings is joined as text here (officially ``join`` would raise).
     """
     if isinstance(value, str):
         with contextlib.suppress(ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
