@@ -107,7 +107,8 @@ def test_training_data_may_be_a_parquet_file(tmp_path):
     for r in rows:
         r["meta"] = json.dumps(r["meta"])  # a JSON string column, as many exports store it
     pq.write_table(pa.Table.from_pylist(rows), tmp_path / "d.parquet")
-    cfg = load_config(None, [f"data.train_path={tmp_path / 'd.parquet'}", "data.eval_size=1"])
+    train = f"data.train_path={tmp_path / 'd.parquet'}"
+    cfg = load_config(None, [train, "data.eval_holdout=0"])  # every row trains
     _, rl_stream, _, skipped = make_data(cfg)
     got = {s.id: s for s in rl_stream.next_batch(5)}
     assert not skipped and set(got) == {s.id for s in samples}

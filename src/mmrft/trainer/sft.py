@@ -235,7 +235,7 @@ def train_sft(
         stream.load_state_dict(state["stream"])
         start, history, ema = state["step"], state["history"], state["ema"]
     with StopOnSignal("SFT") as stop, progress_bar() as bar, autocast(compute_dtype, model):
-        task = bar.add_task("SFT cold start", total=steps, completed=start)
+        task = bar.add_task("SFT", total=steps, completed=start)
         for step in range(start + 1, steps + 1):
             opt.zero_grad(set_to_none=True)
             batch = stream.next_batch(batch_size)[
@@ -252,7 +252,7 @@ def train_sft(
             bar.update(
                 task,
                 advance=1,
-                description=f"SFT cold start  loss {loss:.3f}  acc {ema:.2f}",
+                description=f"SFT  loss {loss:.3f}  acc {ema:.2f}",
             )
             periodic = bool(save_every) and step % save_every == 0 and step < steps
             if out_dir is not None and (stop.requested or periodic):
