@@ -88,7 +88,22 @@ def test_pair_completions_hand_worked():
     pairs = pair_completions(texts, rewards, acc, 2, random.Random(1))
     assert pairs == [(2, shuffled[0]), (4, shuffled[1])]
     three = pair_completions(texts, rewards, acc, 5, random.Random(1))
-    assert three == [(2, shuffled[0]), (4, shuffled[1]), (0, shuffled[2])]  # capped by #correct
+    assert three == [(2, shuffled[0]), (4, shuffled[1]), (0, shuffled[2])]  # capped by #wrong
+
+
+def test_pair_completions_reuses_the_best_correct_against_other_wrong_ones():
+    # one correct text (index 1), three distinct wrong ones: the correct one is reused
+    texts = ["w0", "ok", "w2", "w3"]
+    shuffled = [0, 2, 3]
+    random.Random(7).shuffle(shuffled)
+    pairs = pair_completions(texts, [0, 1, 0, 0], [0, 1, 0, 0], 2, random.Random(7))
+    assert pairs == [(1, shuffled[0]), (1, shuffled[1])]
+    # two correct (rewards .8 at 0, .9 at 2) and three wrong, 3 pairs: 2, 0, then 2 again
+    texts = ["c0", "w1", "c2", "w3", "w4"]
+    wrong = [1, 3, 4]
+    random.Random(2).shuffle(wrong)
+    pairs = pair_completions(texts, [0.8, 0, 0.9, 0, 0], [1, 0, 1, 0, 0], 3, random.Random(2))
+    assert pairs == [(2, wrong[0]), (0, wrong[1]), (2, wrong[2])]
 
 
 def test_pair_completions_needs_both_kinds_and_merges_duplicates():
@@ -96,7 +111,7 @@ def test_pair_completions_needs_both_kinds_and_merges_duplicates():
     assert pair_completions(["a", "b"], [1, 1], [1, 1], 4, rng) == []  # all correct
     assert pair_completions(["a", "b"], [0, 0], [0, 0], 4, rng) == []  # all wrong
     assert pair_completions([], [], [], 4, rng) == []
-    # four copies of one wrong text count once: one pair, not two
+    # three copies of one wrong text count once: one pair, not two
     assert pair_completions(
         ["ok", "no", "no", "ok2", "no"], [1, 0, 0, 1, 0], [1, 0, 0, 1, 0], 4, rng
     ) == [(0, 1)]

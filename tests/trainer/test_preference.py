@@ -232,10 +232,10 @@ def test_sample_pairs_from_scored_rollouts(count_samples):
         Sampler(), samples, REWARDS.get("count"), group_size=4, pairs_per_prompt=4, seed=0
     )
     assert seen["n"] == 4
-    # one distinct right text -> one pair, against one of the two distinct wrong texts
-    assert [(p.sample.id, p.chosen) for p in pairs] == [(samples[0].id, right[0])]
-    assert pairs[0].rejected in {wrong[0], "<answer>x"}
+    # the one right text against each of the two distinct wrong texts
+    assert [(p.sample.id, p.chosen) for p in pairs] == [(samples[0].id, right[0])] * 2
+    assert {p.rejected for p in pairs} == {wrong[0], "<answer>x"}
     assert stats["prompts_paired"] == 1
     assert stats["prompts_all_correct"] == 1 and stats["prompts_all_wrong"] == 1
-    assert stats["pairs"] == 1
+    assert stats["pairs"] == 2
     assert stats["sampled_accuracy"] == pytest.approx(5 / 12)

@@ -13,11 +13,14 @@ Design note: pairs come from one of two places, and both end as ``Pair`` objects
   prompt's scored completions into pairs; the trainer samples and scores them.
 
 Pairing rule (``pair_completions``): a completion is *correct* when its accuracy is >= 0.5.
-Identical texts are merged first (the first occurrence's scores are kept), so a pair never
-repeats a completion. Correct texts are ranked by reward, highest first (ties: the earlier
-completion); incorrect texts are shuffled with the given generator. The k-th ranked correct text
-is paired with the k-th shuffled incorrect one, for k < min(#correct, #incorrect,
-pairs_per_prompt). A prompt without both a correct and an incorrect completion gives no pair.
+Identical texts are merged first (the first occurrence's scores are kept), so no two pairs of a
+prompt share their incorrect completion. Correct texts are ranked by reward, highest first
+(ties: the earlier completion); incorrect texts are shuffled with the given generator. Pair k
+is (the (k mod #correct)-th ranked correct text, the k-th shuffled incorrect one), for
+k < min(#incorrect, pairs_per_prompt): the best correct answer against different wrong ones
+(a verifiable task often has one right text and many wrong ones), the next-best correct ones
+coming in only when there are several. A prompt without both a correct and an incorrect
+completion gives no pair.
 """
 
 from __future__ import annotations
@@ -146,6 +149,9 @@ def pair_completions(
     >>> pair_completions(["a", "b", "c", "a"], [0.5, 1.0, 0.0, 0.5], [1, 1, 0, 1], 2,
     ...                  random.Random(0))
     [(1, 2)]
+    >>> pair_completions(["a", "x", "y", "x"], [1.0, 0.0, 0.0, 0.0], [1, 0, 0, 0], 3,
+    ...                  random.Random(0))
+    [(0, 1), (0, 2)]
     """
     if not len(texts) == len(rewards) == len(accuracies):
         raise ValueError(
@@ -160,4 +166,7 @@ def pair_completions(
     incorrect = [i for i in distinct if accuracies[i] < 0.5]
     correct.sort(key=lambda i: -rewards[i])  # stable: ties keep the earlier completion first
     rng.shuffle(incorrect)
-    return list(zip(correct, incorrect, strict=False))[: max(pairs_per_prompt, 0)]
+    if not correct:
+        return []
+    count = min(len(incorrect), max(pairs_per_prompt, 0))
+    return [(correct[k % len(correct)], incorrect[k]) for k in range(count)]
