@@ -62,7 +62,7 @@ def _index(record: dict[str, Any]) -> Any:
     return record.get("index", record.get("id", record.get("question", "")[:80]))
 
 
-def _check_special_info(function_id: str, record: dict[str, Any]) -> str | None:
+def _unreadable_cells(function_id: str, record: dict[str, Any]) -> str | None:
     """None when the record's cells are readable for ``function_id``, else a failure reason."""
     if function_id not in ("choice_function", "open_function") and record.get("answer") is not None:
         try:
@@ -85,7 +85,7 @@ def apply_rule(function_id: str, response: Any, record: dict[str, Any]) -> dict[
     strict mode read), as a result dict."""
     if function_id not in RULES:
         return _fail("unknown_function_id", response, f"unknown function_id {function_id!r}")
-    problem = _check_special_info(function_id, record)
+    problem = _unreadable_cells(function_id, record)
     if problem is not None:
         return _fail(problem, response)
     text = response if isinstance(response, str) else json.dumps(response, ensure_ascii=False)
