@@ -115,3 +115,13 @@ def test_mmrft_sft_on_traces_completes_exports_and_resumes(tmp_path, monkeypatch
     capsys.readouterr()
     assert main(["sft", str(out / "config.yaml")]) == 0
     assert "before vs after SFT" in capsys.readouterr().out
+
+
+def test_mmrft_sft_command_parses_and_names_a_bad_key(tmp_path, capsys):
+    from mmrft.cli import cmd_sft, parse_args
+
+    args = parse_args(["sft", "c.yaml", "sft.steps=3", "--nproc", "2"])
+    assert (args.func, args.overrides, args.nproc) == (cmd_sft, ["sft.steps=3"], 2)
+    (tmp_path / "c.yaml").write_text("sft: {steps: 2}\n")
+    assert main(["sft", str(tmp_path / "c.yaml"), "data.eval_holdout=1.5"]) == 2
+    assert "data.eval_holdout" in capsys.readouterr().err
