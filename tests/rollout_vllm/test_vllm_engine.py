@@ -10,6 +10,11 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -182,3 +187,24 @@ def test_lora_policy_syncs_merged_weights():
     lora_engine = VLLMSampler(peft_model, family, enforce_eager=True)
     out = _greedy(lora_engine, samples)
     assert torch.equal(out.completion_ids, hf.completion_ids)
+
+
+@pytest.mark.parametrize("variant", ["full", "lora"])
+def test_one_engine_per_rank_under_torchrun_follows_the_sharded_policy(tmp_path, variant):
+    """2 ranks (gloo), an FSDP2-sharded policy (full or LoRA), one colocated engine per rank:
+    each rank's greedy tokens equal HF generate on an unsharded copy, before and after an SGD
+    step (the push gathers the shards and merges the adapters), and an unchanged policy is not
+    pushed again."""
+    worker = Path(__file__).parent / "torchrun_worker.py"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(worker.parent)}
+    launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
+    cmd = [*launcher, str(worker), str(tmp_path / "r"), variant]  # this venv's torchrun
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-4000:]
+    ranks = [json.loads((tmp_path / f"r.{r}.json").read_text()) for r in range(2)]
+    assert ranks[0]["prompts"] != ranks[1]["prompts"]  # each rank generated for its own share
+    for found in ranks:
+        assert found["world"] == 2
+        assert found["before_equal"] and found["after_equal"], found
+        assert found["step_changed_outputs"] and found["synced"], found
+        assert found["pushed_again"] is False

