@@ -5,15 +5,27 @@ from __future__ import annotations
 import dataclasses
 import json
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 import mmrft.trainer.sft as sft
 from mmrft.build.sft import drop_replyless
 from mmrft.data.chat import sft_examples
 from mmrft.data.jsonl import read_jsonl
+from mmrft.data.sample import Sample
 from mmrft.data.stream import ProblemStream
-from mmrft.trainer.sft import encode_prompts, encode_targets, expand, sft_backward, sft_loss
+from mmrft.models import family_for, load_policy
+from mmrft.models.tiny import TINY_MODELS
+from mmrft.trainer.sft import (
+    encode_prompts,
+    encode_targets,
+    expand,
+    sft_backward,
+    sft_loss,
+    with_history,
+)
 
 SYSTEM, U1, A1, U2, A2 = "Be exact.", "How many shapes?", "Let me count: 3.", "And doubled?", "6"
 
@@ -172,3 +184,31 @@ def test_expanded_targets_end_with_eos(vlm_family, count_samples):
     assert texts == [f"<answer>{s.answer}</answer>" for s in count_samples[:2]]
     assert all(row[int(m.sum()) - 1] == vlm_family.tokenizer.eos_token_id
                for row, m in zip(ids, mask, strict=True))  # fmt: skip
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", TINY_MODELS.names())
+def test_every_family_renders_the_history_and_trains_on_it(name):
+    """Each family's chat template shows the earlier turns before the last user turn (the
+    ``with_history`` override), and the multi-turn loss is finite."""
+    model, processor = load_policy(name, seed=0)
+    family = family_for(model.config.model_type, processor)
+    audio = family.supports_audio
+    media = {"audios": [np.zeros(16000, np.float32)]} if audio else {}
+    if family.multimodal and not audio:
+        media = {"images": [Image.fromarray(np.full((64, 64, 3), 120, np.uint8))]}
+    turns = [
+        {"role": "system", "content": SYSTEM},
+        {"role": "user", "content": U1},
+        {"role": "assistant", "content": A1},
+        {"role": "user", "content": U2},
+        {"role": "assistant", "content": A2},
+    ]
+    meta = {"messages": turns, **({"sampling_rate": 16000} if audio else {})}
+    sample = Sample("c", U2, A2, meta=meta, **media)
+    (_, _), (second, _) = sft_examples(sample)
+    shown = with_history(family).prompt_text(second)
+    order = [shown.index(x) for x in (SYSTEM, U1, A1, U2)]
+    assert order == sorted(order)
+    loss, _ = sft_loss(model, family, [sample])
+    assert torch.isfinite(loss) and loss.item() > 0
