@@ -30,7 +30,6 @@ import base64
 import binascii
 import csv
 import dataclasses
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -99,7 +98,7 @@ def _rows(files: list[Path]) -> Any:
 
 
 def _tsv_rows(path: Path) -> Any:
-    csv.field_size_limit(sys.maxsize)  # base64 image cells are megabytes long
+    csv.field_size_limit(2**31 - 1)  # base64 image cells are megabytes long (C long on Windows)
     with path.open(encoding="utf-8", newline="") as f:
         for number, row in enumerate(csv.DictReader(f, delimiter="\t"), start=2):
             yield _row_id(row, f"{path.name}:{number}"), row
