@@ -13,6 +13,8 @@ from mmrft.eval.harness import evaluate
 from mmrft.models.loading import load_policy
 
 SMALL = [
+    "sft.steps=2",
+    "sft.batch_size=2",
     "rl.steps=1",
     "rl.eval_every=1",
     "data.eval_size=4",
@@ -23,21 +25,27 @@ SMALL = [
 ]
 
 
-def test_grpo_then_eval_chain_passes_the_model_on_and_resumes(tmp_path, monkeypatch):
-    cfg = load_config(None, [f"run.out_dir={tmp_path}", "run.stages=[grpo,eval]", *SMALL])
+def test_sft_grpo_eval_chain_passes_the_model_on_and_resumes(tmp_path, monkeypatch):
+    cfg = load_config(None, [f"run.out_dir={tmp_path}", "run.stages=[sft,grpo,eval]", *SMALL])
     result = chain.run_stages(cfg)
 
-    grpo, ev = tmp_path / "1-grpo", tmp_path / "2-eval"
-    assert (grpo / "COMPLETE").exists() and (ev / "COMPLETE").exists()
+    sft, grpo, ev = tmp_path / "1-sft", tmp_path / "2-grpo", tmp_path / "3-eval"
+    assert all((d / "COMPLETE").exists() for d in (sft, grpo, ev))
     assert not (grpo / "sft").exists()  # in a chain the sft stage is the cold start
     rows = result["stages"]
-    assert [r["stage"] for r in rows] == ["grpo", "eval"]
-    assert rows[0]["model_in"] == "tiny-qwen2.5-vl" and rows[1]["model_in"] == str(grpo / "model")
+    assert [r["stage"] for r in rows] == ["sft", "grpo", "eval"]
+    assert [r["model_in"] for r in rows] == [
+        "tiny-qwen2.5-vl",
+        str(sft / "model"),
+        str(grpo / "model"),
+    ]
     assert result["final_model"] == str(grpo / "model")  # eval exports nothing: passed on
+    # the GRPO stage starts where SFT ended: its step-0 evaluation is SFT's "after"
+    assert rows[1]["accuracy_before"] == pytest.approx(rows[0]["accuracy_after"])
     assert json.loads((tmp_path / "stages.json").read_text()) == result
     page = (tmp_path / "report.html").read_text()
-    assert "1-grpo/report.html" in page and "data:image/png;base64," in page
-    assert (grpo / "report.html").exists() and (ev / "report.html").exists()  # links resolve
+    assert "2-grpo/report.html" in page and "data:image/png;base64," in page
+    assert all((d / "report.html").exists() for d in (sft, grpo, ev))  # the links resolve
 
     # The eval stage's number is the harness's on the exported model, recomputed here.
     model, processor = load_policy(str(grpo / "model"))
@@ -53,14 +61,15 @@ def test_grpo_then_eval_chain_passes_the_model_on_and_resumes(tmp_path, monkeypa
         max_new_tokens=cfg.eval.max_new_tokens,
         seed=cfg.run.seed,
     )
-    assert rows[1]["greedy_accuracy_after"] == pytest.approx(direct.greedy_accuracy)
-    assert rows[1]["accuracy_after"] == pytest.approx(direct.accuracy)
+    assert rows[2]["greedy_accuracy_after"] == pytest.approx(direct.greedy_accuracy)
+    assert rows[2]["accuracy_after"] == pytest.approx(direct.accuracy)
 
     # Rerun: finished stages are not run again; a stage without COMPLETE is.
     (ev / "COMPLETE").unlink()
     monkeypatch.setattr(chain, "run", lambda cfg: pytest.fail("grpo ran twice"))
+    monkeypatch.setattr("mmrft.build.sft.sft_stage", lambda *a, **k: pytest.fail("sft ran twice"))
     again = chain.run_stages(cfg)
-    assert again["stages"][1]["accuracy_after"] == pytest.approx(rows[1]["accuracy_after"])
+    assert again["stages"][2]["accuracy_after"] == pytest.approx(rows[2]["accuracy_after"])
     assert (ev / "COMPLETE").exists()
 
 

@@ -29,7 +29,8 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from mmrft.build.components import make_data, make_family, make_reward, make_sampler
+from mmrft.build.components import held_out_eval, make_data, make_family, make_reward
+from mmrft.build.sft import run_sft
 from mmrft.build.train import run
 from mmrft.config import Config, ConfigError, save_config
 from mmrft.models.loading import load_family
@@ -38,13 +39,13 @@ from mmrft.report.html import write_report
 from mmrft.report.stages import write_stages_report
 from mmrft.trainer.distributed import barrier, init_distributed, is_main
 from mmrft.trainer.pipeline import load_model, seed_everything
-from mmrft.trainer.sharded_eval import evaluate_sharded
 
 log = logging.getLogger(__name__)
 
 Stage = Callable[[Config], dict]
 STAGES: Registry[Stage] = Registry("stage")
 """Stage name -> ``run_<stage>(cfg) -> summary``: what ``run.stages`` may list."""
+STAGES.register("sft")(run_sft)
 
 MARKER = "COMPLETE"
 SUMMARY_KEYS = (
@@ -104,15 +105,7 @@ def run_eval(cfg: Config) -> dict:
     eval_samples = make_data(replace(cfg, data=replace(cfg.data, prefetch=False)), family)[2]
     model, processor = load_model(cfg, cfg.model.name_or_path, trainable=False)
     family = make_family(cfg, model.config.model_type, processor)
-    result = evaluate_sharded(  # under torchrun each rank takes a share of the problems
-        make_sampler(cfg.rollout, model.eval(), family),
-        eval_samples,
-        make_reward(cfg),
-        n_samples=cfg.eval.n_samples,
-        temperature=cfg.eval.temperature,
-        max_new_tokens=cfg.eval.max_new_tokens,
-        seed=cfg.run.seed,
-    )
+    result = held_out_eval(cfg, model.eval(), family, eval_samples, make_reward(cfg))
     summary = {f"{k}_after": v for k, v in result.metrics().items() if k != "n_problems"}
     summary.update(
         eval_problems=result.n_problems,

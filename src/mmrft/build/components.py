@@ -21,6 +21,7 @@ from mmrft.data.load import load_dataset_file
 from mmrft.data.rows import LoadResult
 from mmrft.data.sample import Sample
 from mmrft.data.stream import ProblemStream
+from mmrft.eval.harness import EvalResult
 from mmrft.models import family_for
 from mmrft.models.families import ModelFamily
 from mmrft.registry import Registry
@@ -31,6 +32,7 @@ from mmrft.rollout import SAMPLERS
 from mmrft.tasks import TASKS
 from mmrft.tasks.curriculum import AdaptiveLevel, LevelSchedule, TaskMixture
 from mmrft.trainer.objective import AdvantageEstimator, Objective
+from mmrft.trainer.sharded_eval import evaluate_sharded
 
 log = logging.getLogger(__name__)
 
@@ -303,3 +305,19 @@ def make_sampler(cfg: RolloutConfig, model: Any, family: ModelFamily) -> Any:
     ):  # rollout.generation_batch_size rows per generate call bound the KV cache
         options = {"batch_size": cfg.generation_batch_size}
     return SAMPLERS.get(cfg.engine)(model, family, **options)
+
+
+def held_out_eval(
+    cfg: Config, model: Any, family: ModelFamily, samples: list[Sample], reward_fn: Any
+) -> EvalResult:
+    """A stage's before/after evaluation: ``eval.*`` sampling on the held-out ``samples``,
+    through the configured engine; under torchrun each rank takes a share of the problems."""
+    return evaluate_sharded(
+        make_sampler(cfg.rollout, model, family),
+        samples,
+        reward_fn,
+        n_samples=cfg.eval.n_samples,
+        temperature=cfg.eval.temperature,
+        max_new_tokens=cfg.eval.max_new_tokens,
+        seed=cfg.run.seed,
+    )

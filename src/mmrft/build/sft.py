@@ -33,13 +33,13 @@ from pathlib import Path
 
 import torch
 
-from mmrft.build.components import make_data, make_family, make_reward, make_sampler
+from mmrft.build.components import held_out_eval, make_data, make_family, make_reward
 from mmrft.config import Config, save_config
 from mmrft.data.chat import missing_reply
 from mmrft.data.screen import encode_screen
 from mmrft.data.stream import ProblemStream
 from mmrft.dataclass_yaml import check
-from mmrft.eval.harness import EvalResult, evaluate
+from mmrft.eval.harness import EvalResult
 from mmrft.models.families import ModelFamily
 from mmrft.models.loading import load_family
 from mmrft.models.setup import prepare_policy
@@ -182,15 +182,7 @@ def run_sft(cfg: Config) -> dict:
 
     def probe(moment: str, model: torch.nn.Module, fam: ModelFamily) -> None:
         if eval_samples:
-            evals[moment] = evaluate(
-                make_sampler(cfg.rollout, model, fam),
-                eval_samples,
-                reward_fn,
-                n_samples=cfg.eval.n_samples,
-                temperature=cfg.eval.temperature,
-                max_new_tokens=cfg.eval.max_new_tokens,
-                seed=cfg.run.seed,
-            )
+            evals[moment] = held_out_eval(cfg, model, fam, eval_samples, reward_fn)
 
     history = sft_stage(
         cfg,
