@@ -407,15 +407,16 @@ class PreferenceConfig:
     to infinity on clear-cut pairs; simpo: reference-free, length-normalised, with a target
     margin (simpo_gamma); orpo: reference-free, SFT on the chosen plus an odds-ratio penalty
     (orpo_lambda). dpo/ipo cost one extra no-grad pass over the pairs, once, before training."""
-    beta: float = 0.1
+    beta: float = 0.5
     """dpo: inverse strength of the implicit KL to the reference (0.1-0.5 usual; smaller lets
     the policy move further); ipo: the paper's tau (target margin 1/(2 tau) per token); simpo:
-    the reward scale (the paper uses 2-10). Unused by orpo."""
+    the reward scale (the paper uses 2-10). Unused by orpo. 0.5 with lr 1e-4 and 150 steps is
+    the one setting measured to help the demo's cold start (+4.7 points, one seed; fragile)."""
     simpo_gamma: float = 0.5
     """simpo only: the margin the chosen completion's reward must clear (the paper's gamma)."""
     orpo_lambda: float = 0.1
     """orpo only: weight of the odds-ratio term beside the chosen completion's NLL (paper: 0.1)."""
-    steps: int = 100
+    steps: int = 150
     """Optimizer steps. Pairs are visited in a fresh seeded order each epoch, so steps x
     batch_size / number of pairs is the number of epochs."""
     batch_size: int = 16
