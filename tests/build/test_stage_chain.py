@@ -78,3 +78,47 @@ def test_unknown_stage_is_a_config_error_naming_the_key(tmp_path):
     with pytest.raises(ConfigError, match=r"run.stages: unknown stage 'finetune'"):
         chain.run_stages(cfg)
     assert not (tmp_path / "1-grpo").exists()  # checked before any stage runs
+
+
+@pytest.mark.slow
+def test_distill_sft_grpo_eval_chain(tmp_path):
+    """The issue's chain on tiny sizes: a teacher taught '<answer>2</answer>' is distilled into
+    a fresh student, which then gets SFT, GRPO and a final evaluation, each stage from the
+    model the one before exported, one page over all four."""
+    from mmrft.build.components import make_family
+    from mmrft.data.stream import ProblemStream
+    from mmrft.models import save_policy
+    from mmrft.tasks import TASKS
+    from mmrft.trainer.sft import train_sft
+
+    model, processor = load_policy("tiny-qwen2.5-vl", seed=0)
+    family = make_family(load_config(None), model.config.model_type, processor)
+    samples = TASKS.get("count")(count_range=(2, 2)).dataset(8, seed=5, level=2)
+    train_sft(
+        model, family, ProblemStream(lambda i, lv: samples[i % 8]), steps=12, batch_size=4, lr=1e-2
+    )
+    save_policy(model, processor, tmp_path / "teacher")
+
+    cfg = load_config(
+        None,
+        [
+            f"run.out_dir={tmp_path / 'chain'}",
+            "run.stages=[distill,sft,grpo,eval]",
+            f"distill.name_or_path={tmp_path / 'teacher'}",
+            "distill.prompts=4",
+            "distill.k=4",
+            "data.count_range=[2,2]",
+            "rollout.max_new_tokens=8",
+            "eval.max_new_tokens=8",
+            *SMALL,
+        ],
+    )
+    result = chain.run_stages(cfg)
+    names = ["1-distill", "2-sft", "3-grpo", "4-eval"]
+    assert [r["dir"] for r in result["stages"]] == names
+    models_in = [r["model_in"] for r in result["stages"]]
+    root = tmp_path / "chain"
+    assert models_in == ["tiny-qwen2.5-vl", *(str(root / n / "model") for n in names[:3])]
+    assert (root / "1-distill" / "data" / "train.jsonl").exists()
+    assert all(0 <= r["accuracy_after"] <= 1 for r in result["stages"])
+    assert "4-eval/report.html" in (root / "report.html").read_text()

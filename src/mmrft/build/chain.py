@@ -30,6 +30,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from mmrft.build.components import held_out_eval, make_data, make_family, make_reward
+from mmrft.build.distill import run_distill, run_rft
 from mmrft.build.sft import run_sft
 from mmrft.build.train import run
 from mmrft.config import Config, ConfigError, save_config
@@ -46,6 +47,8 @@ Stage = Callable[[Config], dict]
 STAGES: Registry[Stage] = Registry("stage")
 """Stage name -> ``run_<stage>(cfg) -> summary``: what ``run.stages`` may list."""
 STAGES.register("sft")(run_sft)
+STAGES.register("distill")(run_distill)
+STAGES.register("rft")(run_rft)
 
 MARKER = "COMPLETE"
 SUMMARY_KEYS = (
