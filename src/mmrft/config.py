@@ -411,7 +411,8 @@ class PreferenceConfig:
     """dpo: inverse strength of the implicit KL to the reference (0.1-0.5 usual; smaller lets
     the policy move further); ipo: the paper's tau (target margin 1/(2 tau) per token); simpo:
     the reward scale (the paper uses 2-10). Unused by orpo. 0.5 with lr 1e-4 and 150 steps is
-    the one setting measured to help the demo's cold start (+4.7 points, one seed; fragile)."""
+    the best setting measured on the demo's cold start (+4.7 points on seed 0, but -6.2 on seed
+1: not robust; docs/algorithms.md)."""
     simpo_gamma: float = 0.5
     """simpo only: the margin the chosen completion's reward must clear (the paper's gamma)."""
     orpo_lambda: float = 0.1
