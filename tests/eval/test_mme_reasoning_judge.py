@@ -82,3 +82,31 @@ def test_judge_flag_is_refused_for_other_benchmarks(tmp_path: Path, capsys):
     argv = ["eval", "tiny-qwen2.5-vl", "--benchmark", "mmrft-bench-v1", "--limit", "1"]
     assert main([*argv, "--judge", "tiny-qwen2", "--out", str(tmp_path / "o")]) != 0
     assert "--judge is for benchmarks scored by a judge LLM" in capsys.readouterr().err
+
+
+def test_a_judge_that_cannot_load_is_tried_once_and_counted(tmp_path: Path, monkeypatch):
+    """A judge path that does not exist: the first official score tries to load it, fails with
+    a message naming the judge and the --judge options, and every later question fails at once
+    with the same reason (no reload, no five retries each); strict scores are unaffected."""
+    import mmrft.eval.mme_reasoning.judge_client as client
+
+    loads = []
+    real = client.LocalJudge
+
+    def counting(*a, **k):
+        loads.append(a)
+        return real(*a, **k)
+
+    monkeypatch.setattr(client, "LocalJudge", counting)
+    scorer = SCORERS.get("mme_reasoning")(judge=make_judge(str(tmp_path / "no-judge")))
+    data = load_benchmark("mme-reasoning", write_fixture(tmp_path / "d"))
+    records = [
+        {**s.meta["record"], "prediction": ROWS_BY_ID[s.id]["response"]} for s in data.samples
+    ]
+    official = [{**r, **scorer.score(r, "official")} for r in records]
+    judged = [r for r in official if r.get("failure") == "judge_unavailable"]
+    assert len(loads) == 1 and judged  # one load attempt for the whole run
+    assert "could not be loaded" in judged[0]["detail"] and "--judge" in judged[0]["detail"]
+    assert all(r["score"] == 0.0 for r in judged)
+    strict = [scorer.score(r, "strict") for r in records]
+    assert any(r["score"] == 1.0 for r in strict)

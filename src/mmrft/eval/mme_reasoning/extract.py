@@ -29,6 +29,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from mmrft.eval.mme_reasoning.judge_client import JudgeUnavailable
 from mmrft.eval.mme_reasoning.parse import read_judge_json
 from mmrft.eval.mme_reasoning.prompts import CONSISTENCY, EXTRACTION_PROMPTS, FREE_TEXT_PROMPTS
 from mmrft.rewards.judge import fill_template
@@ -99,6 +100,8 @@ def _ask(judge: Any, prompt: str, accept: Any, retries: int) -> JudgeResult:
         asked.append(temperature)
         try:
             reply = judge.generate(prompt, temperature)
+        except JudgeUnavailable:  # no judge at all: no point in the other temperatures
+            raise
         except Exception as e:  # an endpoint error is one failed try
             logger.warning("judge %s failed at temperature %s: %s", _name(judge), temperature, e)
             continue

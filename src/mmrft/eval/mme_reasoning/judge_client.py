@@ -18,10 +18,13 @@ eval runner's MME-Reasoning scorer.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import urllib.request
 from pathlib import Path
 from typing import Any, Protocol
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_JUDGE = "Qwen/Qwen2.5-7B-Instruct"
 """The documented default local judge (the published numbers used GPT-4o: docs/eval.md)."""
@@ -102,17 +105,37 @@ class OpenAIJudge:
         return str(data["choices"][0]["message"]["content"] or "")
 
 
+class JudgeUnavailable(ValueError):
+    """The judge model cannot be loaded. Not a failed try to repeat: every official score
+    that needs the judge fails at once with this reason (strict scores are unaffected)."""
+
+
 class LazyJudge:
     """A :class:`LocalJudge` loaded on its first call, so ``mmrft eval`` loads the judge only
-    after generation, when official scoring needs it (and never when it is not needed)."""
+    after generation, when official scoring needs it (and never when it is not needed).
+    A judge that fails to load is tried once: every later call raises the same
+    :class:`JudgeUnavailable` at once, instead of each question retrying the load five times
+    (a hub name with no network costs ~15 s of retries per load)."""
 
     def __init__(self, name_or_path: str, **options: Any) -> None:
         self.name, self.options = name_or_path, options
         self._judge: LocalJudge | None = None
+        self._error: JudgeUnavailable | None = None
 
     def generate(self, prompt: str, temperature: float) -> str:
+        if self._error is not None:
+            raise self._error
         if self._judge is None:
-            self._judge = LocalJudge(self.name, **self.options)
+            try:
+                self._judge = LocalJudge(self.name, **self.options)
+            except Exception as e:  # a missing path, no network for a hub name, a bad config
+                self._error = JudgeUnavailable(
+                    f"the mme-reasoning judge {self.name!r} could not be loaded "
+                    f"({type(e).__name__}: {str(e)[:200]}); pass --judge a local model path, "
+                    f"a builtin tiny model, or {OPENAI_PREFIX}MODEL with MMRFT_JUDGE_URL set"
+                )
+                logger.error("%s", self._error)
+                raise self._error from e
         return self._judge.generate(prompt, temperature)
 
 

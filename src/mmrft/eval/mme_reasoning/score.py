@@ -29,6 +29,7 @@ from mmrft.eval.mme_reasoning.extract import (
     route,
     verdict,
 )
+from mmrft.eval.mme_reasoning.judge_client import JudgeUnavailable
 from mmrft.eval.mme_reasoning.parse import LiteralError, read_literal, strict_extract
 from mmrft.eval.mme_reasoning.prompts import FREE_TEXT_PROMPTS
 from mmrft.eval.scorers.base import result
@@ -39,6 +40,7 @@ _WORD = re.compile(r"[A-Za-z0-9.+\-]+")
 
 FAILURES = {
     "no_judge": "official mode needs a judge model (mmrft eval --judge)",
+    "judge_unavailable": "the judge model could not be loaded (the log says why)",
     "bad_route": "no usable prompt_id/function_id (see the detail)",
     "unknown_function_id": "function_id names no rule in mmrft.rewards.puzzle_rules.RULES",
     "invalid_answer": "the answer cell is not a literal",
@@ -107,6 +109,15 @@ def official_score(
         return _fail("bad_route", None, str(e))
     if judge is None:
         return _fail("no_judge")
+    try:
+        return _judged(record, judge, cache, prompt_id, function_id)
+    except JudgeUnavailable as e:
+        return _fail("judge_unavailable", None, str(e))
+
+
+def _judged(
+    record: dict[str, Any], judge: Any, cache: JudgeCache | None, prompt_id: str, function_id: str
+) -> dict[str, Any]:
     index, question = _index(record), str(record.get("question", ""))
     got = extract(judge, prompt_id, question, record["prediction"], index=index, cache=cache)
     info = {"judge_tries": got.tries}
