@@ -29,17 +29,24 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from mmrft.build.components import held_out_eval, make_data, make_family, make_reward
+from mmrft.build.components import (
+    held_out_eval,
+    make_data,
+    make_family,
+    make_reward,
+    make_sampler,
+)
 from mmrft.build.distill import run_distill, run_rft
+from mmrft.build.dpo import run_dpo
 from mmrft.build.sft import run_sft
+from mmrft.build.stage import begin_stage, finish_stage, saved_summary
 from mmrft.build.train import run
 from mmrft.config import Config, ConfigError, save_config
-from mmrft.models.loading import load_family
 from mmrft.registry import Registry
 from mmrft.report.html import write_report
 from mmrft.report.stages import write_stages_report
-from mmrft.trainer.distributed import barrier, init_distributed, is_main
-from mmrft.trainer.pipeline import load_model, seed_everything
+from mmrft.trainer.distributed import is_main
+from mmrft.trainer.pipeline import load_model
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +56,8 @@ STAGES: Registry[Stage] = Registry("stage")
 STAGES.register("sft")(run_sft)
 STAGES.register("distill")(run_distill)
 STAGES.register("rft")(run_rft)
+STAGES.register("dpo")(run_dpo)
 
-MARKER = "COMPLETE"
 SUMMARY_KEYS = (
     "accuracy_before",
     "accuracy_after",
@@ -61,61 +68,35 @@ SUMMARY_KEYS = (
 """What ``stages.json`` keeps of each stage's summary (the rest stays in the stage's dir)."""
 
 
-def _saved_summary(out: Path) -> dict | None:
-    """The summary of a finished stage directory, or None when the stage must (re)run."""
-    if not (out / MARKER).exists():
-        return None
-    path = out / "summary.json"
-    return json.loads(path.read_text()) if path.is_file() else {}
-
-
-def _finish(out: Path, summary: dict) -> dict:
-    if is_main():
-        (out / "summary.json").write_text(json.dumps(summary, indent=2))
-        (out / MARKER).write_text("")
-    barrier()
-    return summary
-
-
 @STAGES.register("grpo")
 def run_grpo(cfg: Config) -> dict:
     """GRPO (``mmrft train``) from ``model.name_or_path`` with no SFT cold start of its own."""
     out = Path(cfg.run.out_dir)
-    if (saved := _saved_summary(out)) is not None:
+    if (saved := saved_summary(out)) is not None:
         return saved
     summary = run(replace(cfg, sft=replace(cfg.sft, steps=0)))
-    return _finish(out, summary)
+    return finish_stage(out, summary)
 
 
 @STAGES.register("eval")
 def run_eval(cfg: Config) -> dict:
     """Held-out sampled and greedy accuracy of ``model.name_or_path`` (``eval.*`` settings)."""
     out = Path(cfg.run.out_dir)
-    if (saved := _saved_summary(out)) is not None:
+    if (saved := saved_summary(out)) is not None:
         return saved
-    t_start = time.time()
-    init_distributed(cfg.model.device)
-    out.mkdir(parents=True, exist_ok=True)
-    if is_main():
-        save_config(cfg, out / "config.yaml")
-    seed_everything(cfg.run.seed)
-    family = load_family(
-        cfg.model.name_or_path,
-        seed=cfg.run.seed,
-        min_pixels=cfg.model.min_pixels,
-        max_pixels=cfg.model.max_pixels,
-    )  # the box convention and image size the eval problems are built for
+    _, out, family, t_start = begin_stage(cfg)
     eval_samples = make_data(replace(cfg, data=replace(cfg.data, prefetch=False)), family)[2]
     model, processor = load_model(cfg, cfg.model.name_or_path, trainable=False)
     family = make_family(cfg, model.config.model_type, processor)
-    result = held_out_eval(cfg, model.eval(), family, eval_samples, make_reward(cfg))
+    sampler = make_sampler(cfg.rollout, model.eval(), family)
+    result = held_out_eval(cfg, sampler, eval_samples, make_reward(cfg))
     summary = {f"{k}_after": v for k, v in result.metrics().items() if k != "n_problems"}
     summary.update(
         eval_problems=result.n_problems,
         eval_samples_per_problem=cfg.eval.n_samples,
         wall_seconds=round(time.time() - t_start, 1),
     )
-    _finish(out, summary)
+    finish_stage(out, summary)
     if is_main():
         write_report(out)  # the summary as a page, like every other stage's
     return summary

@@ -307,13 +307,11 @@ def make_sampler(cfg: RolloutConfig, model: Any, family: ModelFamily) -> Any:
     return SAMPLERS.get(cfg.engine)(model, family, **options)
 
 
-def held_out_eval(
-    cfg: Config, model: Any, family: ModelFamily, samples: list[Sample], reward_fn: Any
-) -> EvalResult:
-    """A stage's before/after evaluation: ``eval.*`` sampling on the held-out ``samples``,
-    through the configured engine; under torchrun each rank takes a share of the problems."""
+def held_out_eval(cfg: Config, sampler: Any, samples: list[Sample], reward_fn: Any) -> EvalResult:
+    """A stage's held-out evaluation: ``eval.*`` sampling of ``samples`` through ``sampler``
+    (``make_sampler``), seeded by ``run.seed``; under torchrun each rank takes a share."""
     return evaluate_sharded(
-        make_sampler(cfg.rollout, model, family),
+        sampler,
         samples,
         reward_fn,
         n_samples=cfg.eval.n_samples,

@@ -32,12 +32,18 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from mmrft.build.components import make_data, make_family, make_reward, make_sampler
+from mmrft.build.components import (
+    held_out_eval,
+    make_data,
+    make_family,
+    make_reward,
+    make_sampler,
+)
+from mmrft.build.stage import finish_stage, saved_summary
 from mmrft.config import Config, ConfigError, save_config
 from mmrft.data.jsonl import write_jsonl
 from mmrft.data.sample import Sample
 from mmrft.data.stream import ProblemStream
-from mmrft.eval.harness import evaluate
 from mmrft.models.loading import load_family
 from mmrft.trainer.distill import (
     NoCorrectTraces,
@@ -52,7 +58,6 @@ from mmrft.trainer.pipeline import load_model, seed_everything
 
 log = logging.getLogger(__name__)
 
-MARKER = "COMPLETE"
 ROUND_KEYS = (
     "accuracy_before",
     "accuracy_after",
@@ -79,7 +84,7 @@ def run_distill(cfg: Config) -> dict:
             f"distill.name_or_path to null (it is {cfg.distill.name_or_path!r}) or rounds to 1"
         )
     out, t_start = Path(cfg.run.out_dir), time.time()
-    if (saved := _saved_summary(out)) is not None:
+    if (saved := saved_summary(out)) is not None:
         return saved
     problems, eval_samples, eval_path = _start(cfg, out)
     prompts = problems.next_batch(cfg.distill.prompts)
@@ -97,7 +102,7 @@ def run_distill(cfg: Config) -> dict:
         "wall_seconds": round(time.time() - t_start, 1),
     }
     _append_metrics(out, row)
-    return _finish(out, summary)
+    return finish_stage(out, summary)
 
 
 def run_rft(cfg: Config) -> dict:
@@ -110,21 +115,21 @@ def run_rft(cfg: Config) -> dict:
             f"{cfg.distill.name_or_path!r}; use `mmrft distill` for a separate teacher)"
         )
     out, t_start = Path(cfg.run.out_dir), time.time()
-    if (saved := _saved_summary(out)) is not None:
+    if (saved := saved_summary(out)) is not None:
         return saved
     problems, eval_samples, eval_path = _start(cfg, out)
     base, policy, rows = cfg.model.name_or_path, cfg.model.name_or_path, []
     for r in range(1, cfg.distill.rounds + 1):
         rdir = out / f"round-{r}"
         prompts = problems.next_batch(cfg.distill.prompts)  # drawn even when resuming
-        row = _saved_summary(rdir)
+        row = saved_summary(rdir)
         if row is None:
             student = base if cfg.distill.restart_from_base else policy
             log.info("rft round %d/%d: %s samples -> %s", r, cfg.distill.rounds, policy, rdir)
             row = distill_round(cfg, policy, student, prompts, eval_samples, rdir, eval_path)
             row = {"round": r, **row}
             _append_metrics(out, row)
-            _finish(rdir, row)
+            finish_stage(rdir, row)
         rows.append(row)
         policy = str(rdir / "model")
     shutil.copytree(policy, out / "model", dirs_exist_ok=True)
@@ -143,7 +148,7 @@ def run_rft(cfg: Config) -> dict:
         "eval_samples_per_problem": cfg.eval.n_samples,
         "wall_seconds": round(time.time() - t_start, 1),
     }
-    return _finish(out, {k: v for k, v in summary.items() if v is not None})
+    return finish_stage(out, {k: v for k, v in summary.items() if v is not None})
 
 
 # --------------------------------------------------------------------------------------------
@@ -209,15 +214,7 @@ def sample_teacher(
     stats = trace_stats(sampled, kept)
     info: dict = {}
     if d.eval_teacher and d.name_or_path is not None:  # rft: the previous round measured it
-        res = evaluate(
-            sampler,
-            eval_samples,
-            reward_fn,
-            n_samples=cfg.eval.n_samples,
-            temperature=cfg.eval.temperature,
-            max_new_tokens=cfg.eval.max_new_tokens,
-            seed=cfg.run.seed,
-        )
+        res = held_out_eval(cfg, sampler, eval_samples, reward_fn)
         info = {"teacher_accuracy": res.accuracy, "teacher_greedy_accuracy": res.greedy_accuracy}
     del sampler, model
     gc.collect()
@@ -309,23 +306,9 @@ def _headline(stats: dict) -> dict:
     return out
 
 
-def _saved_summary(out: Path) -> dict | None:
-    if not (out / MARKER).exists():
-        return None
-    path = out / "summary.json"
-    return json.loads(path.read_text()) if path.is_file() else {}
-
-
 def _append_metrics(out: Path, row: dict) -> None:
     with (out / "metrics.jsonl").open("a") as f:
         f.write(
             json.dumps({k: v for k, v in row.items() if k != "stats"} | _headline(row["stats"]))
             + "\n"
         )
-
-
-def _finish(out: Path, summary: dict) -> dict:
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "summary.json").write_text(json.dumps(summary, indent=2))
-    (out / MARKER).write_text("")
-    return summary

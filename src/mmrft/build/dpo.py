@@ -23,28 +23,30 @@ from functools import partial
 from pathlib import Path
 
 from mmrft.algorithms.preference import PREFERENCE_LOSSES
-from mmrft.build.components import make_data, make_family, make_reward, make_sampler
-from mmrft.config import PREFERENCE_OPTIONS, Config, PreferenceConfig, save_config
+from mmrft.build.components import (
+    held_out_eval,
+    make_data,
+    make_family,
+    make_reward,
+    make_sampler,
+)
+from mmrft.build.stage import MARKER, begin_stage, saved_summary
+from mmrft.config import PREFERENCE_OPTIONS, Config, PreferenceConfig
 from mmrft.data.pairs import Pair, read_pairs
-from mmrft.eval.harness import EvalResult, evaluate
-from mmrft.models.loading import load_family
 from mmrft.models.setup import is_lora, prepare_policy
 from mmrft.report.html import write_report
-from mmrft.trainer.distributed import barrier, init_distributed
+from mmrft.trainer.distributed import barrier
 from mmrft.trainer.pair_sampling import sample_pairs
 from mmrft.trainer.pipeline import (
     export_policy,
     load_model,
     name_lora_base,
     rebuild_policy,
-    seed_everything,
     shard,
 )
 from mmrft.trainer.preference import PairLoss, train_preference
 
 log = logging.getLogger(__name__)
-
-MARKER = "COMPLETE"
 
 
 def preference_loss(cfg: PreferenceConfig) -> tuple[PairLoss, bool]:
@@ -55,18 +57,6 @@ def preference_loss(cfg: PreferenceConfig) -> tuple[PairLoss, bool]:
         kw: getattr(cfg, key) for key, kw in PREFERENCE_OPTIONS.items() if kw in entry.options
     }
     return partial(entry.obj, **options), "reference" in entry.needs
-
-
-def _evaluate(cfg: Config, sampler, samples, reward_fn) -> EvalResult:
-    return evaluate(
-        sampler,
-        samples,
-        reward_fn,
-        n_samples=cfg.eval.n_samples,
-        temperature=cfg.eval.temperature,
-        max_new_tokens=cfg.eval.max_new_tokens,
-        seed=cfg.run.seed,
-    )
 
 
 def _write_pairs(path: Path, pairs: list[Pair]) -> None:
@@ -80,20 +70,9 @@ def run_dpo(cfg: Config) -> dict:
     """Align ``model.name_or_path`` with ``dpo.loss`` on preference pairs; the summary dict also
     written to summary.json (accuracy/greedy_accuracy/reward before and after, pair counts)."""
     out = Path(cfg.run.out_dir)
-    if (out / MARKER).exists():
-        return json.loads((out / "summary.json").read_text())
-    t_start = time.time()
-    world = init_distributed(cfg.model.device)
-    out.mkdir(parents=True, exist_ok=True)
-    if world.is_main:
-        save_config(cfg, out / "config.yaml")
-    seed_everything(cfg.run.seed)
-    family = load_family(
-        cfg.model.name_or_path,
-        seed=cfg.run.seed,
-        min_pixels=cfg.model.min_pixels,
-        max_pixels=cfg.model.max_pixels,
-    )
+    if (saved := saved_summary(out)) is not None:
+        return saved
+    world, out, family, t_start = begin_stage(cfg)
     _, prompt_stream, eval_samples, _ = make_data(cfg, family)
     reward_fn = make_reward(cfg)
     loss_fn, needs_reference = preference_loss(cfg.dpo)
@@ -103,7 +82,7 @@ def run_dpo(cfg: Config) -> dict:
     model = shard(cfg, prepare_policy(model, cfg.model), family)
     name_lora_base(model, cfg.model.name_or_path)
     sampler = make_sampler(cfg.rollout, model, family)
-    before = _evaluate(cfg, sampler, eval_samples, reward_fn)
+    before = held_out_eval(cfg, sampler, eval_samples, reward_fn)
     log.info("before: accuracy %.3f greedy %.3f", before.accuracy, before.greedy_accuracy)
 
     stats: dict = {}
@@ -178,7 +157,7 @@ def run_dpo(cfg: Config) -> dict:
         processor=processor,
     )
     del ref_model
-    after = _evaluate(cfg, sampler, eval_samples, reward_fn)
+    after = held_out_eval(cfg, sampler, eval_samples, reward_fn)
     log.info("after: accuracy %.3f greedy %.3f", after.accuracy, after.greedy_accuracy)
     export_policy(
         model, processor, out / "model", lambda: rebuild_policy(cfg, cfg.model.name_or_path)

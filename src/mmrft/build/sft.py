@@ -33,31 +33,35 @@ from pathlib import Path
 
 import torch
 
-from mmrft.build.components import held_out_eval, make_data, make_family, make_reward
-from mmrft.config import Config, save_config
+from mmrft.build.components import (
+    held_out_eval,
+    make_data,
+    make_family,
+    make_reward,
+    make_sampler,
+)
+from mmrft.build.stage import MARKER, begin_stage, saved_summary
+from mmrft.config import Config
 from mmrft.data.chat import missing_reply
 from mmrft.data.screen import encode_screen
 from mmrft.data.stream import ProblemStream
 from mmrft.dataclass_yaml import check
 from mmrft.eval.harness import EvalResult
 from mmrft.models.families import ModelFamily
-from mmrft.models.loading import load_family
 from mmrft.models.setup import prepare_policy
-from mmrft.trainer.distributed import barrier, init_distributed, is_main
+from mmrft.trainer.distributed import barrier, is_main
 from mmrft.trainer.pipeline import (
     export_policy,
     load_model,
     name_lora_base,
     prepare_dataset,
     rebuild_policy,
-    seed_everything,
     shard,
 )
 from mmrft.trainer.sft import train_sft
 
 log = logging.getLogger(__name__)
 
-MARKER = "COMPLETE"
 Probe = Callable[[str, torch.nn.Module, ModelFamily], None]
 """``probe(moment, model, family)``, called with ``"before"`` and ``"after"`` training."""
 
@@ -155,21 +159,9 @@ def run_sft(cfg: Config) -> dict:
     writes files. Called again once ``COMPLETE`` exists, it returns the saved summary.
     """
     out = Path(cfg.run.out_dir)
-    if (out / MARKER).exists():
-        return json.loads((out / "summary.json").read_text())
-    t_start = time.time()
-    world = init_distributed(cfg.model.device)
-    check_sft_world(cfg, world.size)
-    out.mkdir(parents=True, exist_ok=True)
-    if world.is_main:
-        save_config(cfg, out / "config.yaml")
-    seed_everything(cfg.run.seed)
-    family = load_family(
-        cfg.model.name_or_path,
-        seed=cfg.run.seed,
-        min_pixels=cfg.model.min_pixels,
-        max_pixels=cfg.model.max_pixels,
-    )
+    if (saved := saved_summary(out)) is not None:
+        return saved
+    world, out, family, t_start = begin_stage(cfg, check_sft_world)
     stream, rl_stream, eval_samples, skipped = make_data(cfg, family)
     rl_stream.prefetch(False)  # an SFT run serves no RL problems
     stream, dropped = drop_replyless(stream, str(cfg.data.train_path), cfg.run.seed)
@@ -182,7 +174,8 @@ def run_sft(cfg: Config) -> dict:
 
     def probe(moment: str, model: torch.nn.Module, fam: ModelFamily) -> None:
         if eval_samples:
-            evals[moment] = held_out_eval(cfg, model, fam, eval_samples, reward_fn)
+            sampler = make_sampler(cfg.rollout, model, fam)
+            evals[moment] = held_out_eval(cfg, sampler, eval_samples, reward_fn)
 
     history = sft_stage(
         cfg,

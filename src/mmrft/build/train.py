@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import logging
 import time
-from pathlib import Path
 
 from mmrft.build.components import (
     make_data,
@@ -16,13 +15,13 @@ from mmrft.build.components import (
     make_sampler,
 )
 from mmrft.build.sft import check_sft_world, sft_stage
-from mmrft.config import Config, save_config
+from mmrft.build.stage import begin_stage
+from mmrft.config import Config
 from mmrft.data.screen import encode_screen
 from mmrft.dataclass_yaml import check
 from mmrft.eval.harness import EvalResult
-from mmrft.models.loading import load_family
 from mmrft.models.setup import is_lora, prepare_policy
-from mmrft.trainer.distributed import barrier, init_distributed
+from mmrft.trainer.distributed import barrier
 from mmrft.trainer.pipeline import (
     N_EXAMPLES,
     export_policy,
@@ -92,20 +91,7 @@ def run(cfg: Config) -> dict:
     replicated (``distributed.strategy``), each rank trains on its share of the prompts, and
     only rank 0 writes the run's files.
     """
-    t_start = time.time()
-    world = init_distributed(cfg.model.device)
-    check_world(cfg, world.size)
-    out = Path(cfg.run.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    if world.is_main:
-        save_config(cfg, out / "config.yaml")
-    seed_everything(cfg.run.seed)
-    family = load_family(
-        cfg.model.name_or_path,
-        seed=cfg.run.seed,
-        min_pixels=cfg.model.min_pixels,
-        max_pixels=cfg.model.max_pixels,
-    )  # the box convention and resized image size, before any weights are loaded
+    world, out, family, t_start = begin_stage(cfg, check_world)
     sft_stream, rl_stream, eval_samples, skipped = make_data(cfg, family)
     skip_dir = out if world.is_main else out / "ranks" / f"rank{world.rank}"  # same data per rank
     skip_log = prepare_dataset(cfg, skip_dir, family, (sft_stream, rl_stream), skipped)

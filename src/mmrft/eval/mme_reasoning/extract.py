@@ -29,7 +29,6 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from mmrft.eval.mme_reasoning.judge_client import JudgeUnavailable
 from mmrft.eval.mme_reasoning.parse import read_judge_json
 from mmrft.eval.mme_reasoning.prompts import CONSISTENCY, EXTRACTION_PROMPTS, FREE_TEXT_PROMPTS
 from mmrft.rewards.judge import fill_template
@@ -40,6 +39,11 @@ RETRIES = 5
 TEMPERATURE_STEP = 0.5
 MAX_RESPONSE_CHARS = 16_000
 """Longer responses are cut (from the front: the answer is at the end) before the judge."""
+
+
+class JudgeUnavailable(ValueError):
+    """The judge model cannot be loaded. Not a failed try to repeat: every official score
+    that needs the judge fails at once with this reason (strict scores are unaffected)."""
 
 
 class RouteError(ValueError):

@@ -24,6 +24,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any, Protocol
 
+from mmrft.eval.mme_reasoning.extract import JudgeUnavailable
+
 logger = logging.getLogger(__name__)
 
 DEFAULT_JUDGE = "Qwen/Qwen2.5-7B-Instruct"
@@ -103,11 +105,6 @@ class OpenAIJudge:
         with urllib.request.urlopen(request, timeout=self.timeout) as reply:  # noqa: S310
             data: Any = json.loads(reply.read().decode("utf-8"))
         return str(data["choices"][0]["message"]["content"] or "")
-
-
-class JudgeUnavailable(ValueError):
-    """The judge model cannot be loaded. Not a failed try to repeat: every official score
-    that needs the judge fails at once with this reason (strict scores are unaffected)."""
 
 
 class LazyJudge:

@@ -24,12 +24,12 @@ from typing import Any
 
 from mmrft.eval.mme_reasoning.extract import (
     JudgeCache,
+    JudgeUnavailable,
     RouteError,
     extract,
     route,
     verdict,
 )
-from mmrft.eval.mme_reasoning.judge_client import JudgeUnavailable
 from mmrft.eval.mme_reasoning.parse import LiteralError, read_literal, strict_extract
 from mmrft.eval.mme_reasoning.prompts import FREE_TEXT_PROMPTS
 from mmrft.eval.scorers.base import result
