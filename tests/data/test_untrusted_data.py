@@ -176,7 +176,7 @@ def test_the_run_config_key_reaches_the_loader(outside):
     rows = [{"id": "out", "prompt": "?", "answer": "1", "images": ["../secret.png"]}]
     rows.append({"id": "in", "prompt": "?", "answer": "1", "images": ["images/in.png"]})
     path = write_rows(outside / "d.jsonl", rows)
-    overrides = [f"data.train_path={path}", "data.eval_size=1"]
+    overrides = [f"data.train_path={path}", "data.eval_size=1", "data.eval_holdout=0"]
     _, rl, _, skipped = make_data(load_config(None, overrides))
     assert [n for n, _ in skipped] == [1] and rl.size == 1
     _, rl, _, skipped = make_data(load_config(None, [*overrides, "data.allow_outside_paths=true"]))
