@@ -39,12 +39,11 @@ from mmrft.build.components import (
     make_reward,
     make_sampler,
 )
-from mmrft.build.stage import finish_stage, saved_summary
-from mmrft.config import Config, ConfigError, save_config
+from mmrft.build.stage import begin_stage, finish_stage, saved_summary
+from mmrft.config import Config, ConfigError
 from mmrft.data.jsonl import write_jsonl
 from mmrft.data.sample import Sample
 from mmrft.data.stream import ProblemStream
-from mmrft.models.loading import load_family
 from mmrft.trainer.distill import (
     NoCorrectTraces,
     sample_traces,
@@ -53,8 +52,7 @@ from mmrft.trainer.distill import (
     write_sft_dataset,
     write_stats,
 )
-from mmrft.trainer.distributed import init_distributed
-from mmrft.trainer.pipeline import load_model, seed_everything
+from mmrft.trainer.pipeline import load_model
 
 log = logging.getLogger(__name__)
 
@@ -268,26 +266,21 @@ def train_student(
 # --------------------------------------------------------------------------------------------
 
 
+def _single_process(cfg: Config, world_size: int) -> None:
+    if world_size > 1:
+        raise ConfigError(
+            f"mmrft distill/rft run in one process for now, got {world_size} torchrun ranks; "
+            "launch it without torchrun (the student's SFT alone can use `mmrft sft` under "
+            "torchrun)"
+        )
+
+
 def _start(cfg: Config, out: Path) -> tuple[ProblemStream, list[Sample], Path | None]:
     """Checks and ``config.yaml``; the training problems' stream, the held-out problems, and
     those written to ``out/eval_problems/eval.jsonl`` (for the student's SFT runs; None when
     ``data.eval_path`` already names a file or there are none)."""
-    world = init_distributed(cfg.model.device)
-    if world.size > 1:
-        raise ConfigError(
-            f"mmrft distill/rft run in one process for now, got {world.size} torchrun ranks; "
-            "launch it without torchrun (the student's SFT alone can use `mmrft sft` under "
-            "torchrun)"
-        )
-    out.mkdir(parents=True, exist_ok=True)
-    save_config(cfg, out / "config.yaml")
-    seed_everything(cfg.run.seed)
-    family = load_family(
-        cfg.model.name_or_path,
-        seed=cfg.run.seed,
-        min_pixels=cfg.model.min_pixels,
-        max_pixels=cfg.model.max_pixels,
-    )  # the student's box convention and image size: the problems are posed for it
+    # the student's box convention and image size: the problems are posed for it
+    _, _, family, _ = begin_stage(cfg, _single_process)
     no_prefetch = replace(cfg, data=replace(cfg.data, prefetch=False))
     problems, _, eval_samples, _ = make_data(no_prefetch, family)
     eval_path = None

@@ -21,12 +21,15 @@ import io
 import json
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TypeVar
 
 from mmrft.data.rows import BadLine, LoadResult, sample_from_row, warn_skipped
 from mmrft.data.rows import decode_image as _decode  # noqa: F401 (re-export for eval loaders)
 from mmrft.data.sample import Sample
+
+T = TypeVar("T")
 
 logger = logging.getLogger(__name__)
 
@@ -85,31 +88,42 @@ def read_jsonl(
     A line whose image or audio path resolves outside ``path``'s folder is a bad line unless
     ``allow_outside_paths`` (``mmrft.data.rows``)."""
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"dataset file not found: {path}")
     result = LoadResult()
+    result.samples, result.skipped = read_rows(
+        path,
+        lambda row, _: sample_from_row(
+            row, path.parent, allow_outside=allow_outside_paths, max_pixels=max_pixels
+        ),
+        "dataset file",
+    )
+    warn_skipped(logger, path, result)
+    return result
+
+
+def read_rows(
+    path: Path, parse: Callable[[object, int], T], what: str
+) -> tuple[list[T], list[tuple[int, str]]]:
+    """``parse(row, line number)`` of every non-blank JSON line of ``path``; a line that is not
+    JSON or that ``parse`` rejects (``BadLine``) is skipped and recorded as ``(number, reason)``.
+    A missing file raises ``FileNotFoundError`` naming it as ``what``."""
+    if not path.is_file():
+        raise FileNotFoundError(f"{what} not found: {path}")
+    items: list[T] = []
+    skipped: list[tuple[int, str]] = []
     with path.open(encoding="utf-8", errors="replace") as f:
         for number, line in enumerate(f, start=1):
             if not line.strip():
                 continue
             try:
-                result.samples.append(
-                    _parse_line(line, path.parent, allow_outside_paths, max_pixels)
-                )
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError as e:
+                    raise BadLine(f"invalid JSON ({e.msg} at column {e.colno})") from None
+                items.append(parse(row, number))
             except BadLine as e:
-                reason = f"line {number}: {e}"
-                result.skipped.append((number, reason))
-                logger.debug("%s: skipped %s", path, reason)
-    warn_skipped(logger, path, result)
-    return result
-
-
-def _parse_line(line: str, root: Path, allow_outside: bool, max_pixels: int | None) -> Sample:
-    try:
-        row = json.loads(line)
-    except json.JSONDecodeError as e:
-        raise BadLine(f"invalid JSON ({e.msg} at column {e.colno})") from None
-    return sample_from_row(row, root, allow_outside=allow_outside, max_pixels=max_pixels)
+                skipped.append((number, f"line {number}: {e}"))
+                logger.debug("%s: skipped line %d: %s", path, number, e)
+    return items, skipped
 
 
 def _write_audios(sample: Sample, root: Path) -> list[str]:

@@ -25,12 +25,12 @@ completion gives no pair.
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mmrft.data.jsonl import read_rows
 from mmrft.data.rows import BadLine, sample_from_row
 from mmrft.data.sample import Sample
 
@@ -100,29 +100,14 @@ def read_pairs(
     note). Image paths resolve against the file's folder and must stay inside it unless
     ``allow_outside_paths``. A missing file raises ``FileNotFoundError`` naming it."""
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"preference pair file not found: {path}")
     result = PairLoadResult()
-    with path.open(encoding="utf-8", errors="replace") as f:
-        for number, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as e:
-                    raise BadLine(f"invalid JSON ({e.msg} at column {e.colno})") from None
-                result.pairs.append(
-                    pair_from_row(
-                        row,
-                        number,
-                        path.parent,
-                        allow_outside=allow_outside_paths,
-                        max_pixels=max_pixels,
-                    )
-                )
-            except BadLine as e:
-                result.skipped.append((number, f"line {number}: {e}"))
+    result.pairs, result.skipped = read_rows(
+        path,
+        lambda row, number: pair_from_row(
+            row, number, path.parent, allow_outside=allow_outside_paths, max_pixels=max_pixels
+        ),
+        "preference pair file",
+    )
     if result.skipped:
         log.warning(
             "%s: skipped %d of %d pair rows (first: %s)",

@@ -16,12 +16,12 @@ Design note. Three readers, all pure and none executing anything:
 
 from __future__ import annotations
 
-import ast
 import json
 import re
 from typing import Any
 
 from mmrft.eval.scorers.extract import answer_region, choice_letter, final_answer
+from mmrft.rewards.puzzle_rules import RuleInputError, parse_literal
 
 FENCES = (
     re.compile(r"```json\s*(.*?)\s*```", re.S),
@@ -65,22 +65,17 @@ class LiteralError(ValueError):
 
 
 def read_literal(value: Any, field: str) -> Any:
-    """A cell as a value: non-strings pass through, strings are read as a Python literal, then
-    as JSON; LiteralError naming ``field`` otherwise.
+    """A cell as a value, read as the rule functions read answers (``puzzle_rules.parse_literal``:
+    non-strings pass through, strings as a Python literal, then JSON); LiteralError naming
+    ``field`` otherwise.
 
     >>> read_literal("['A', 'C']", "answer"), read_literal({"a": 1}, "special_info")
     (['A', 'C'], {'a': 1})
     """
-    if not isinstance(value, str):
-        return value
     try:
-        return ast.literal_eval(value.strip())
-    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-        pass
-    try:
-        return json.loads(value)
-    except ValueError:
-        raise LiteralError(f"{field} is not a literal: {value[:80]!r}") from None
+        return parse_literal(field, value)
+    except RuleInputError as e:
+        raise LiteralError(str(e)) from None
 
 
 # --------------------------------------------------------------------------- strict extraction

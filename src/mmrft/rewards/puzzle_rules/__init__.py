@@ -45,6 +45,7 @@ from mmrft.rewards.puzzle_rules.rules import RULES, RuleFn, RuleInputError
 
 __all__ = [
     "RULES",
+    "parse_literal",
     "SPECIAL_INFO_RULES",
     "TEXT_RESPONSE_RULES",
     "ExpressionError",
@@ -112,7 +113,7 @@ def _parse_json(field: str, value: Any) -> Any:
         raise RuleInputError(f"{field}: not valid JSON ({exc})") from None
 
 
-def _parse_literal(field: str, value: Any) -> Any:
+def parse_literal(field: str, value: Any) -> Any:
     """Official ``eval(answer)``, as ``ast.literal_eval`` (the same for literals, runs nothing);
     JSON (``null``, ``true``) is accepted too, where the official ``eval`` would crash."""
     if not isinstance(value, str):
@@ -172,7 +173,7 @@ def judge_rule(
         if function_id not in TEXT_RESPONSE_RULES:
             response = _parse_json("response", response)
         if function_id in _ANSWER_RULES and function_id != "choice_function":
-            answer = _parse_literal("answer", answer)
+            answer = parse_literal("answer", answer)
         if function_id in SPECIAL_INFO_RULES:
             special_info = _parse_special_info(special_info)
         result = rules.get(function_id)(response, answer, special_info)
