@@ -110,6 +110,12 @@ def _engines() -> list[str]:
     return SAMPLERS.names()
 
 
+def _lr_schedules() -> list[str]:
+    from mmrft.trainer.optim import LR_SCHEDULES
+
+    return LR_SCHEDULES.names()
+
+
 def _preference_losses() -> list[str]:
     from mmrft.algorithms.preference import PREFERENCE_LOSSES
 
@@ -665,7 +671,16 @@ class RLConfig:
     steps: int = 200
     """RL steps, each one rollout batch followed by ppo_epochs * mini_batches updates."""
     lr: float = 1e-4
-    """AdamW learning rate, constant; lower than SFT because RL gradients are noisy."""
+    """AdamW peak learning rate (see lr_schedule); lower than SFT because RL gradients are noisy."""
+    lr_schedule: str = _choice("constant", _lr_schedules)
+    """Learning rate over the RL steps after the warm-up: constant keeps lr; cosine decays it
+    to min_lr_ratio * lr at the last step, so late updates, when most groups are solved and
+    the few that are not dominate the gradient, move the policy less."""
+    warmup_steps: int = 0
+    """RL steps over which the learning rate rises linearly from lr / warmup_steps to lr; the
+    first updates follow advantages of a policy that RL has not shaped yet."""
+    min_lr_ratio: float = 0.1
+    """Fraction of lr that a decaying lr_schedule (cosine) reaches at the last RL step."""
     max_grad_norm: float = 1.0
     """Gradient clipping norm; guards against rare huge updates from outlier groups."""
     reward: str | dict[str, Any] = "count"
@@ -704,7 +719,12 @@ class RLConfig:
     many in a row stop the run with an error, since the policy has diverged."""
 
     def __post_init__(self) -> None:
-        at_least(self, 0, "steps", "weight_decay")
+        at_least(self, 0, "steps", "weight_decay", "warmup_steps")
+        check(
+            0 <= self.min_lr_ratio <= 1,
+            "min_lr_ratio",
+            f"must be in [0, 1], got {self.min_lr_ratio}",
+        )
         at_least(self, 1, "eval_every", "eval_last_k", "max_nonfinite_updates")
         at_least(self, 0, "reward_max_failing_steps")
         positive(self, "lr", "max_grad_norm")
@@ -751,10 +771,23 @@ class EvalConfig:
     """Problems per generation batch; lower it if evaluation runs out of memory."""
     max_new_tokens: int = 16
     """Longest completion at evaluation; same as rollout so train and eval agree."""
+    ood_level: int | None = None
+    """A second held-out check of generalisation: the same task at this difficulty level, one
+    the run never trains on (e.g. data.level + 1: more shapes), evaluated on the cold-start
+    policy before RL and on the final policy after it (summary.json: ood_*). Generated tasks
+    only (not train_path or mixture). null: off. Report it; do not tune a recipe on it."""
+    ood_size: int = 200
+    """Problems of the ood_level check, generated from data.eval_seed at ood_level (so they
+    never meet the training problems); sampled with eval.n_samples like the main evaluation."""
 
     def __post_init__(self) -> None:
         at_least(self, 0, "temperature")
-        at_least(self, 1, "n_samples", "batch_size", "max_new_tokens")
+        at_least(self, 1, "n_samples", "batch_size", "max_new_tokens", "ood_size")
+        check(
+            self.ood_level is None or self.ood_level >= 1,
+            "ood_level",
+            f"must be >= 1 or null, got {self.ood_level}",
+        )
 
 
 @dataclass

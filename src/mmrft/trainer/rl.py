@@ -84,7 +84,15 @@ def train_rl(
     out_dir = Path(cfg.run.out_dir)
     rcfg, acfg = cfg.rollout, cfg.algorithm
     device = next(model.parameters()).device
-    opt, sched = make_optimizer(model, cfg.rl.lr, cfg.rl.weight_decay)
+    opt, sched = make_optimizer(
+        model,
+        cfg.rl.lr,
+        cfg.rl.weight_decay,
+        cfg.rl.warmup_steps,
+        schedule=cfg.rl.lr_schedule,
+        total_steps=cfg.rl.steps,
+        min_lr_ratio=cfg.rl.min_lr_ratio,
+    )
     critic = build_critic(cfg.critic, model) if objective.needs_critic else None
     critic_opt = None if critic is None else make_optimizer(critic, cfg.critic.lr, 0.0)[0]
     result, start = RLResult(), 0
