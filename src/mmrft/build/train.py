@@ -6,13 +6,16 @@ from __future__ import annotations
 import json
 import logging
 import time
+from functools import partial
 
 from mmrft.build.components import (
+    held_out_eval,
     make_data,
     make_family,
     make_objective,
     make_reward,
     make_sampler,
+    make_task,
 )
 from mmrft.build.sft import check_sft_world, sft_stage
 from mmrft.build.stage import begin_stage
@@ -24,6 +27,7 @@ from mmrft.models.setup import is_lora, prepare_policy
 from mmrft.trainer.distributed import barrier
 from mmrft.trainer.pipeline import (
     N_EXAMPLES,
+    OODCheck,
     export_policy,
     keep_eval,
     load_model,
@@ -96,6 +100,7 @@ def run(cfg: Config) -> dict:
     skip_dir = out if world.is_main else out / "ranks" / f"rank{world.rank}"  # same data per rank
     skip_log = prepare_dataset(cfg, skip_dir, family, (sft_stream, rl_stream), skipped)
     reward_fn = make_reward(cfg)
+    ood = OODCheck(cfg, make_task(cfg, family))  # eval.ood_level: a level RL never trains on
 
     # --- cold start --------------------------------------------------------------------
     sft_dir = out / "sft"
@@ -128,6 +133,9 @@ def run(cfg: Config) -> dict:
             ref_model = shard(cfg, ref_model.eval().requires_grad_(False), family)
 
     greedy: dict[int, EvalResult] = {}
+    sampler = make_sampler(cfg.rollout, model, family)
+    ood_eval = partial(held_out_eval, cfg, sampler, reward_fn=reward_fn)
+    ood.evaluate(ood_eval)  # the cold start (train_rl loads a checkpoint itself on resume)
     result = train_rl(
         cfg,
         model,
@@ -137,10 +145,11 @@ def run(cfg: Config) -> dict:
         reward_fn=reward_fn,
         eval_samples=eval_samples,
         objective=make_objective(cfg.algorithm),
-        sampler=make_sampler(cfg.rollout, model, family),
+        sampler=sampler,
         ref_model=ref_model,
         on_eval=lambda step, res: keep_eval(out, greedy, step, res),
     )
+    ood.evaluate(ood_eval)  # the final policy
     # The run's final policy as a plain from_pretrained folder (LoRA merged; under torchrun
     # gathered from the shards): what eval, release and the next chained stage load.
     export_policy(model, processor, out / "model", lambda: rebuild_policy(cfg, init_path))
@@ -150,6 +159,7 @@ def run(cfg: Config) -> dict:
     summary["eval_problems"] = len(eval_samples)  # data.eval_path / a hold-out may be fewer
     summary["train_lines_skipped"] = len(skipped)
     summary["train_samples_skipped"] = skip_log.count("id")  # loaded, but cannot be encoded
+    summary.update(ood.summary())
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     before = greedy.get(0) or saved_before(out)  # a resumed run: saved at step 0
     if before is not None and greedy and max(greedy) > 0:

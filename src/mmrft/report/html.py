@@ -4,7 +4,8 @@ Reads what a run leaves behind and shows each part it finds:
 
 =================  =====================================================================
 (health banner)    training-health warnings from metrics.jsonl and evals.jsonl, at the top
-summary.json       every key as a table; ``X_before``/``X_after`` pairs side by side
+summary.json       every key as a table; ``X_before``/``X_after`` pairs side by side; the
+                   ``ood_*`` keys (``eval.ood_level``) also in a section of their own
 evals.jsonl        accuracy (and other eval metrics) against RL step, plus the numbers
 metrics.jsonl      every numeric per-step key that varies, small multiples per namespace
 examples.jsonl     image cards: answer, completion before and after, coloured by correctness
@@ -57,6 +58,7 @@ def build_report(run_dir: Path) -> str:
     """The report page for ``run_dir`` as an HTML string."""
     sections: list[tuple[str, Callable[[Path], str]]] = [
         ("Summary", _summary_section),
+        ("Generalisation to an unseen difficulty", _ood_section),
         ("Evaluations", _evals_section),
         ("Training metrics", _metrics_section),
         ("Examples", _examples_section),
@@ -69,6 +71,8 @@ def build_report(run_dir: Path) -> str:
         except Exception as e:  # a report must never take a finished run down with it
             logger.warning("report section %r failed: %s", title, e, exc_info=True)
             content = _note(f"Could not render this section: {type(e).__name__}: {e}")
+        if not content:  # a section with nothing to show (e.g. a check that was off)
+            continue
         body.append(f"<section><h2>{html.escape(title)}</h2>\n{content}\n</section>")
     stamp = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
     name = html.escape(run_dir.resolve().name)
@@ -126,6 +130,29 @@ def _summary_section(run_dir: Path) -> str:
                 f"<td class='num' colspan='3'>{fmt(summary[key], key)}</td></tr>"
             )
     return "<table class='summary'>" + "\n".join(rows) + "</table>"
+
+
+def _ood_section(run_dir: Path) -> str:
+    """summary.json's ``ood_*`` keys (``eval.ood_level``), or "" when the check was off."""
+    path = run_dir / "summary.json"
+    summary = json.loads(path.read_text()) if path.is_file() else {}
+    if not isinstance(summary, dict) or "ood_accuracy_before" not in summary:
+        return ""
+    rows = ["<tr><th>accuracy</th><th>before RL</th><th>after RL</th><th>change</th></tr>"]
+    for key, name in (("accuracy", "sampled"), ("greedy_accuracy", "greedy")):
+        before, after = summary.get(f"ood_{key}_before"), summary.get(f"ood_{key}_after")
+        rows.append(
+            f"<tr><td>{name}</td><td class='num'>{fmt(before)}</td>"
+            f"<td class='num strong'>{fmt(after)}</td><td class='num'>{fmt_change(before, after)}"
+            "</td></tr>"
+        )
+    note = _note(
+        f"The same task at level {summary.get('ood_level')}, a difficulty this run never "
+        f"trained on: {summary.get('ood_problems')} held-out problems, evaluated on the "
+        "cold start before RL and on the final policy after it (not averaged over the last "
+        "evaluations). A check of generalisation, not a target: no recipe is tuned on it."
+    )
+    return note + "<table class='summary'>" + "\n".join(rows) + "</table>"
 
 
 def _evals_section(run_dir: Path) -> str:
