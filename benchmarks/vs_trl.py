@@ -18,7 +18,9 @@ reward function, so one interval is one whole loop iteration (update, then the n
 including each trainer's own bookkeeping. ``--warmup`` intervals are dropped; the median of the
 next ``--steps`` is kept. With ``--rounds`` > 1 the sides alternate (mmrft, TRL, mmrft, TRL...),
 each round a fresh trainer, so a load spike from other jobs hits both; the medians are over all
-rounds. ``generate`` is the time inside ``model.generate`` (the rollout), ``rest`` the median
+rounds. ``generate`` is the rollout's time: inside ``model.generate`` for TRL, inside the
+rollout engine's ``generate`` for mmrft (which also encodes the prompts and, with
+``rollout.share_prefill``, prefills them outside ``model.generate``), ``rest`` the median
 step minus that: log-prob forward/backward, optimizer, reward, advantages and bookkeeping.
 
 ``--threads`` defaults to 1: on a small machine shared with other jobs, torch's intra-op threads
@@ -43,6 +45,7 @@ from pathlib import Path
 import torch
 from transformers.utils import logging as hf_logging
 
+from mmrft.build import make_objective, make_sampler
 from mmrft.config import load_config
 from mmrft.data.sample import Sample
 from mmrft.data.stream import ProblemStream
@@ -73,8 +76,8 @@ class StepClock:
         gaps = [b - a for a, b in zip(self.calls, self.calls[1:], strict=False)]
         return gaps[warmup:]
 
-    def time_generate(self, model: torch.nn.Module) -> None:
-        """Wrap ``model.generate`` (both trainers sample through it) to time the rollout."""
+    def time_generate(self, model: object) -> None:
+        """Wrap ``model.generate`` (a model's or a rollout engine's) to time the rollout."""
         inner = model.generate
 
         def timed(*args: object, **kwargs: object) -> torch.Tensor:
@@ -120,19 +123,31 @@ def run_mmrft(args: argparse.Namespace, samples: list[Sample], steps: int) -> St
                 "algorithm.kl_coef=0.0",
                 "algorithm.ppo_epochs=1",
                 "algorithm.mini_batches=1",
+                *(getattr(args, "set", None) or []),  # bench_vs_trl.py's --set key=value
             ],
         )
         torch.manual_seed(0)
         model, processor = load_policy(args.model, seed=0)
         family = family_for(model.config.model_type, processor)
-        clock.time_generate(model)
+        sampler = make_sampler(cfg.rollout, model, family)
+        clock.time_generate(sampler)  # the whole rollout: encode, shared prefill, decode
         stream = ProblemStream(lambda i, level: samples[i % len(samples)])
 
         def reward_fn(completions: list[str], batch: list[Sample]) -> dict[str, list[float]]:
             clock.tick()
             return {"overall": starts_with_digit(completions)}
 
-        train_rl(cfg, model, processor, family, stream=stream, reward_fn=reward_fn, eval_samples=[])
+        train_rl(
+            cfg,
+            model,
+            processor,
+            family,
+            stream=stream,
+            reward_fn=reward_fn,
+            eval_samples=[],
+            objective=make_objective(cfg.algorithm),
+            sampler=sampler,
+        )
         rows = [json.loads(x) for x in (Path(tmp) / "metrics.jsonl").read_text().splitlines()]
     n = args.prompts * args.group
     clock.tokens = [round(r["response_length/mean"] * n) for r in rows]

@@ -520,6 +520,10 @@ class RolloutConfig:
     generation_batch_size: int = 256
     """Sequences (prompt copies) per HF generate call; lower it when generation runs out of
     memory (the KV cache grows with it). The vLLM engine schedules its own batches."""
+    share_prefill: bool = True
+    """engine: hf. Prefill each prompt once for its group_size completions and decode from
+    copies of its KV cache (for a VLM the image is encoded once, not group_size times); exact,
+    and on only where proven for the architecture (Qwen2/3 text, Qwen-VL), elsewhere ignored."""
 
     def __post_init__(self) -> None:
         at_least(self, 2, "group_size")  # a group of one has no baseline to compare against

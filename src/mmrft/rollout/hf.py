@@ -1,7 +1,9 @@
 """Rollouts with Hugging Face ``generate``: batched, KV-cached, left-padded, early-stopping.
 
 Each sample is repeated ``n`` times at the processor level (images included) so every row is an
-ordinary batch row: simple, and the same layout the trainer's log-prob pass uses.
+ordinary batch row: simple, and the same layout the trainer's log-prob pass uses. Where the
+architecture allows (``shared_prefill.PREFILLS``), the n copies share one prefill of the prompt
+and only the decoding runs n times.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from mmrft.rollout.base import (
     concat_batches,
     media_layout,
 )
+from mmrft.rollout.shared_prefill import shared_prefill, supports_shared_prefill
 
 
 def completion_mask_from_ids(ids: Tensor, eos_id: int, pad_id: int) -> Tensor:
@@ -78,12 +81,24 @@ class _SampledLogprobs:
 
 @SAMPLERS.register("hf")
 class HFSampler:
-    """``generate`` in chunks of ``batch_size`` rows; returns one ``RolloutBatch``."""
+    """``generate`` in chunks of ``batch_size`` rows; returns one ``RolloutBatch``.
 
-    def __init__(self, model: torch.nn.Module, family: ModelFamily, batch_size: int = 256) -> None:
+    ``share_prefill``: prefill each prompt once for its n completions where the model's
+    architecture is registered in ``shared_prefill.PREFILLS`` (elsewhere the plain path runs);
+    chunks then hold whole groups.
+    """
+
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        family: ModelFamily,
+        batch_size: int = 256,
+        share_prefill: bool = True,
+    ) -> None:
         self.model = model
         self.family = family
         self.batch_size = batch_size
+        self.share_prefill = share_prefill and supports_shared_prefill(model)
         self.suppressed = family.suppressed_token_ids()
         tok = family.tokenizer
         self.eos_id = tok.eos_token_id
@@ -97,17 +112,23 @@ class HFSampler:
             torch.manual_seed(params.seed)
         was_training = self.model.training
         self.model.eval()
+        group = params.n if self.share_prefill and params.n > 1 else 1
+        step = max(group, self.batch_size // group * group)  # whole groups per chunk
         chunks = [
-            self._generate_chunk(rows[i : i + self.batch_size], params)
-            for i in range(0, len(rows), self.batch_size)
+            self._generate_chunk(rows[i : i + step], params, group)
+            for i in range(0, len(rows), step)
         ]
         self.model.train(was_training)
         return dataclasses.replace(concat_batches(chunks), sample_index=index)
 
-    def _generate_chunk(self, rows: list[Sample], params: SamplingParams) -> RolloutBatch:
+    def _generate_chunk(
+        self, rows: list[Sample], params: SamplingParams, group: int
+    ) -> RolloutBatch:
+        """Rows of ``group`` copies each (1: no sharing) -> their completions."""
         inputs = self.family.encode(rows)
         device = next(self.model.parameters()).device
         inputs = {k: v.to(device) for k, v in inputs.items()}
+        layout = media_layout(self.family, rows, inputs)
         greedy = params.temperature <= 0
         # Under torchrun with a sharded policy every rank must run the same number of forward
         # passes: ranks that finish early keep stepping until all are done.
@@ -140,8 +161,11 @@ class HFSampler:
             gen_kwargs["logits_processor"] = LogitsProcessorList(
                 [w for w in warpers if w is not None] + [recorder]
             )
+        gen_inputs = inputs
+        if group > 1:  # the prompt's KV cache computed once per group, expanded to its rows
+            gen_kwargs["cache"], gen_inputs = shared_prefill(self.model, inputs, group, layout)
         with neutral_generation_config(self.model):
-            out = self.model.generate(**inputs, **gen_kwargs)  # [n, P + L]
+            out = self.model.generate(**gen_inputs, **gen_kwargs)  # [n, P + L]
         completion_ids = out[:, inputs["input_ids"].shape[1] :]  # [n, L]
         mask = completion_mask_from_ids(completion_ids, self.eos_id, self.pad_id)
         logprobs = None
@@ -159,7 +183,7 @@ class HFSampler:
             mask,
             texts,
             sample_index=[],  # set by generate() for the whole batch
-            **media_layout(self.family, rows, inputs),
+            **layout,
             finished=(completion_ids == self.eos_id).any(dim=1),
             pad_id=self.pad_id,
             logprobs=logprobs,
