@@ -3,7 +3,7 @@
 Each sample is repeated ``n`` times at the processor level (images included) so every row is an
 ordinary batch row: simple, and the same layout the trainer's log-prob pass uses. Where the
 architecture allows (``shared_prefill.PREFILLS``), the n copies share one prefill of the prompt
-and only the decoding runs n times.
+and only the decoding runs n times; the KV cache is written in place (``kv_cache``).
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from mmrft.rollout.base import (
     concat_batches,
     media_layout,
 )
+from mmrft.rollout.kv_cache import reserved_cache
 from mmrft.rollout.shared_prefill import shared_prefill, supports_shared_prefill
 
 
@@ -161,9 +162,13 @@ class HFSampler:
             gen_kwargs["logits_processor"] = LogitsProcessorList(
                 [w for w in warpers if w is not None] + [recorder]
             )
+        # room for the prompt and every new token, written in place (no per-step cat)
+        cache = reserved_cache(self.model, params.max_new_tokens + 1)
         gen_inputs = inputs
         if group > 1:  # the prompt's KV cache computed once per group, expanded to its rows
-            gen_kwargs["cache"], gen_inputs = shared_prefill(self.model, inputs, group, layout)
+            cache, gen_inputs = shared_prefill(self.model, inputs, group, layout, cache)
+        if cache is not None:
+            gen_kwargs["cache"] = cache
         with neutral_generation_config(self.model):
             out = self.model.generate(**gen_inputs, **gen_kwargs)  # [n, P + L]
         completion_ids = out[:, inputs["input_ids"].shape[1] :]  # [n, L]

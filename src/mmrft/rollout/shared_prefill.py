@@ -27,35 +27,42 @@ from torch import Tensor
 from mmrft.models.rows import select_prompt_rows
 from mmrft.registry import Registry
 
-Prefill = Callable[[torch.nn.Module, dict[str, Tensor], int], object]
+Prefill = Callable[[torch.nn.Module, dict[str, Tensor], int, object | None], object]
 PREFILLS: Registry[Prefill] = Registry("shared-prefill model type")
 
 TEXT_KEYS = ("input_ids", "attention_mask", "mm_token_type_ids", "token_type_ids")
 """Per-token inputs ``generate`` still needs; everything else (pixels, grids) is in the cache."""
 
 
-def _prefill(model: torch.nn.Module, prefix: dict[str, Tensor], group: int) -> object:
+def _prefill(
+    model: torch.nn.Module, prefix: dict[str, Tensor], group: int, cache: object | None
+) -> object:
     """Forward ``prefix`` [B, P-1] with the position ids ``generate`` would give it (its own
     ``_prepare_position_ids_for_generation``: left padding counted out, 3-D mRoPE positions
-    for Qwen-VL, which also stores each row's text-position offset, ``rope_deltas``); returns
-    the KV cache expanded to B * group rows."""
+    for Qwen-VL, which also stores each row's text-position offset, ``rope_deltas``) into
+    ``cache`` (None: the model's default); returns the cache expanded to B * group rows."""
     kwargs = {k: v for k, v in prefix.items() if k != "input_ids"}
     positions = _base(model)._prepare_position_ids_for_generation(prefix["input_ids"], kwargs)
-    out = model(**prefix, position_ids=positions, use_cache=True, logits_to_keep=1)
+    extra = {} if cache is None else {"cache": cache}
+    out = model(**prefix, position_ids=positions, use_cache=True, logits_to_keep=1, **extra)
     cache = out.cache if getattr(out, "cache", None) is not None else out.past_key_values
     cache.batch_repeat_interleave(group)
     return cache
 
 
-def text_prefill(model: torch.nn.Module, prefix: dict[str, Tensor], group: int) -> object:
+def text_prefill(
+    model: torch.nn.Module, prefix: dict[str, Tensor], group: int, cache: object | None
+) -> object:
     """A decoder LM with 1-D rotary positions: the cache is all the state there is."""
-    return _prefill(model, prefix, group)
+    return _prefill(model, prefix, group, cache)
 
 
-def mrope_prefill(model: torch.nn.Module, prefix: dict[str, Tensor], group: int) -> object:
+def mrope_prefill(
+    model: torch.nn.Module, prefix: dict[str, Tensor], group: int, cache: object | None
+) -> object:
     """Qwen-VL (3-D mRoPE): ``generate`` adds the stored ``rope_deltas`` [B, 1] (set by the
     prefill) to its text positions of all N rows, so they are expanded with the cache."""
-    cache = _prefill(model, prefix, group)
+    cache = _prefill(model, prefix, group, cache)
     inner = _base(model).model
     inner.rope_deltas = inner.rope_deltas.repeat_interleave(group, dim=0)  # [N, 1]
     return cache
@@ -77,12 +84,17 @@ def supports_shared_prefill(model: torch.nn.Module) -> bool:
 
 
 def shared_prefill(
-    model: torch.nn.Module, inputs: dict[str, Tensor], group: int, layout: dict
+    model: torch.nn.Module,
+    inputs: dict[str, Tensor],
+    group: int,
+    layout: dict,
+    cache: object | None = None,
 ) -> tuple[object, dict[str, Tensor]]:
     """Prefill each of the N / ``group`` distinct prompts of ``inputs`` once.
 
     inputs: processor outputs for N group-contiguous rows (input_ids/attention_mask [N, P]);
-    layout: ``media_layout`` of those rows (how images sit in the vision tensors).
+    layout: ``media_layout`` of those rows (how images sit in the vision tensors); cache: an
+    empty cache to fill (``kv_cache.reserved_cache``), None for the model's default.
     Returns the KV cache of the first P - 1 tokens expanded to N rows, and the inputs to pass
     to ``generate`` with it (the per-token keys only, [N, P]).
     """
@@ -90,5 +102,5 @@ def shared_prefill(
     firsts = list(range(0, n_rows, group))  # one row per prompt
     unique = select_prompt_rows(inputs, firsts, **layout)
     prefix = {k: v[:, :-1] if k in TEXT_KEYS else v for k, v in unique.items()}  # [B, P-1]
-    cache = PREFILLS.get(_base(model).config.model_type)(model, prefix, group)
+    cache = PREFILLS.get(_base(model).config.model_type)(model, prefix, group, cache)
     return cache, {k: v for k, v in inputs.items() if k in TEXT_KEYS}

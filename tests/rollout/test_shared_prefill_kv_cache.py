@@ -1,0 +1,55 @@
+"""The in-place KV cache (rollout/kv_cache.py) holds exactly what transformers' concatenating
+cache holds, and rollouts through it equal rollouts through transformers' own cache."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from transformers.cache_utils import DynamicLayer
+
+import mmrft.rollout.hf as hf
+from mmrft.data.sample import Sample
+from mmrft.models import family_for, load_policy
+from mmrft.rollout import HFSampler, SamplingParams
+from mmrft.rollout.kv_cache import ReservedLayer, reserved_cache
+from mmrft.tasks import TASKS
+
+
+def test_reserved_layer_equals_concatenation_through_growth_and_repeat():
+    torch.manual_seed(0)
+    ours, ref = ReservedLayer(extra=2), DynamicLayer()
+    steps = [torch.randn(2, 3, q, 4) for q in (5, 1, 1, 1, 2)]  # 10 > 5 + 2: grows once
+    for k in steps:
+        got = ours.update(k, -k)
+        want = ref.update(k, -k)
+        assert torch.equal(got[0], want[0]) and torch.equal(got[1], want[1])
+        assert ours.get_seq_length() == ref.get_seq_length()
+    ours.batch_repeat_interleave(3)
+    ref.batch_repeat_interleave(3)
+    assert torch.equal(ours.keys, ref.keys) and ours.keys.shape == (6, 3, 10, 4)
+    new = torch.randn(6, 3, 1, 4)
+    assert torch.equal(ours.update(new, new)[0], ref.update(new, new)[0])
+
+
+def test_reserved_cache_only_for_full_attention_layers():
+    model, _ = load_policy("tiny-qwen2", seed=0)
+    cache = reserved_cache(model, 8)
+    assert cache is not None and all(isinstance(x, ReservedLayer) for x in cache.layers)
+    gemma, _ = load_policy("tiny-gemma3", seed=0)  # sliding-window layers: transformers' cache
+    assert reserved_cache(gemma, 8) is None
+
+
+@pytest.mark.parametrize("name", ["tiny-qwen2", "tiny-qwen2.5-vl", "tiny-llava"])
+@pytest.mark.parametrize("share", [True, False])
+def test_rollout_through_reserved_cache_equals_transformers_cache(name, share, monkeypatch):
+    model, processor = load_policy(name, seed=0)
+    family = family_for(model.config.model_type, processor)
+    samples = [Sample(id="t", prompt="Name three colours, then count.", answer="")]
+    if family.multimodal:
+        samples = [TASKS.get("count")().generate(1, 1), *samples]
+    params = SamplingParams(n=3, max_new_tokens=7, seed=0)
+    ours = HFSampler(model, family, share_prefill=share).generate(samples, params)
+    monkeypatch.setattr(hf, "reserved_cache", lambda model, extra: None)
+    theirs = HFSampler(model, family, share_prefill=share).generate(samples, params)
+    assert torch.equal(ours.completion_ids, theirs.completion_ids)
+    torch.testing.assert_close(ours.logprobs, theirs.logprobs, atol=1e-5, rtol=1e-5)
