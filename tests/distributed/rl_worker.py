@@ -8,7 +8,9 @@ epochs, micro-batches. Rank 0 writes the full parameters and the per-step losses
 
     torchrun --standalone --nproc_per_node 2 tests/distributed/rl_worker.py out.pt fsdp2 3
     python tests/distributed/rl_worker.py out.pt none 0
-    (a 4th argument ``local`` normalises each rank by its own token count: the bug, on purpose)
+    (a 4th argument ``local`` normalises each rank by its own token count: the bug, on purpose;
+    a 5th, ``separate`` or ``shared``, trains PPO's GAE critic too: values from the critic each
+    step, advantages whitened over all ranks' rows, the critic sharded like the policy)
 """
 
 from __future__ import annotations
@@ -26,14 +28,24 @@ from mmrft.models import family_for, load_policy
 from mmrft.rollout import HFSampler, SamplingParams
 from mmrft.tasks import TASKS
 from mmrft.trainer import update
-from mmrft.trainer.distributed import destroy, init_distributed, shard_model, shard_rows
+from mmrft.trainer.critic import build_critic
+from mmrft.trainer.distributed import (
+    destroy,
+    init_distributed,
+    shard_critic,
+    shard_model,
+    shard_rows,
+)
+from mmrft.trainer.objective import compute_advantages_all_ranks
 from mmrft.trainer.optim import make_optimizer
-from mmrft.trainer.update import policy_logprobs, update_policy
+from mmrft.trainer.update import critic_values, policy_logprobs, update_policy
 
 PROMPTS, GROUP, STEPS = 4, 4, 3
 
 
-def main(out: str, strategy: str, micro: int, normaliser: str = "global") -> None:
+def main(
+    out: str, strategy: str, micro: int, normaliser: str = "global", critic_layout: str = "none"
+) -> None:
     world = init_distributed("cpu")
     if normaliser == "local":  # the bug the global normaliser prevents, for the test to see
         update.all_reduce_sum = lambda x: x
@@ -48,8 +60,17 @@ def main(out: str, strategy: str, micro: int, normaliser: str = "global") -> Non
             "rollout.max_new_tokens=10",
             f"rollout.group_size={GROUP}",
             f"rl.micro_batch_size={micro or 'null'}",
+            *(
+                []
+                if critic_layout == "none"
+                else [
+                    "algorithm.adv_estimator=gae",
+                    f"critic.model={'shared' if critic_layout == 'shared' else 'null'}",
+                ]
+            ),
         ],
     )
+    objective = make_objective(cfg.algorithm)
     model, processor = load_policy("tiny-qwen2.5-vl", seed=0)
     model = model.double()
     ref, _ = load_policy("tiny-qwen2.5-vl", seed=1)
@@ -71,23 +92,44 @@ def main(out: str, strategy: str, micro: int, normaliser: str = "global") -> Non
     advantages = ADV_ESTIMATORS.get("grpo")(rewards, GROUP)  # groups are whole on each rank
     with torch.no_grad():
         ref_logp = policy_logprobs(ref, family, batch, temp=1.0)
+    critic = None  # built before sharding, from the unsharded policy, as mmrft.build does
+    if objective.needs_critic:
+        critic = build_critic(cfg.critic, model).double()
     if strategy != "none":
         shard_model(model, strategy, units=family.vision_tower)
+        if critic is not None:
+            shard_critic(critic, strategy, units=family.vision_tower)
     opt, _ = make_optimizer(model, lr=1e-3, weight_decay=0.0)
-    losses = []
+    critic_opt = None if critic is None else make_optimizer(critic, lr=1e-3, weight_decay=0.0)[0]
+    losses, vf_losses = [], []
     for _ in range(STEPS):
+        old_values = returns = None
         with torch.no_grad():
             old_logp = policy_logprobs(model, family, batch, temp=1.0)
+            if critic is not None:
+                old_values = critic_values(critic, model, family, batch, temp=1.0)
+        if critic is not None:  # token-level, whitened over every rank's rows
+            advantages, returns = compute_advantages_all_ranks(
+                objective, rewards, GROUP, values=old_values, mask=batch.completion_mask,
+                kl_coef=cfg.algorithm.kl_coef,
+            )  # fmt: skip
         m = update_policy(
-            cfg, make_objective(cfg.algorithm), model, opt, batch, advantages, batch.completion_mask, family,
+            cfg, objective, model, opt, batch, advantages, batch.completion_mask, family,
             old_logp=old_logp, ref_logp=ref_logp, kl_coef=cfg.algorithm.kl_coef,
+            critic=critic, critic_opt=critic_opt, old_values=old_values, returns=returns,
         )  # fmt: skip
         losses.append(m["actor/loss"])
-    full = get_model_state_dict(
-        model, options=StateDictOptions(full_state_dict=True, cpu_offload=True)
-    )
+        vf_losses.append(m.get("critic/vf_loss"))
+    full_opts = StateDictOptions(full_state_dict=True, cpu_offload=True)
+    full = get_model_state_dict(model, options=full_opts)
+    if critic is not None:
+        full.update(
+            {f"critic.{k}": v for k, v in get_model_state_dict(critic, options=full_opts).items()}
+        )
     if world.is_main:
-        torch.save({"params": full, "losses": losses, "world": world.size}, out)
+        torch.save(
+            {"params": full, "losses": losses, "vf_losses": vf_losses, "world": world.size}, out
+        )
     destroy()
 
 

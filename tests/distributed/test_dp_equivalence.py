@@ -63,6 +63,41 @@ def test_two_ranks_take_the_one_rank_rl_steps(one_rank_rl, tmp_path, strategy, m
     assert _max_param_diff(one_rank_rl, two) < PARAM_TOL
 
 
+@pytest.fixture(scope="module")
+def one_rank_ppo(tmp_path_factory):
+    """The GAE critic's one-process runs, by layout (separate backbone / shared value head)."""
+    cache: dict[str, dict] = {}
+
+    def run(layout: str) -> dict:
+        if layout not in cache:
+            out = tmp_path_factory.mktemp("ppo") / f"one-{layout}.pt"
+            cache[layout] = _run("rl_worker.py", out, "none", "0", "global", layout)
+        return cache[layout]
+
+    return run
+
+
+@needs_torchrun
+@pytest.mark.parametrize(
+    "strategy,micro,layout",
+    [("fsdp2", "3", "separate"), ("fsdp2", "0", "shared"), ("ddp", "0", "separate")],
+)
+def test_two_ranks_train_the_gae_critic_as_one_rank_does(
+    one_rank_ppo, tmp_path, strategy, micro, layout
+):
+    """PPO with a learned critic: the critic is sharded (or replicated) like the policy, its
+    value loss normalised over both ranks' tokens, and the GAE advantages whitened over every
+    rank's rows; policy, critic and both losses match the one-process run."""
+    one = one_rank_ppo(layout)
+    two = _run("rl_worker.py", tmp_path / "two.pt", strategy, micro, "global", layout, nproc=2)
+    assert any(k.startswith("critic.") for k in two["params"])
+    assert two["losses"] == pytest.approx(one["losses"], rel=LOSS_REL)
+    assert two["vf_losses"] == pytest.approx(one["vf_losses"], rel=LOSS_REL)
+    assert _max_param_diff(one, two) < PARAM_TOL
+    head = "critic.head.weight"  # the critic really trained: its head moved from zero
+    assert one["params"][head].abs().max() > 1e-4
+
+
 @needs_torchrun
 def test_a_per_rank_normaliser_would_not(one_rank_rl, tmp_path):
     two = _run("rl_worker.py", tmp_path / "two.pt", "fsdp2", "0", "local", nproc=2)
@@ -77,15 +112,19 @@ def test_two_ranks_take_the_one_rank_sft_steps(tmp_path):
     assert _max_param_diff(one, two) < PARAM_TOL
 
 
-def _same_state(a: dict, b: dict) -> None:
-    assert a["model"].keys() == b["model"].keys()
-    for k in a["model"]:
-        assert torch.equal(a["model"][k], b["model"][k]), k
-    sa, sb = a["optim"]["state"], b["optim"]["state"]
-    assert sa.keys() == sb.keys() and len(sa) == len(a["model"])  # every weight has AdamW state
-    for name in sa:
+def _same_state(a: dict, b: dict, name: str = "model", optim: str = "optim") -> None:
+    """Weights and AdamW states equal; weights without AdamW state (frozen: the critic's unused
+    LM head, rebuilt from the starting policy by every run) are compared for the policy only."""
+    sa, sb = a[optim]["state"], b[optim]["state"]
+    assert a[name].keys() == b[name].keys()
+    for k in a[name]:
+        if name == "model" or k in sa:
+            assert torch.equal(a[name][k], b[name][k]), k
+    trained = [k for k in a[name] if k in sa]
+    assert sa.keys() == sb.keys() and len(trained) == len(sa) > 0  # AdamW states of weights
+    for key_ in sa:
         for key in ("step", "exp_avg", "exp_avg_sq"):
-            assert torch.equal(torch.as_tensor(sa[name][key]), torch.as_tensor(sb[name][key]))
+            assert torch.equal(torch.as_tensor(sa[key_][key]), torch.as_tensor(sb[key_][key]))
 
 
 @needs_torchrun
@@ -98,3 +137,19 @@ def test_checkpoint_resumes_exactly_on_another_world_size(tmp_path, saved_on, re
     saved = torch.load(tmp_path / "save.pt", weights_only=True)
     loaded = torch.load(tmp_path / "load.pt", weights_only=True)
     _same_state(saved, loaded)
+
+
+@needs_torchrun
+@pytest.mark.parametrize("saved_on,resumed_on", [(2, 1), (1, 2)])
+def test_the_gae_critic_resumes_with_the_policy_on_another_world_size(
+    tmp_path, saved_on, resumed_on
+):
+    """The critic and its AdamW states are checkpointed beside the policy (DCP shards under
+    torchrun, full state dicts in one process) and come back bit for bit, resharded."""
+    _launch("ckpt_worker.py", "save", str(tmp_path), "critic", nproc=saved_on)
+    _launch("ckpt_worker.py", "load", str(tmp_path), "critic", nproc=resumed_on)
+    saved = torch.load(tmp_path / "save.pt", weights_only=True)
+    loaded = torch.load(tmp_path / "load.pt", weights_only=True)
+    _same_state(saved, loaded)
+    _same_state(saved, loaded, "critic", "critic_optim")
+    assert saved["critic"]["head.weight"].abs().max() > 0  # the saved critic had trained

@@ -101,9 +101,7 @@ def test_torchrun_variables_half_set_are_named(monkeypatch):
         (["rl.micro_batch_size=33"], 4, "rl.micro_batch_size"),  # 16 x 8 / 4 = 32 per rank
         (["rl.micro_batch_size=129"], 1, "rl.micro_batch_size"),
         (["sft.micro_batch_size=33"], 1, "sft.micro_batch_size"),
-        (["rollout.dynamic_sampling=true"], 2, "rollout.dynamic_sampling"),
         (["model.lora_rank=4", "model.quantization=nf4"], 2, "model.quantization"),
-        (["algorithm.adv_estimator=gae"], 2, "algorithm.adv_estimator"),
     ],
 )
 def test_batch_layouts_that_cannot_run_are_named_before_anything_runs(overrides, world, key):
@@ -115,6 +113,29 @@ def test_layouts_that_can_run_pass():
     check_world(load_config(None, ["rl.micro_batch_size=32"]), 4)
     check_world(load_config(None, ["model.lora_rank=4"]), 2)  # LoRA shards with FSDP2
     check_world(load_config(None, ["model.lora_rank=4", "distributed.strategy=ddp"]), 2)
+    check_world(load_config(None, ["algorithm.adv_estimator=gae", "critic.model=shared"]), 2)
+    check_world(
+        load_config(None, ["algorithm.adv_estimator=gae", "rollout.dynamic_sampling=true"]), 4
+    )
+
+
+@needs_torchrun
+def test_ppo_with_a_critic_and_dynamic_sampling_run_on_two_ranks_and_resume_on_one(tmp_path):
+    """GAE's critic trains sharded beside the policy and is checkpointed with it (DCP keys
+    ``critic.*``); dynamic sampling's rounds agree across ranks; the run resumes on one rank."""
+    import torch.distributed.checkpoint as dcp
+
+    ppo = ["algorithm.adv_estimator=gae", "rollout.dynamic_sampling=true", "sft.steps=0"]
+    _train(tmp_path, steps=2, nproc=2, extra=ppo)
+    rows = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [1, 2]
+    assert all("critic/vf_loss" in r and r["sampling/tries"] >= 1 for r in rows)
+    keys = dcp.FileSystemReader(str(tmp_path / "checkpoints" / "step_000002" / "dcp"))
+    saved = keys.read_metadata().state_dict_metadata
+    assert any(k.startswith("critic.head") for k in saved)
+    assert any(k.startswith("critic_optim.state.backbone") for k in saved)
+    _train(tmp_path, steps=3, nproc=1, extra=ppo)
+    assert _steps(tmp_path / "metrics.jsonl") == [1, 2, 3]
 
 
 @needs_torchrun

@@ -107,3 +107,39 @@ def test_adaptive_kl_lowers_coefficient_when_kl_is_below_target(tmp_path):
     rows = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     # step 1: KL = 0 -> error clipped to -0.2 -> beta *= 1 - 0.2 * 64 / 64 = 0.8
     assert abs(rows[0]["actor/kl_coef"] - 0.08) < 1e-9
+
+
+def test_dynamic_sampling_keeps_ranks_in_step(monkeypatch):
+    """Under torchrun each round draws what the neediest rank lacks (the same count on every
+    rank, so their shared stream stays aligned), a rank keeps at most its quota, and every rank
+    ends with the fewest groups any rank kept. The other rank is simulated: its answers to the
+    two agreements (shortfall per round, then groups kept) are scripted."""
+    from mmrft.trainer import rollout_step
+
+    _, sampler = _text_setup()
+    stream = ProblemStream(lambda i, lv: Sample(id=str(i), prompt=f"p {i}", answer=str(i % 2)))
+
+    def reward(completions, samples):  # even prompts: flat groups; odd: 0/1 within the group
+        return {
+            "overall": [1.0 if s.answer == "0" else float(j % 2) for j, s in enumerate(samples)]
+        }
+
+    peer = iter([2, 2, 1, 0, 1])  # shortfalls 2, 2, 1, 0 (done); then it kept only 1 group
+    calls: list[object] = []
+
+    def gather(mine):
+        calls.append(mine)
+        return [mine, next(peer)]
+
+    monkeypatch.setattr(rollout_step, "all_gather_objects", gather)
+    ro = collect_rollouts(
+        sampler, stream, reward, SamplingParams(n=4, max_new_tokens=3, seed=0), 2,
+        dynamic=True, max_tries=5,
+    )  # fmt: skip
+    # round 1 draws 2 (keeps p1), round 2 draws 2 for the peer though this rank lacks 1 (keeps
+    # p3), round 3 draws 1 for the peer alone (p4, flat); round 4: nobody lacks any
+    assert calls == [2, 1, 0, 0, 2]
+    assert stream.position == 5
+    assert ro.metrics["sampling/tries"] == 3
+    assert [s.id for s in ro.rows] == ["1"] * 4  # trimmed to the peer's single group
+    assert len(ro.batch.texts) == 4 and ro.metrics["sampling/kept_groups"] == 1

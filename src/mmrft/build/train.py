@@ -23,8 +23,10 @@ from mmrft.config import Config
 from mmrft.data.screen import encode_screen
 from mmrft.dataclass_yaml import check
 from mmrft.eval.harness import EvalResult
+from mmrft.models.loading import DTYPES
 from mmrft.models.setup import is_lora, prepare_policy
-from mmrft.trainer.distributed import barrier
+from mmrft.trainer.critic import build_critic
+from mmrft.trainer.distributed import barrier, shard_critic
 from mmrft.trainer.pipeline import (
     N_EXAMPLES,
     OODCheck,
@@ -73,12 +75,6 @@ def check_world(cfg: Config, world_size: int) -> None:
         "rollout.prompts_per_step",
         f"is {cfg.rollout.prompts_per_step}: it must divide evenly among {ranks}",
     )
-    unsupported = {  # not yet under torchrun (docs/scale.md); each needs rank-aware work
-        "rollout.dynamic_sampling": cfg.rollout.dynamic_sampling,
-        "algorithm.adv_estimator": make_objective(cfg.algorithm).needs_critic,
-    }
-    for key, used in unsupported.items():
-        check(not used, key, f"is not supported under torchrun yet (docs/scale.md); got {ranks}")
     if cfg.distributed.strategy == "fsdp2":
         check(
             cfg.model.quantization is None,
@@ -121,7 +117,20 @@ def run(cfg: Config) -> dict:
     seed_everything(cfg.run.seed)
     model, processor = load_model(cfg, init_path)
     family = make_family(cfg, model.config.model_type, processor)
-    model = shard(cfg, prepare_policy(model, cfg.model), family)
+    model = prepare_policy(model, cfg.model)
+    objective = make_objective(cfg.algorithm)
+    # a critic starts as a copy of the starting policy (or its own checkpoint): built before the
+    # policy is sharded, then sharded (or replicated) the same way
+    critic = build_critic(cfg.critic, model) if objective.needs_critic else None
+    model = shard(cfg, model, family)
+    if critic is not None:
+        shard_critic(
+            critic,
+            cfg.distributed.strategy,
+            compute_dtype=DTYPES[cfg.model.dtype] if cfg.model.quantization is None else None,
+            reshard_after_forward=cfg.distributed.reshard_after_forward,
+            units=family.vision_tower,
+        )
     name_lora_base(model, init_path)
     rl_stream.screen = encode_screen(family)
     ref_model = None
@@ -144,9 +153,10 @@ def run(cfg: Config) -> dict:
         stream=rl_stream,
         reward_fn=reward_fn,
         eval_samples=eval_samples,
-        objective=make_objective(cfg.algorithm),
+        objective=objective,
         sampler=sampler,
         ref_model=ref_model,
+        critic=critic,
         on_eval=lambda step, res: keep_eval(out, greedy, step, res),
     )
     ood.evaluate(ood_eval)  # the final policy

@@ -36,7 +36,8 @@ What each component holds (bytes per device):
   device while awake (weights + KV cache) and frees it while asleep.
 * reference model (KL > 0 or rl.track_kl, full fine-tuning): a frozen copy in b bytes, sharded
   like the policy. With LoRA the base under the adapters is the reference: no extra memory.
-* critic (gae): ``copy`` is a second fully trained backbone (weights, gradients, AdamW, its own
+* critic (gae): ``copy`` is a second trained backbone (weights; gradients and AdamW for all but
+  an untied LM head, which values never use and which is frozen; its own
   activations without the vocabulary logits); ``shared`` is a value head (H + 1 parameters).
 
 The phases peak separately; the run fits when the largest one fits. Measured against real peaks
@@ -291,9 +292,9 @@ def plan_memory(s: ModelShape, setup: Setup) -> MemoryPlan:
     needs_ref = setup.reference and setup.lora_rank == 0
     comp["reference model"] = b * c.total // sh if needs_ref else 0
     critic_static = critic_update = 0
-    if setup.critic == "copy":
-        critic_static = 16 * c.total // sh  # fp32 weights + AdamW states
-        critic_update = 4 * c.total // sh + activation_bytes(
+    if setup.critic == "copy":  # its untied LM head is frozen: weights only, no grads/AdamW
+        critic_static = (4 * c.total + 12 * (c.total - c.lm_head)) // sh
+        critic_update = 4 * (c.total - c.lm_head) // sh + activation_bytes(
             s, setup, mb, setup.gradient_checkpointing
         )
     elif setup.critic == "shared":

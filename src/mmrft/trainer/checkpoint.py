@@ -22,7 +22,7 @@ from typing import Any
 
 import torch
 
-from mmrft.trainer.dist_checkpoint import restore, save_sharded
+from mmrft.trainer.dist_checkpoint import Extra, load_full_extra, restore, save_sharded
 from mmrft.trainer.distributed import barrier, is_distributed, is_main
 
 log = logging.getLogger(__name__)
@@ -52,11 +52,13 @@ def save_checkpoint(
     keep_last: int = 2,
     *,
     optimizer: torch.optim.Optimizer | None = None,
+    extra: Extra | None = None,
 ) -> Path:
     """Write checkpoint ``step`` and delete all but the newest ``keep_last`` complete ones.
 
-    ``optimizer``: the policy's, saved beside its weights. Under torchrun every rank calls this
-    and the weights and optimizer go out as shards (``dist_checkpoint``); rank 0 writes the rest.
+    ``optimizer``: the policy's, saved beside its weights; ``extra``: other trained modules and
+    their optimizers by name (a GAE critic). Under torchrun every rank calls this and weights
+    and optimizers go out as shards (``dist_checkpoint``); rank 0 writes the rest.
     """
     path = checkpoint_dir(out_dir, step)
     if is_main():
@@ -66,12 +68,14 @@ def save_checkpoint(
     barrier()
     state = {**state, "step": step}
     if is_distributed():
-        save_sharded(path, model, processor, optimizer, state, STATE_FILE)
+        save_sharded(path, model, processor, optimizer, state, STATE_FILE, extra)
     else:
         model.save_pretrained(path)
         processor.save_pretrained(path)
         if optimizer is not None:
             state["optimizer"] = optimizer.state_dict()
+        for name, (module, opt) in (extra or {}).items():
+            state[name], state[f"{name}_optimizer"] = module.state_dict(), opt.state_dict()
         torch.save({**state, "rng": torch.get_rng_state()}, path / STATE_FILE)
     barrier()  # every shard is on disk before the marker says so
     if is_main():
@@ -142,9 +146,10 @@ def resume_checkpoint(
     out_dir: str | Path,
     model: torch.nn.Module,
     optimizer: torch.optim.Optimizer | None = None,
+    extra: Extra | None = None,
 ) -> tuple[Path, dict[str, Any]] | None:
-    """Restore ``model`` (and ``optimizer``) from the newest readable complete checkpoint; its
-    path and state. Sharded checkpoints and resumes under torchrun go through
+    """Restore ``model`` (and ``optimizer``, and the ``extra`` modules and optimizers saved with
+    it) from the newest readable complete checkpoint; its path and state. Sharded checkpoints and resumes under torchrun go through
     ``dist_checkpoint.restore``, on any world size.
 
     An unreadable one is reported by path (WARNING) and the one before it is tried; None when
@@ -156,12 +161,15 @@ def resume_checkpoint(
         try:
             state = read_trainer_state(path)  # read before touching the model's weights
             try:
-                if not restore(path, model, optimizer, state):
+                if not restore(path, model, optimizer, state, extra):
                     restore_weights(model, path)
                     if optimizer is not None and "optimizer" in state:
                         optimizer.load_state_dict(state.pop("optimizer"))
+                    load_full_extra(extra or {}, state)
             except (OSError, RuntimeError, SafetensorError) as e:
                 raise CorruptCheckpointError(f"{path}: weights cannot be read ({e})") from None
+            except ValueError as e:  # written by another kind of run (e.g. without a critic)
+                raise ValueError(f"{path}: {e}") from None
         except CorruptCheckpointError as e:
             log.warning("%s; resuming from the previous complete checkpoint instead", e)
             continue

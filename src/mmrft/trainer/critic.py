@@ -44,8 +44,9 @@ class Critic(torch.nn.Module):
         return self.backbone is None
 
     def values(self, hidden: Tensor) -> Tensor:
-        """hidden [N, L, H] -> values [N, L] (float32, whatever the backbone's dtype)."""
-        return self.head(hidden.float()).squeeze(-1)
+        """hidden [N, L, H] -> values [N, L] in the head's dtype (float32 unless the whole critic
+        was cast, e.g. to float64 in tests), whatever the backbone computes in."""
+        return self.head(hidden.to(self.head.weight.dtype)).squeeze(-1)
 
 
 def hidden_size(model: torch.nn.Module) -> int:
@@ -72,6 +73,11 @@ def build_critic(cfg: CriticConfig, policy: torch.nn.Module) -> Critic:
                 f"{want}: a separate critic must share the policy's tokenizer"
             )
     backbone.requires_grad_(True)
+    lm_head, embed = backbone.get_output_embeddings(), backbone.get_input_embeddings()
+    if lm_head is not None and lm_head.weight is not getattr(embed, "weight", None):
+        # values read the hidden states: the LM head never gets a gradient, so it is frozen
+        # (no AdamW state for it; DDP would wait forever for its gradient)
+        lm_head.requires_grad_(False)
     device = next(policy.parameters()).device
     return Critic(hidden_size(backbone), backbone).to(device)
 

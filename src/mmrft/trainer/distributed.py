@@ -213,6 +213,44 @@ def shard_model(
     return model
 
 
+def shard_critic(
+    critic: torch.nn.Module,
+    strategy: str = "fsdp2",
+    *,
+    compute_dtype: torch.dtype | None = None,
+    reshard_after_forward: bool = True,
+    units: tuple[str, ...] = (),
+) -> torch.nn.Module:
+    """Shard or replicate a ``Critic`` (its backbone, if separate, and its value head) over the
+    ranks, in place; a no-op alone.
+
+    The trainer never calls the critic's own forward: it runs ``critic.backbone`` (through the
+    family's forward) and ``critic.head`` separately, so each is a unit of its own. FSDP2 and
+    DDP hook the forward of the module they wrap, and a wrapper around the whole critic would
+    never be entered. fsdp2: the backbone is sharded like a policy (``shard_model``: block by
+    block, ``units`` too), the head as one more unit. ddp: each is replicated separately.
+    """
+    if not is_distributed():
+        return critic
+    if critic.backbone is not None:
+        shard_model(
+            critic.backbone,
+            strategy,
+            compute_dtype=compute_dtype,
+            reshard_after_forward=reshard_after_forward,
+            units=units,
+        )
+    if strategy == "ddp":
+        from torch.distributed._composable.replicate import replicate
+
+        replicate(critic.head)
+    else:
+        from torch.distributed.fsdp import fully_shard
+
+        fully_shard(critic.head)  # float32: the value head's math is float32 anyway
+    return critic
+
+
 def is_sharded(model: torch.nn.Module) -> bool:
     from torch.distributed.fsdp import FSDPModule
 

@@ -33,7 +33,7 @@ from mmrft.progress import progress_bar
 from mmrft.rewards.base import RewardFn
 from mmrft.rollout.base import Sampler, SamplingParams
 from mmrft.trainer.checkpoint import resume_checkpoint, save_checkpoint
-from mmrft.trainer.critic import build_critic
+from mmrft.trainer.critic import Critic, build_critic
 from mmrft.trainer.distributed import RankShare, barrier, is_main, mean_over_ranks, rank, world_size
 from mmrft.trainer.health import watch
 from mmrft.trainer.metrics import MetricsLogger, truncate_jsonl
@@ -71,6 +71,7 @@ def train_rl(
     objective: Objective,
     sampler: Sampler,
     ref_model: torch.nn.Module | None = None,
+    critic: Critic | None = None,
     on_eval: Callable[[int, EvalResult], None] | None = None,
 ) -> RLResult:
     """RL-train ``model`` in place for ``cfg.rl.steps`` steps (resuming from out_dir).
@@ -80,6 +81,9 @@ def train_rl(
 
     ``ref_model``: the frozen KL reference, or None when no KL is computed; passing ``model``
     itself (a LoRA policy) uses the policy with its adapters switched off, the base weights.
+
+    ``critic``: the learned critic when the objective needs one (GAE), built (and under torchrun
+    sharded) by ``mmrft.build``; one is built here from ``cfg.critic`` if it is not passed.
     """
     out_dir = Path(cfg.run.out_dir)
     rcfg, acfg = cfg.rollout, cfg.algorithm
@@ -93,7 +97,8 @@ def train_rl(
         total_steps=cfg.rl.steps,
         min_lr_ratio=cfg.rl.min_lr_ratio,
     )
-    critic = build_critic(cfg.critic, model) if objective.needs_critic else None
+    if critic is None and objective.needs_critic:
+        critic = build_critic(cfg.critic, model)
     critic_opt = None if critic is None else make_optimizer(critic, cfg.critic.lr, 0.0)[0]
     result, start = RLResult(), 0
     kl_ctl = (
@@ -104,16 +109,14 @@ def train_rl(
 
     # resume: weights, optimizer, data position, RNG, eval history (an unreadable checkpoint is
     # reported and the one before it used)
-    found = resume_checkpoint(out_dir, model, opt) if cfg.run.resume else None
+    extra = {} if critic is None else {"critic": (critic, critic_opt)}  # saved beside the policy
+    found = resume_checkpoint(out_dir, model, opt, extra) if cfg.run.resume else None
     if found is not None:
         state = found[1]
         sched.load_state_dict(state["scheduler"])
         stream.load_state_dict(state["stream"])
         start, result.evals = state["step"], state["evals"]
         kl_ctl.value = state.get("kl_coef", kl_ctl.value)
-        if critic is not None:
-            critic.load_state_dict(state["critic"])
-            critic_opt.load_state_dict(state["critic_optimizer"])
     # no checkpoint: start afresh, so a step-0 eval logged by a stopped run is not kept twice
     main = is_main()  # under torchrun only rank 0 writes the run's files
     if main:
@@ -164,16 +167,9 @@ def train_rl(
                 "stream": stream.state_dict(),
                 "evals": result.evals,
                 "kl_coef": kl_ctl.value,
-                **(
-                    {}
-                    if critic is None
-                    else {
-                        "critic": critic.state_dict(),
-                        "critic_optimizer": critic_opt.state_dict(),
-                    }
-                ),
             },
             optimizer=opt,
+            extra=extra,
         )
 
     params = SamplingParams(

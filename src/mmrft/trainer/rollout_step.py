@@ -5,6 +5,14 @@ rewards are all equal carry no advantage (and no gradient), so they are dropped 
 are drawn — at most ``max_tries`` rounds — until ``n_groups`` informative groups are kept.
 With ``greedy_baseline`` (ReMax) each kept prompt is also decoded greedily and that reward is the
 baseline its group is compared against.
+
+Under torchrun every rank needs ``n_groups`` of its own, and the ranks must stay in step: they
+share one problem stream (each draw takes the same count on every rank) and the update's
+collectives need the same number of rows everywhere. So each round draws what the neediest rank
+still lacks, on every rank, and ends when no rank lacks any; a rank keeps at most its quota.
+If rounds run out first, every rank trains on as many groups as the rank with the fewest kept
+(or, when some rank kept none, every rank on its last round's groups). In one process this is
+plain DAPO dynamic sampling.
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ from mmrft.data.sample import Sample
 from mmrft.data.stream import ProblemStream
 from mmrft.rewards.base import RewardFn, safe_reward
 from mmrft.rollout.base import RolloutBatch, SamplingParams, concat_batches
+from mmrft.trainer.distributed import all_gather_objects
 
 
 @dataclass
@@ -57,10 +66,15 @@ def collect_rollouts(
     t_roll = t_reward = 0.0
     kept: list[tuple[RolloutBatch, list[Sample], dict[str, list[float]]]] = []
     n_kept = n_failed = n_dropped = tries = 0
-    while n_kept < n_groups and tries < (max_tries if dynamic else 1):
+    while tries < (max_tries if dynamic else 1):
+        need = n_groups - n_kept
+        if dynamic:  # the neediest rank's shortfall, so every rank draws the same count
+            need = max(all_gather_objects(need))
+        if need == 0:
+            break
         tries += 1
         t0 = time.perf_counter()
-        samples = stream.next_batch(n_groups - n_kept if dynamic else n_groups)
+        samples = stream.next_batch(need)
         batch = sampler.generate(samples, params)
         t1 = time.perf_counter()
         rows = [samples[i] for i in batch.sample_index]
@@ -74,6 +88,7 @@ def collect_rollouts(
         if dynamic:
             flat = constant_groups(scores["overall"], G)
             keep_rows = [r for r in keep_rows if not flat[r // G]]
+            keep_rows = keep_rows[: (n_groups - n_kept) * G]  # this rank's quota, no more
             n_dropped += sum(flat)
         if keep_rows:
             kept.append(
@@ -84,8 +99,11 @@ def collect_rollouts(
                 )
             )
             n_kept += len(keep_rows) // G
-    if not kept:  # every group was constant on every try: train on the last (zero-advantage) batch
-        kept.append((batch, rows, scores))
+    fewest = min(all_gather_objects(n_kept)) if dynamic else n_kept  # the same rows on every rank
+    if fewest == 0:  # a rank found only constant groups: train on the last (zero-advantage) batch
+        kept = [(batch, rows, scores)]
+    elif fewest < n_kept:
+        kept, n_kept = _first_groups(kept, fewest * G), fewest
     batch = concat_batches([b for b, _, _ in kept])
     rows = [s for _, r, _ in kept for s in r]
     scores = {k: [v for _, _, sc in kept for v in sc[k]] for k in kept[0][2]}
@@ -109,3 +127,18 @@ def collect_rollouts(
             }
         )
     return ScoredRollouts(batch, rows, scores, baseline, metrics)
+
+
+def _first_groups(
+    kept: list[tuple[RolloutBatch, list[Sample], dict[str, list[float]]]], n_rows: int
+) -> list[tuple[RolloutBatch, list[Sample], dict[str, list[float]]]]:
+    """The first ``n_rows`` rows of the kept rounds (whole groups: ``n_rows`` is a multiple of G)."""
+    out = []
+    for batch, rows, scores in kept:
+        take = min(n_rows, len(rows))
+        if take == 0:
+            break
+        keep = list(range(take))
+        out.append((batch.subset(keep), rows[:take], {k: v[:take] for k, v in scores.items()}))
+        n_rows -= take
+    return out

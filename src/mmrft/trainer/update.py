@@ -184,9 +184,7 @@ def update_policy(
             elif train_policy:
                 opt.step()
             if critic is not None:
-                m["critic/grad_norm"] = torch.nn.utils.clip_grad_norm_(
-                    critic.parameters(), cfg.critic.max_grad_norm
-                ).item()
+                m["critic/grad_norm"] = grad_norm(critic, cfg.critic.max_grad_norm)
                 critic_opt.step()
             for k, v in m.items():
                 history.setdefault(k, []).append(v)
