@@ -685,6 +685,10 @@ class RLConfig:
     first updates follow advantages of a policy that RL has not shaped yet."""
     min_lr_ratio: float = 0.1
     """Fraction of lr that a decaying lr_schedule (cosine) reaches at the last RL step."""
+    adam_beta2: float = 0.999
+    """AdamW's second-moment decay. Lower (0.99, 0.95) lets the per-parameter step size adapt
+    within tens of steps, so a sudden large gradient on parameters that rarely had one is
+    not amplified to ~3x lr per parameter as at 0.999 (0.1 g / sqrt(0.001 g^2))."""
     max_grad_norm: float = 1.0
     """Gradient clipping norm; guards against rare huge updates from outlier groups."""
     reward: str | dict[str, Any] = "count"
@@ -729,6 +733,7 @@ class RLConfig:
             "min_lr_ratio",
             f"must be in [0, 1], got {self.min_lr_ratio}",
         )
+        check(0 <= self.adam_beta2 < 1, "adam_beta2", f"must be in [0, 1), got {self.adam_beta2}")
         at_least(self, 1, "eval_every", "eval_last_k", "max_nonfinite_updates")
         at_least(self, 0, "reward_max_failing_steps")
         positive(self, "lr", "max_grad_norm")

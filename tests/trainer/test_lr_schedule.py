@@ -82,3 +82,11 @@ def test_config_keys_and_checks():
         load_config(None, ["rl.lr_schedule=cosin"])
     with pytest.raises(ConfigError, match="min_lr_ratio"):
         load_config(None, ["rl.min_lr_ratio=1.5"])
+
+
+def test_adam_beta2_reaches_the_optimizer():
+    opt, _ = make_optimizer(torch.nn.Linear(2, 2), 1e-3, 0.0, betas=(0.9, 0.99))
+    assert opt.param_groups[0]["betas"] == (0.9, 0.99)
+    assert load_config(None, ["rl.adam_beta2=0.95"]).rl.adam_beta2 == 0.95
+    with pytest.raises(ConfigError, match="adam_beta2"):
+        load_config(None, ["rl.adam_beta2=1.0"])

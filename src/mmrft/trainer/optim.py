@@ -53,11 +53,12 @@ def make_optimizer(
     schedule: str = "constant",
     total_steps: int = 0,
     min_lr_ratio: float = 0.0,
+    betas: tuple[float, float] = (0.9, 0.999),
 ) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR]:
     """AdamW over trainable parameters and a ``LambdaLR`` following ``LR_SCHEDULES[schedule]``
     (call ``sched.step()`` once per optimizer update). ``total_steps``: updates the decaying
-    schedules reach ``min_lr_ratio * lr`` at."""
+    schedules reach ``min_lr_ratio * lr`` at. ``betas``: AdamW's moment decay rates."""
     params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+    opt = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, betas=betas)
     fn = partial(_factor, LR_SCHEDULES.get(schedule), warmup_steps, total_steps, min_lr_ratio)
     return opt, torch.optim.lr_scheduler.LambdaLR(opt, fn)

@@ -96,6 +96,7 @@ def train_rl(
         schedule=cfg.rl.lr_schedule,
         total_steps=cfg.rl.steps,
         min_lr_ratio=cfg.rl.min_lr_ratio,
+        betas=(0.9, cfg.rl.adam_beta2),
     )
     if critic is None and objective.needs_critic:
         critic = build_critic(cfg.critic, model)
