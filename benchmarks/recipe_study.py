@@ -86,22 +86,25 @@ def overrides_for(variant: str, steps: int | None) -> list[str]:
     return [*VARIANTS[variant], *extra]
 
 
-def share_cold_start(out: Path, variant: str, seed: int) -> None:
-    """Copy a finished cold start of ``seed`` into the run, unless the variant changes SFT."""
+def share_cold_start(out: Path, variant: str, seed: int) -> bool:
+    """Copy a finished cold start of ``seed`` into the run, unless the variant changes SFT;
+    True if copied (the run's wall time then leaves out SFT)."""
     dest = run_dir(out, variant, seed) / "sft"
     if any(o.startswith(SFT_KEYS) for o in VARIANTS[variant]) or dest.exists():
-        return
+        return False
     for name, over in VARIANTS.items():
         src = run_dir(out, name, seed) / "sft"
         if not any(o.startswith(SFT_KEYS) for o in over) and (src / "COMPLETE").exists():
             shutil.copytree(src, dest, ignore=shutil.ignore_patterns("checkpoints"))
-            return
+            return True
+    return False
 
 
 def launch(out: Path, variant: str, seed: int, steps: int | None) -> subprocess.Popen:
     d = run_dir(out, variant, seed)
     d.mkdir(parents=True, exist_ok=True)
-    share_cold_start(out, variant, seed)
+    if share_cold_start(out, variant, seed):
+        (d / "shared_cold_start").write_text("")
     cmd = [sys.executable, "-m", "mmrft.cli", "demo", "--out", str(d), "--seed", str(seed)]
     log = (out / f"{variant}-s{seed}.log").open("w")
     return subprocess.Popen([*cmd, *overrides_for(variant, steps)], stdout=log, stderr=log)
@@ -147,6 +150,7 @@ def run_row(out: Path, variant: str, seed: int) -> dict | None:
         "greedy_drop": largest_drop(evals, after_step, "greedy_accuracy"),
         "wall_s": meta.get("wall_s", s["wall_seconds"]),
         "load": meta.get("load_mean"),
+        "sft_reused": (d / "shared_cold_start").exists(),
     }
     if "ood_accuracy_before" in s:
         row["ood"] = (s["ood_accuracy_before"], s["ood_accuracy_after"])
@@ -238,7 +242,7 @@ def tables(rows: list[dict], noise: dict[int, list[float]]) -> str:
             f"{r['greedy'][0]:.3f} → {r['greedy'][1]:.3f} ({r['greedy'][1] - r['greedy'][0]:+.3f})",
             f"{r['drop']:.3f} / {r['greedy_drop']:.3f}",
             ood,
-            f"{r['wall_s'] / 60:.1f} min",
+            f"{r['wall_s'] / 60:.1f} min" + (" (RL only)" if r["sft_reused"] else ""),
             "–" if r["load"] is None else f"{r['load']:.1f}",
         ]
         lines.append("| " + " | ".join(cells) + " |")

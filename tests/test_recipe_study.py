@@ -83,11 +83,11 @@ def test_rl_variants_share_the_cold_start_and_sft_variants_do_not(study, tmp_pat
     (sft / "checkpoints").mkdir(parents=True)
     (sft / "COMPLETE").write_text("")
     (sft / "model.safetensors").write_text("weights")
-    study.share_cold_start(tmp_path, "warmup-cosine", 0)
+    assert study.share_cold_start(tmp_path, "warmup-cosine", 0)
     copied = tmp_path / "warmup-cosine-s0" / "sft"
     assert (copied / "COMPLETE").exists() and (copied / "model.safetensors").exists()
     assert not (copied / "checkpoints").exists()
-    study.share_cold_start(tmp_path, "sft-stop-0.30", 0)
+    assert not study.share_cold_start(tmp_path, "sft-stop-0.30", 0)
     assert not (tmp_path / "sft-stop-0.30-s0" / "sft").exists()
     study.share_cold_start(tmp_path, "clip-higher", 1)  # no finished cold start of seed 1
     assert not (tmp_path / "clip-higher-s1" / "sft").exists()
