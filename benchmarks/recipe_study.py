@@ -162,6 +162,9 @@ def eval_noise(out: Path, seed: int, n_seeds: int) -> list[float] | None:
     """Sampled accuracy of the final ``default`` policy of ``seed`` on its own held-out
     problems, once per sampling seed 0..n_seeds-1 (the same problems every time)."""
     d = run_dir(out, "default", seed)
+    cache = d / f"eval_noise_{n_seeds}.json"  # evaluated once; a rerun of the study reads it
+    if cache.exists():
+        return json.loads(cache.read_text())
     if not (d / "model").exists():
         return None
     from mmrft.build import make_data, make_reward, make_sampler
@@ -175,7 +178,7 @@ def eval_noise(out: Path, seed: int, n_seeds: int) -> list[float] | None:
     problems = make_data(cfg, family)[2]
     sampler, reward = make_sampler(cfg.rollout, model, family), make_reward(cfg)
     e = cfg.eval
-    return [
+    accuracies = [
         evaluate(
             sampler,
             problems,
@@ -184,9 +187,11 @@ def eval_noise(out: Path, seed: int, n_seeds: int) -> list[float] | None:
             temperature=e.temperature,
             max_new_tokens=e.max_new_tokens,
             seed=k,
-        ).accuracy  # fmt: skip
+        ).accuracy
         for k in range(n_seeds)
     ]
+    cache.write_text(json.dumps(accuracies))
+    return accuracies
 
 
 def _ms(values: list[float]) -> str:

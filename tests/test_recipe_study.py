@@ -91,3 +91,11 @@ def test_rl_variants_share_the_cold_start_and_sft_variants_do_not(study, tmp_pat
     assert not (tmp_path / "sft-stop-0.30-s0" / "sft").exists()
     study.share_cold_start(tmp_path, "clip-higher", 1)  # no finished cold start of seed 1
     assert not (tmp_path / "clip-higher-s1" / "sft").exists()
+
+
+def test_eval_noise_is_read_back_not_recomputed(study, tmp_path):
+    run = tmp_path / "default-s0"
+    run.mkdir()
+    (run / "eval_noise_3.json").write_text("[0.5, 0.52, 0.48]")
+    assert study.eval_noise(tmp_path, 0, 3) == [0.5, 0.52, 0.48]  # no model/ needed
+    assert study.eval_noise(tmp_path, 1, 3) is None  # seed 1 has no finished default run
