@@ -8,14 +8,17 @@ share of a GRPO step.
 Models: the two of ``bench_vs_trl.py`` (text Qwen2 21.3M, Qwen2.5-VL 17.8M with 144 image
 tokens per prompt), built from configs with random weights; --smoke uses the builtin sizes.
 
-Engines: ``hf`` (``HFSampler``, shared prompt prefill on), ``hf-plain`` (the same with
-``share_prefill=False``: every completion prefills its own prompt copy) and ``vllm`` when vLLM
+Engines: ``hf`` (``HFSampler`` as the trainer builds it: shared prompt prefill, in-place KV
+cache), ``hf-noshare`` (``share_prefill=False``: every completion prefills its own prompt
+copy), ``hf-before`` (also ``reserve_cache=False``: plain ``generate`` with transformers'
+concatenating cache, the engine before issue #19) and ``vllm`` when vLLM
 imports (it is not in the main venv: see ``rollout_engines.py`` and ``.ci/vllm_cpu.sh``;
 text models only on a CPU). A batch of R rows is R / group prompts x group completions, each at
 most ``--tokens`` new tokens at temperature 1 (random weights rarely emit EOS, so nearly every
 row runs the full length: equal work for every engine).
 
-Columns: best-of-``--repeats`` seconds of one ``generate``; completion tokens per second;
+Columns: best-of-``--repeats`` seconds of one ``generate`` (the engines take turns within a
+repeat, so a load change from other jobs hits each); completion tokens per second;
 ``MFU`` = 2 * parameters * completion tokens / seconds / peak, the usual decode estimate (it
 leaves out the prompt's prefill, the vision encoder and attention, so it understates the work
 done, and equally for all engines). ``peak`` is measured here by default: the best fp32 GFLOP/s
@@ -60,7 +63,8 @@ def make_engines(model, family) -> dict:
 
     engines = {
         "hf": lambda: HFSampler(model, family),
-        "hf-plain": lambda: HFSampler(model, family, share_prefill=False),
+        "hf-noshare": lambda: HFSampler(model, family, share_prefill=False),
+        "hf-before": lambda: HFSampler(model, family, share_prefill=False, reserve_cache=False),
     }
     try:
         import vllm  # noqa: F401
@@ -97,23 +101,28 @@ def throughput(args: argparse.Namespace, name: str, peak: float) -> None:
     family = family_for(model.config.model_type, processor)
     n_params = sum(p.numel() for p in model.parameters())
     print(f"\n{name}: {builtin}, {n_params / 1e6:.1f}M parameters")
-    print(f"  {'engine':9s} {'rows':>5s} {'seconds':>8s} {'tok/s':>8s} {'GFLOP/s':>8s} {'MFU':>6s}")
-    for engine, build in make_engines(model, family).items():
-        sampler = build()
-        for rows in args.batches:
-            samples = make_samples(family, max(1, rows // args.group))
-            params = SamplingParams(n=args.group, max_new_tokens=args.tokens, seed=0)
+    print(
+        f"  {'engine':10s} {'rows':>5s} {'seconds':>8s} {'tok/s':>8s} {'GFLOP/s':>8s} {'MFU':>6s}"
+    )
+    samplers = {engine: build() for engine, build in make_engines(model, family).items()}
+    for rows in args.batches:
+        samples = make_samples(family, max(1, rows // args.group))
+        params = SamplingParams(n=args.group, max_new_tokens=args.tokens, seed=0)
+        for sampler in samplers.values():
             sampler.generate(samples, params)  # warm-up
-            best, tokens = float("inf"), 0
-            for _ in range(args.repeats):
+        best = dict.fromkeys(samplers, float("inf"))
+        tokens = dict.fromkeys(samplers, 0)
+        for _ in range(args.repeats):  # engines alternate, so a load change hits them all
+            for engine, sampler in samplers.items():
                 t = time.perf_counter()
                 batch = sampler.generate(samples, params)
-                best = min(best, time.perf_counter() - t)
-                tokens = batch.num_tokens
-            gflops = 2 * n_params * tokens / best / 1e9
+                best[engine] = min(best[engine], time.perf_counter() - t)
+                tokens[engine] = batch.num_tokens
+        for engine in samplers:
+            gflops = 2 * n_params * tokens[engine] / best[engine] / 1e9
             print(
-                f"  {engine:9s} {len(samples) * args.group:5d} {best:8.3f} {tokens / best:8.0f} "
-                f"{gflops:8.2f} {gflops / peak:6.1%}",
+                f"  {engine:10s} {len(samples) * args.group:5d} {best[engine]:8.3f} "
+                f"{tokens[engine] / best[engine]:8.0f} {gflops:8.2f} {gflops / peak:6.1%}",
                 flush=True,
             )
 

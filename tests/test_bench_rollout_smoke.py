@@ -9,7 +9,9 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-ROW = re.compile(r"^\s+(hf|hf-plain|vllm)\s+(\d+)\s+(\d+\.\d+)\s+(\d+)\s+(\d+\.\d+)\s+(\d+\.\d)%$")
+ROW = re.compile(
+    r"^\s+(hf|hf-noshare|hf-before|vllm)\s+(\d+)\s+(\d+\.\d+)\s+(\d+)\s+(\d+\.\d+)\s+(\d+\.\d)%$"
+)
 SHARE = re.compile(r"rollout share of a step .*: (\d+)%")
 
 
@@ -24,7 +26,8 @@ def test_bench_rollout_smoke_prints_engine_rows_and_the_rollout_share():
     assert proc.returncode == 0, proc.stderr[-3000:]
     rows = [m for line in proc.stdout.splitlines() if (m := ROW.match(line))]
     engines = [m.group(1) for m in rows]
-    assert engines.count("hf") == 2 and engines.count("hf-plain") == 2, proc.stdout
+    for engine in ("hf", "hf-noshare", "hf-before"):
+        assert engines.count(engine) == 2, proc.stdout
     for m in rows:
         assert int(m.group(2)) == 4  # the smoke batch: 2 prompts x 2 completions
         assert float(m.group(3)) > 0 and int(m.group(4)) > 0

@@ -7,7 +7,6 @@ import pytest
 import torch
 from transformers.cache_utils import DynamicLayer
 
-import mmrft.rollout.hf as hf
 from mmrft.data.sample import Sample
 from mmrft.models import family_for, load_policy
 from mmrft.rollout import HFSampler, SamplingParams
@@ -41,7 +40,7 @@ def test_reserved_cache_only_for_full_attention_layers():
 
 @pytest.mark.parametrize("name", ["tiny-qwen2", "tiny-qwen2.5-vl", "tiny-llava"])
 @pytest.mark.parametrize("share", [True, False])
-def test_rollout_through_reserved_cache_equals_transformers_cache(name, share, monkeypatch):
+def test_rollout_through_reserved_cache_equals_transformers_cache(name, share):
     model, processor = load_policy(name, seed=0)
     family = family_for(model.config.model_type, processor)
     samples = [Sample(id="t", prompt="Name three colours, then count.", answer="")]
@@ -49,7 +48,7 @@ def test_rollout_through_reserved_cache_equals_transformers_cache(name, share, m
         samples = [TASKS.get("count")().generate(1, 1), *samples]
     params = SamplingParams(n=3, max_new_tokens=7, seed=0)
     ours = HFSampler(model, family, share_prefill=share).generate(samples, params)
-    monkeypatch.setattr(hf, "reserved_cache", lambda model, extra: None)
-    theirs = HFSampler(model, family, share_prefill=share).generate(samples, params)
+    theirs = HFSampler(model, family, share_prefill=share, reserve_cache=False)
+    theirs = theirs.generate(samples, params)
     assert torch.equal(ours.completion_ids, theirs.completion_ids)
     torch.testing.assert_close(ours.logprobs, theirs.logprobs, atol=1e-5, rtol=1e-5)

@@ -86,7 +86,8 @@ class HFSampler:
 
     ``share_prefill``: prefill each prompt once for its n completions where the model's
     architecture is registered in ``shared_prefill.PREFILLS`` (elsewhere the plain path runs);
-    chunks then hold whole groups.
+    chunks then hold whole groups. ``reserve_cache``: write the KV cache in place
+    (``kv_cache.reserved_cache``) rather than through transformers' concatenating cache.
     """
 
     def __init__(
@@ -95,11 +96,13 @@ class HFSampler:
         family: ModelFamily,
         batch_size: int = 256,
         share_prefill: bool = True,
+        reserve_cache: bool = True,
     ) -> None:
         self.model = model
         self.family = family
         self.batch_size = batch_size
         self.share_prefill = share_prefill and supports_shared_prefill(model)
+        self.reserve_cache = reserve_cache
         self.suppressed = family.suppressed_token_ids()
         tok = family.tokenizer
         self.eos_id = tok.eos_token_id
@@ -163,7 +166,9 @@ class HFSampler:
                 [w for w in warpers if w is not None] + [recorder]
             )
         # room for the prompt and every new token, written in place (no per-step cat)
-        cache = reserved_cache(self.model, params.max_new_tokens + 1)
+        cache = (
+            reserved_cache(self.model, params.max_new_tokens + 1) if self.reserve_cache else None
+        )
         gen_inputs = inputs
         if group > 1:  # the prompt's KV cache computed once per group, expanded to its rows
             cache, gen_inputs = shared_prefill(self.model, inputs, group, layout, cache)
