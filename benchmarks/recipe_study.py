@@ -56,6 +56,13 @@ VARIANTS: dict[str, list[str]] = {
         "rl.min_lr_ratio=0.1",
         "rl.adam_beta2=0.99",
     ],
+    "warmup-cosine-beta2-0.99-lr-1.5e-4": [
+        "rl.lr=1.5e-4",
+        "rl.warmup_steps=20",
+        "rl.lr_schedule=cosine",
+        "rl.min_lr_ratio=0.1",
+        "rl.adam_beta2=0.99",
+    ],
     # KL to the cold start
     "kl-k3-0.01": ["algorithm.kl_coef=0.01", "algorithm.kl_estimator=k3"],
     "kl-k3-0.05": ["algorithm.kl_coef=0.05", "algorithm.kl_estimator=k3"],
