@@ -111,7 +111,7 @@ def _engines() -> list[str]:
 
 
 def _lr_schedules() -> list[str]:
-    from mmrft.trainer.optim import LR_SCHEDULES
+    from mmrft.algorithms.lr_schedules import LR_SCHEDULES
 
     return LR_SCHEDULES.names()
 

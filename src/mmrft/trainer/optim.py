@@ -1,42 +1,17 @@
 """Optimizer and learning-rate schedule shared by SFT, RL and preference training.
 
-A schedule is a pure function ``(update, warmup_steps, total_steps, min_lr_ratio) -> factor``
-of the 1-based number of the optimizer update about to run; the learning rate of that update
-is ``lr * factor``. Every schedule shares the same linear warm-up (``update / warmup_steps``
-for the first ``warmup_steps`` updates), so ``warmup_steps`` means the same thing in each.
-The scheduler's state (its step count) is checkpointed by the trainers, so a resumed run
+The schedules themselves are pure functions in ``mmrft.algorithms.lr_schedules`` (registry
+``LR_SCHEDULES``); here one becomes a torch ``LambdaLR``. The scheduler's state (its step count) is checkpointed by the trainers, so a resumed run
 continues the same curve.
 """
 
 from __future__ import annotations
 
-import math
 from functools import partial
 
 import torch
 
-from mmrft.registry import Registry
-
-LR_SCHEDULES: Registry = Registry("lr schedule")
-
-
-@LR_SCHEDULES.register("constant")
-def constant_schedule(
-    update: int, warmup_steps: int, total_steps: int, min_lr_ratio: float
-) -> float:
-    """``lr`` after the warm-up, for ever (``total_steps`` and ``min_lr_ratio`` unused)."""
-    return min(1.0, update / max(warmup_steps, 1))
-
-
-@LR_SCHEDULES.register("cosine")
-def cosine_schedule(update: int, warmup_steps: int, total_steps: int, min_lr_ratio: float) -> float:
-    """Half a cosine from ``lr`` after the warm-up down to ``min_lr_ratio * lr`` at update
-    ``total_steps`` (Loshchilov & Hutter, SGDR): factor = m + (1 - m) * (1 + cos(pi * p)) / 2
-    with p = (update - warmup) / (total - warmup), clamped to [0, 1]."""
-    if update <= warmup_steps:
-        return update / warmup_steps
-    p = min(1.0, (update - warmup_steps) / max(total_steps - warmup_steps, 1))
-    return min_lr_ratio + (1.0 - min_lr_ratio) * 0.5 * (1.0 + math.cos(math.pi * p))
+from mmrft.algorithms.lr_schedules import LR_SCHEDULES
 
 
 def _factor(schedule, warmup_steps: int, total_steps: int, min_lr_ratio: float, done: int) -> float:
