@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 
+import pytest
 import torch
 from learn_utils import components
 
@@ -74,6 +75,19 @@ def test_two_steps_change_parameters_and_log_finite_metrics(tmp_path):
         ):
             assert math.isfinite(r[key]), key
     assert result.last_step == 2
+
+
+def test_logged_lr_is_the_rate_of_that_steps_update(tmp_path):
+    # cosine, 2 warm-up updates of 3, min ratio 0.1, lr 1e-3 (algorithms/lr_schedules.py):
+    #   update 1: warm-up 1/2             -> 5e-4
+    #   update 2: warm-up 2/2             -> 1e-3
+    #   update 3: p = (3 - 2) / (3 - 2) = 1 -> 0.1 + 0.9 * (1 + cos(pi)) / 2 = 0.1 -> 1e-4
+    # (logging after sched.step() would give the next update's rate: 1e-3, 1e-4, 1e-4)
+    over = ["rl.steps=3", "rl.warmup_steps=2", "rl.lr_schedule=cosine", "rl.min_lr_ratio=0.1"]
+    _run(_cfg(tmp_path, *over))
+    rows = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [1, 2, 3]
+    assert [r["lr"] for r in rows] == pytest.approx([5e-4, 1e-3, 1e-4], rel=1e-6)
 
 
 def test_kl_to_reference_is_zero_at_start_and_logged(tmp_path):

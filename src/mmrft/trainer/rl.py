@@ -262,6 +262,7 @@ def train_rl(
 
             # --- update (critic warm-up: the first critic.warmup_steps train the critic only) --
             train_policy = critic is None or step > cfg.critic.warmup_steps
+            lr = sched.get_last_lr()[0]  # the rate this step's update runs with (logged below)
             metrics = update_policy(
                 cfg,
                 objective,
@@ -311,7 +312,7 @@ def train_rl(
                     * n_tokens
                     / max(t2 - t1, 1e-9),
                     "actor/kl_coef": kl_ctl.value,
-                    "lr": sched.get_last_lr()[0],
+                    "lr": lr,
                     "curriculum/level": level,
                     "curriculum/saturated": len(stream.saturated),
                 }
