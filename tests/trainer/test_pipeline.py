@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import inspect
 import json
+from types import SimpleNamespace
 
 import torch
 
@@ -11,6 +13,8 @@ from mmrft.config import load_config
 from mmrft.data.jsonl import write_jsonl
 from mmrft.tasks import TASKS
 from mmrft.trainer.checkpoint import latest_checkpoint
+from mmrft.trainer.distributed import shard_critic, shard_model
+from mmrft.trainer.pipeline import shard_options
 
 SMALL = [
     "sft.steps=4",
@@ -160,3 +164,20 @@ def test_make_family_takes_the_model_options():
     assert (family.video_fps, family.max_frames) == (1.0, 4)
     assert family.processor_kwargs == {"do_pan_and_scan": True}
     assert family.system_prompt == "Think."
+
+
+def test_shard_options_are_the_runs_and_fit_policy_and_critic_sharding():
+    family = SimpleNamespace(vision_tower=("visual",))
+    over = ["distributed.strategy=ddp", "distributed.reshard_after_forward=false"]
+    opts = shard_options(load_config(None, [*over, "model.dtype=bfloat16"]), family)
+    assert opts == {
+        "strategy": "ddp",
+        "reshard_after_forward": False,
+        "compute_dtype": torch.bfloat16,
+        "units": ("visual",),
+    }
+    for fn in (shard_model, shard_critic):  # both take exactly these keywords
+        inspect.signature(fn).bind(torch.nn.Linear(1, 1), **opts)
+    # quantized weights keep their own dtype: no mixed-precision cast
+    qlora = ["model.quantization=nf4", "model.lora_rank=8"]
+    assert shard_options(load_config(None, qlora), family)["compute_dtype"] is None

@@ -23,7 +23,6 @@ from mmrft.config import Config
 from mmrft.data.screen import encode_screen
 from mmrft.dataclass_yaml import check
 from mmrft.eval.harness import EvalResult
-from mmrft.models.loading import DTYPES
 from mmrft.models.setup import is_lora, prepare_policy
 from mmrft.trainer.critic import build_critic
 from mmrft.trainer.distributed import barrier, shard_critic
@@ -39,6 +38,7 @@ from mmrft.trainer.pipeline import (
     saved_before,
     seed_everything,
     shard,
+    shard_options,
     summarize,
     write_examples,
 )
@@ -124,13 +124,7 @@ def run(cfg: Config) -> dict:
     critic = build_critic(cfg.critic, model) if objective.needs_critic else None
     model = shard(cfg, model, family)
     if critic is not None:
-        shard_critic(
-            critic,
-            cfg.distributed.strategy,
-            compute_dtype=DTYPES[cfg.model.dtype] if cfg.model.quantization is None else None,
-            reshard_after_forward=cfg.distributed.reshard_after_forward,
-            units=family.vision_tower,
-        )
+        shard_critic(critic, **shard_options(cfg, family))
     name_lora_base(model, init_path)
     rl_stream.screen = encode_screen(family)
     ref_model = None

@@ -55,15 +55,21 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def shard_options(cfg: Config, family: ModelFamily) -> dict:
+    """The run's keyword arguments for ``shard_model`` and ``shard_critic``: the strategy, FSDP2's
+    compute dtype (``model.dtype``; none for quantized weights, which keep their own), whether
+    weights are resharded after the forward, and the family's vision tower as a unit."""
+    return {
+        "strategy": cfg.distributed.strategy,
+        "reshard_after_forward": cfg.distributed.reshard_after_forward,
+        "compute_dtype": DTYPES[cfg.model.dtype] if cfg.model.quantization is None else None,
+        "units": family.vision_tower,  # share_vision calls it directly
+    }
+
+
 def shard(cfg: Config, model: torch.nn.Module, family: ModelFamily) -> torch.nn.Module:
     """Under torchrun: ``distributed.strategy`` over the ranks (a no-op in one process)."""
-    return shard_model(
-        model,
-        cfg.distributed.strategy,
-        reshard_after_forward=cfg.distributed.reshard_after_forward,
-        compute_dtype=DTYPES[cfg.model.dtype] if cfg.model.quantization is None else None,
-        units=family.vision_tower,  # share_vision calls it directly
-    )
+    return shard_model(model, **shard_options(cfg, family))
 
 
 def export_policy(
