@@ -9,7 +9,7 @@ from transformers.cache_utils import DynamicLayer
 
 from mmrft.data.sample import Sample
 from mmrft.models import family_for, load_policy
-from mmrft.rollout import HFSampler, SamplingParams
+from mmrft.rollout import HFSampler, SamplingParams, hf
 from mmrft.rollout.kv_cache import ReservedLayer, reserved_cache
 from mmrft.tasks import TASKS
 
@@ -52,3 +52,33 @@ def test_rollout_through_reserved_cache_equals_transformers_cache(name, share):
     theirs = theirs.generate(samples, params)
     assert torch.equal(ours.completion_ids, theirs.completion_ids)
     torch.testing.assert_close(ours.logprobs, theirs.logprobs, atol=1e-5, rtol=1e-5)
+
+
+def test_cache_argument_is_checked_once_per_sampler(monkeypatch):
+    """The forward-signature check runs when the sampler is built, not once per chunk; a model
+    whose forward takes no ``cache=`` (an older transformers, simulated) takes the plain path."""
+    model, processor = load_policy("tiny-qwen2", seed=0)
+    family = family_for(model.config.model_type, processor)
+    given = []  # per generate call: was a cache passed?
+    generate = model.generate
+    monkeypatch.setattr(
+        model, "generate", lambda **kw: given.append("cache" in kw) or generate(**kw)
+    )
+    samples = [Sample(id=str(i), prompt=f"Count to {i}.", answer="") for i in range(3)]
+    params = SamplingParams(n=2, max_new_tokens=4, seed=0)  # 6 rows: 3 chunks of 2
+
+    HFSampler(model, family, batch_size=2, share_prefill=False).generate(samples, params)
+    assert given == [True, True, True]  # the pinned transformers takes cache=
+    checked = []
+
+    def no_cache_argument(m):
+        checked.append(m)
+        return False
+
+    monkeypatch.setattr(hf, "takes_cache_argument", no_cache_argument)
+    sampler = HFSampler(model, family, batch_size=2, share_prefill=False)
+    assert checked == [model] and not sampler.reserve_cache
+    given.clear()
+    assert sampler.generate(samples, params).completion_ids.shape[0] == 6
+    assert given == [False, False, False]  # the plain path in every chunk
+    assert checked == [model]  # still the one check, the constructor's

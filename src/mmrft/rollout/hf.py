@@ -31,7 +31,7 @@ from mmrft.rollout.base import (
     concat_batches,
     media_layout,
 )
-from mmrft.rollout.kv_cache import reserved_cache
+from mmrft.rollout.kv_cache import reserved_cache, takes_cache_argument
 from mmrft.rollout.shared_prefill import shared_prefill, supports_shared_prefill
 
 
@@ -87,7 +87,10 @@ class HFSampler:
     ``share_prefill``: prefill each prompt once for its n completions where the model's
     architecture is registered in ``shared_prefill.PREFILLS`` (elsewhere the plain path runs);
     chunks then hold whole groups. ``reserve_cache``: write the KV cache in place
-    (``kv_cache.reserved_cache``) rather than through transformers' concatenating cache.
+    (``kv_cache.reserved_cache``) rather than through transformers' concatenating cache, where
+    the model's forward takes ``cache=`` (``kv_cache.takes_cache_argument``).
+
+    Both are decided here, once, for ``model``: a sampler keeps the model it was built with.
     """
 
     def __init__(
@@ -102,7 +105,7 @@ class HFSampler:
         self.family = family
         self.batch_size = batch_size
         self.share_prefill = share_prefill and supports_shared_prefill(model)
-        self.reserve_cache = reserve_cache
+        self.reserve_cache = reserve_cache and takes_cache_argument(model)
         self.suppressed = family.suppressed_token_ids()
         tok = family.tokenizer
         self.eos_id = tok.eos_token_id

@@ -92,10 +92,11 @@ def takes_cache_argument(model: torch.nn.Module) -> bool:
 def reserved_cache(model: torch.nn.Module, extra: int) -> DynamicCache | None:
     """An empty cache for ``model`` whose layers reserve room for ``extra`` tokens beyond what
     their first write holds; None where the model has other than full-attention layers
-    (sliding windows, linear attention), which keep transformers' own cache, or where
-    transformers is not the release it is proven on (``takes_cache_argument``)."""
-    if not takes_cache_argument(model):
-        return None
+    (sliding windows, linear attention), which keep transformers' own cache.
+
+    Only for a model whose forward takes ``cache=`` (``takes_cache_argument``, the transformers
+    release it is proven on): the caller checks that once per model (``HFSampler``), not per
+    rollout chunk."""
     base = model.get_base_model() if hasattr(model, "get_base_model") else model
     cache = DynamicCache(config=base.config)
     if not cache.layers or any(type(layer) is not DynamicLayer for layer in cache.layers):
