@@ -24,7 +24,7 @@ leaves out the prompt's prefill, the vision encoder and attention, so it underst
 done, and equally for all engines). ``peak`` is measured here by default: the best fp32 GFLOP/s
 of a 1024^3 matmul at the same thread count (``--peak-gflops`` to state one instead).
 
-Rollout share: ``--share-steps`` GRPO steps of mmrft's loop (``vs_trl.run_mmrft``, 4 prompts x
+Rollout share: ``--share-steps`` GRPO steps of mmrft's loop (``bench_vs_trl.run_mmrft``, 4 prompts x
 G=8 x <= 48 tokens) and the median share of the step's wall time spent inside ``generate``.
 A measurement, not a test: read the load it prints.
 """
@@ -131,7 +131,7 @@ def rollout_share(args: argparse.Namespace, name: str) -> None:
     """Median share of a GRPO step's wall time spent in ``generate`` (mmrft's loop)."""
     import tempfile
 
-    from vs_trl import run_mmrft
+    from bench_vs_trl import run_mmrft
 
     from mmrft.models import family_for, load_policy, save_policy
     from mmrft.models.tiny import TINY_MODELS

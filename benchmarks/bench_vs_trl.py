@@ -2,19 +2,37 @@
 
     python benchmarks/bench_vs_trl.py [--models text vlm] [--rounds 2] [--steps 3] [--warmup 2]
         [--prompts 4] [--group 8] [--max-new-tokens 48] [--threads 1] [--set key=value ...]
+        [--builtin-size]
     python benchmarks/bench_vs_trl.py --smoke     # builtin-size models, one step: seconds
 
 Both models are built offline from configs (``TINY_MODELS`` with size overrides, random
-weights) and saved to a temporary directory; every run loads them from there, so both trainers
-start from the same weights. ``text``: Qwen2, width 512, 8 layers, 8 heads (21.3M parameters).
-``vlm``: Qwen2.5-VL, width 384, 10 layers, 6 heads, a 4-layer 192-wide vision encoder, 336x336
-pixel budget: 24x24 patches merged 2x2 = 144 image tokens per prompt (17.8M parameters).
+weights; ``--builtin-size``: the builtin tiny sizes) and saved to a temporary directory; every
+run loads them from there, so both trainers start from the same weights. ``text``: Qwen2,
+width 512, 8 layers, 8 heads (21.3M parameters). ``vlm``: Qwen2.5-VL, width 384, 10 layers,
+6 heads, a 4-layer 192-wide vision encoder, 336x336 pixel budget: 24x24 patches merged 2x2 =
+144 image tokens per prompt (17.8M parameters).
+
+Matched settings: the same prompts (text: "Say something #i."; VLM: the count task at level 2,
+one image each), the same reward (1 if the completion starts with a digit, else 0) and the same
+GRPO setup: ``--prompts`` prompts x ``--group`` completions per step, at most
+``--max-new-tokens`` tokens, temperature 1, no top-k/top-p, float32, AdamW at a constant lr with
+clipping at 1.0, no KL term and no reference model (beta 0), one optimizer step per generation
+batch (TRL: ``num_iterations=1``, ``steps_per_generation=1``, ``gradient_accumulation_steps=1``),
+group-std-normalised advantages and a token mean over the whole batch (mmrft ``token-mean``, TRL
+``dapo``). TRL's activation checkpointing is switched off (mmrft's is). Evaluation,
+checkpoints, TensorBoard and completion logging are off on both sides.
+
+Step time is measured the same way for both: the wall time between consecutive calls of the
+reward function, so one interval is one whole loop iteration (update, then the next rollout)
+including each trainer's own bookkeeping; ``--warmup`` intervals are dropped. ``generate`` is
+the rollout's time: inside ``model.generate`` for TRL, inside the rollout engine's ``generate``
+for mmrft (which also encodes the prompts and, with ``rollout.share_prefill``, prefills them
+outside ``model.generate``); ``rest`` is the median step minus that.
 
 Each (trainer, round) runs in its own process, so imports, allocator state and the peak RSS
 are each side's own. Rounds alternate A-B-B-A (mmrft, TRL, TRL, mmrft, ...), so a load change
-from other jobs hits both sides. The matched settings, the step clock (wall time between
-consecutive reward calls) and the in-``generate`` time are those of ``vs_trl.py``, whose runner
-functions this script calls: 4 prompts x G=8 x <= 48 new tokens, float32, AdamW, no KL.
+from other jobs hits both sides. ``--threads`` defaults to 1: on a small machine shared with
+other jobs, torch's intra-op threads wait on each other when a core is taken away.
 
 The last lines are one per model, the ratios of medians over all rounds::
 
@@ -30,18 +48,33 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
+import platform
 import resource
 import statistics
 import subprocess
 import sys
 import tempfile
+import time
+import warnings
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
+import torch
+from transformers.utils import logging as hf_logging
+
+from mmrft.build import make_objective, make_sampler
+from mmrft.config import load_config
+from mmrft.data.sample import Sample
+from mmrft.data.stream import ProblemStream
+from mmrft.models import family_for, load_policy, save_policy
+from mmrft.models.tiny import TINY_MODELS
+from mmrft.tasks import TASKS
+from mmrft.trainer.rl import train_rl
+
 SIDES = ("mmrft", "TRL")
 
-# name -> (builtin tiny model, size overrides); --smoke keeps the builtin defaults
+# name -> (builtin tiny model, size overrides); --builtin-size (and --smoke) keep the defaults
 MODELS: dict[str, tuple[str, dict[str, int]]] = {
     "text": ("tiny-qwen2", {"hidden_size": 512, "num_layers": 8, "num_heads": 8}),
     "vlm": (
@@ -58,55 +91,204 @@ MODELS: dict[str, tuple[str, dict[str, int]]] = {
 }
 
 
-def build_models(names: list[str], out: Path, smoke: bool) -> dict[str, Path]:
+def build_models(names: list[str], out: Path, builtin_size: bool) -> dict[str, Path]:
     """Build each model from its config (seed 0) and save it under ``out``; returns the dirs."""
-    from mmrft.models import save_policy
-    from mmrft.models.tiny import TINY_MODELS
-
     dirs = {}
     for name in names:
         builtin, sizes = MODELS[name]
-        model, processor = TINY_MODELS.get(builtin)(0, **({} if smoke else sizes))
+        model, processor = TINY_MODELS.get(builtin)(0, **({} if builtin_size else sizes))
         dirs[name] = out / name
         save_policy(model, processor, dirs[name])
         n_params = sum(p.numel() for p in model.parameters())
-        print(f"{name}: {builtin} {sizes if not smoke else 'builtin size'}, {n_params / 1e6:.1f}M")
+        print(
+            f"{name}: {builtin} {'builtin size' if builtin_size else sizes}, {n_params / 1e6:.1f}M"
+        )
     return dirs
+
+
+def starts_with_digit(texts: list[str]) -> list[float]:
+    """The shared reward: 1.0 when a completion's first character is a digit, else 0.0."""
+    return [float(t[:1].isdigit()) for t in texts]
+
+
+class StepClock:
+    """Times of every reward call (the gaps are the step times) and of every ``generate``."""
+
+    def __init__(self) -> None:
+        self.calls: list[float] = []
+        self.generate: list[float] = []  # seconds inside model.generate, one entry per step
+        self.tokens: list[int] = []  # completion tokens of each step
+
+    def tick(self) -> None:
+        self.calls.append(time.perf_counter())
+
+    def step_times(self, warmup: int) -> list[float]:
+        gaps = [b - a for a, b in zip(self.calls, self.calls[1:], strict=False)]
+        return gaps[warmup:]
+
+    def time_generate(self, model: object) -> None:
+        """Wrap ``model.generate`` (a model's or a rollout engine's) to time the rollout."""
+        inner = model.generate
+
+        def timed(*args: object, **kwargs: object) -> torch.Tensor:
+            start = time.perf_counter()
+            out = inner(*args, **kwargs)
+            self.generate.append(time.perf_counter() - start)
+            return out
+
+        model.generate = timed
+
+
+def make_samples(family: object, n: int) -> list[Sample]:
+    """``n`` prompts: plain text for a text model, count-task images (level 2) for a VLM."""
+    if not family.multimodal:
+        return [Sample(id=str(i), prompt=f"Say something #{i % 7}.", answer="") for i in range(n)]
+    task = TASKS.get("count")()
+    return [task.generate(seed, 2) for seed in range(n)]
+
+
+def run_mmrft(args: argparse.Namespace, samples: list[Sample], steps: int) -> StepClock:
+    """``steps`` GRPO steps of mmrft's own loop; returns the reward-call clock."""
+    clock = StepClock()
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg = load_config(
+            None,
+            [
+                f"run.out_dir={tmp}",
+                f"rl.steps={steps}",
+                f"rl.lr={args.lr}",
+                "rl.max_grad_norm=1.0",
+                "rl.weight_decay=0.0",
+                "rl.eval_every=1000000",
+                "run.save_every=1000000",
+                "run.tensorboard=false",
+                "run.resume=false",
+                f"rollout.prompts_per_step={args.prompts}",
+                f"rollout.group_size={args.group}",
+                f"rollout.max_new_tokens={args.max_new_tokens}",
+                "rollout.temperature=1.0",
+                "algorithm.adv_estimator=grpo",
+                "algorithm.norm_by_std=true",
+                "algorithm.loss_agg_mode=token-mean",
+                "algorithm.kl_coef=0.0",
+                "algorithm.ppo_epochs=1",
+                "algorithm.mini_batches=1",
+                *args.set,  # --set key=value: mmrft only
+            ],
+        )
+        torch.manual_seed(0)
+        model, processor = load_policy(args.model, seed=0)
+        family = family_for(model.config.model_type, processor)
+        sampler = make_sampler(cfg.rollout, model, family)
+        clock.time_generate(sampler)  # the whole rollout: encode, shared prefill, decode
+        stream = ProblemStream(lambda i, level: samples[i % len(samples)])
+
+        def reward_fn(completions: list[str], batch: list[Sample]) -> dict[str, list[float]]:
+            clock.tick()
+            return {"overall": starts_with_digit(completions)}
+
+        train_rl(
+            cfg,
+            model,
+            processor,
+            family,
+            stream=stream,
+            reward_fn=reward_fn,
+            eval_samples=[],
+            objective=make_objective(cfg.algorithm),
+            sampler=sampler,
+        )
+        rows = [json.loads(x) for x in (Path(tmp) / "metrics.jsonl").read_text().splitlines()]
+    n = args.prompts * args.group
+    clock.tokens = [round(r["response_length/mean"] * n) for r in rows]
+    return clock
+
+
+def run_trl(args: argparse.Namespace, samples: list[Sample], steps: int) -> StepClock:
+    """``steps`` GRPO steps of TRL's ``GRPOTrainer`` on the same model and prompts."""
+    from datasets import Dataset
+    from transformers import PrinterCallback
+    from trl import GRPOConfig, GRPOTrainer
+
+    clock = StepClock()
+    torch.manual_seed(0)
+    model, processor = load_policy(args.model, seed=0)
+    family = family_for(model.config.model_type, processor)
+    clock.time_generate(model)
+    rows = []
+    for s in samples:  # the same chat messages mmrft's family builds for the sample
+        row = {"prompt": family.messages(s)}
+        if family.multimodal:
+            row["images"] = s.images
+        rows.append(row)
+
+    def reward(completions: list, completion_ids: list[list[int]], **_: object) -> list[float]:
+        clock.tick()
+        clock.tokens.append(sum(len(c) for c in completion_ids))
+        return starts_with_digit([c[0]["content"] for c in completions])
+
+    reward.__name__ = "starts_with_digit"
+    with tempfile.TemporaryDirectory() as tmp:
+        config = GRPOConfig(
+            output_dir=tmp,
+            max_steps=steps,
+            per_device_train_batch_size=args.prompts * args.group,
+            gradient_accumulation_steps=1,
+            steps_per_generation=1,
+            num_iterations=1,
+            num_generations=args.group,
+            max_completion_length=args.max_new_tokens,
+            temperature=1.0,
+            top_p=1.0,
+            top_k=0,
+            learning_rate=args.lr,
+            lr_scheduler_type="constant",
+            warmup_steps=0,
+            weight_decay=0.0,
+            max_grad_norm=1.0,
+            optim="adamw_torch",
+            activation_checkpointing=False,  # TRL turns it on by default; mmrft's is off
+            beta=0.0,
+            loss_type="dapo",
+            scale_rewards="group",
+            use_cpu=True,
+            bf16=False,
+            fp16=False,
+            report_to=[],
+            logging_strategy="no",
+            save_strategy="no",
+            eval_strategy="no",
+            log_completions=False,
+            disable_tqdm=True,
+            shuffle_dataset=False,
+            dataloader_num_workers=0,
+            seed=0,
+        )
+        trainer = GRPOTrainer(
+            model=model,
+            reward_funcs=reward,
+            args=config,
+            train_dataset=Dataset.from_list(rows),
+            processing_class=processor,
+        )
+        trainer.remove_callback(PrinterCallback)  # it prints the end-of-run metrics dict
+        trainer.train()
+    return clock
 
 
 def run_side(args: argparse.Namespace) -> None:
     """Child process: one trainer's round on the saved model; prints one JSON line."""
-    import logging
-    import warnings
-
-    import torch
-    from transformers.utils import logging as hf_logging
-
-    sys.path.insert(0, str(HERE))
-    from vs_trl import run_mmrft, run_trl
-
-    from mmrft.data.sample import Sample
-    from mmrft.models import family_for, load_policy
-    from mmrft.tasks import TASKS
-
-    logging.disable(logging.WARNING)
+    logging.disable(logging.WARNING)  # both trainers' info/warnings would break up the output
     warnings.filterwarnings("ignore")
-    hf_logging.disable_progress_bar()
+    hf_logging.disable_progress_bar()  # mmrft's end-of-run checkpoint save
     torch.set_num_threads(args.threads)
 
     steps = args.warmup + args.steps + 1  # interval i runs from reward call i to i + 1
     timed = slice(args.warmup + 1, args.warmup + 1 + args.steps)
     model, processor = load_policy(args.model, seed=0)  # only to tell text from vision
-    multimodal = family_for(model.config.model_type, processor).multimodal
+    family = family_for(model.config.model_type, processor)
     del model
-    if multimodal:  # the count task at level 2, one image per prompt
-        task = TASKS.get("count")()
-        samples = [task.generate(seed, 2) for seed in range(args.prompts * steps)]
-    else:
-        n = args.prompts * steps
-        samples = [
-            Sample(id=str(i), prompt=f"Say something #{i % 7}.", answer="") for i in range(n)
-        ]
+    samples = make_samples(family, args.prompts * steps)
     clock = (run_mmrft if args.side == "mmrft" else run_trl)(args, samples, steps)
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
     result = {
@@ -190,6 +372,7 @@ def main() -> None:
     ap.add_argument("--lr", type=float, default=1e-4)
     ap.add_argument("--threads", type=int, default=1, help="torch intra-op threads per process")
     ap.add_argument("--set", action="append", default=[], help="mmrft config override key=value")
+    ap.add_argument("--builtin-size", action="store_true", help="the builtin tiny model sizes")
     ap.add_argument("--smoke", action="store_true", help="builtin tiny sizes, 1 round, 1 step")
     ap.add_argument("--side", choices=SIDES, help=argparse.SUPPRESS)  # child process
     ap.add_argument("--model", help=argparse.SUPPRESS)  # child: the saved model's dir
@@ -201,10 +384,6 @@ def main() -> None:
         args.rounds, args.steps, args.warmup = 1, 1, 0
         args.prompts, args.group, args.max_new_tokens = 2, 2, 4
 
-    import platform
-
-    import torch
-
     print(
         f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch "
         f"{torch.__version__}, {args.threads} thread(s) per process, float32; {load()}"
@@ -215,7 +394,7 @@ def main() -> None:
     )
     lines = []
     with tempfile.TemporaryDirectory(prefix="mmrft-bench-") as tmp:
-        dirs = build_models(args.models, Path(tmp), args.smoke)
+        dirs = build_models(args.models, Path(tmp), args.builtin_size or args.smoke)
         for name, model_dir in dirs.items():
             speed, memory = compare(args, name, model_dir)
             lines.append(f"{name}: speedup_vs_trl={speed:.2f} memory_vs_trl={memory:.2f}")
