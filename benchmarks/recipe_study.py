@@ -71,6 +71,15 @@ VARIANTS: dict[str, list[str]] = {
     "group-16x8": ["rollout.group_size=16", "rollout.prompts_per_step=8"],
     "group-4x32": ["rollout.group_size=4", "rollout.prompts_per_step=32"],
     "prompts-32": ["rollout.prompts_per_step=32"],
+    # the demo's 64k completions in half the steps, each from twice the prompts: a gradient
+    # with half the variance per update, a peak lr raised ~sqrt(2) for the halved step count
+    "prompts-32-steps-250-lr-2e-4": [
+        "rollout.prompts_per_step=32",
+        "rl.steps=250",
+        "rl.eval_every=25",
+        "rl.warmup_steps=10",
+        "rl.lr=2e-4",
+    ],
     # loss shape
     "clip-higher": ["algorithm.clip_high=0.28"],
     "seq-agg": ["algorithm.loss_agg_mode=seq-mean-token-mean"],
