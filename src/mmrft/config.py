@@ -722,6 +722,12 @@ class RLConfig:
     logprob_micro_batch_size: int | None = None
     """Sequences per forward in the no-grad passes (rollout-policy and reference log-probs,
     critic values); null: the whole rollout batch at once."""
+    share_prompt: bool = True
+    """In the update and the no-grad passes, forward each distinct prompt of a (micro-)batch
+    once and let its rows' completions attend to its KV cache, instead of once per row (for a
+    VLM most of the prompt is image tokens); exact, gradients included. On only where proven
+    for the architecture (Qwen2/3 text, Qwen-VL), without gradient checkpointing, and under
+    torchrun only in the no-grad passes."""
     max_nonfinite_updates: int = 3
     """An update whose loss or gradient is NaN/inf is skipped and logged (actor/nonfinite); this
     many in a row stop the run with an error, since the policy has diverged."""

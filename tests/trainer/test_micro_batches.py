@@ -20,6 +20,7 @@ from mmrft.build import make_objective
 from mmrft.config import Config, load_config
 from mmrft.models import family_for, load_policy
 from mmrft.rollout import HFSampler, SamplingParams
+from mmrft.trainer import update
 from mmrft.trainer.update import backward_slice, micro_batches, policy_logprobs
 
 TOL = 1e-9  # scalars near 0: float64 sums
@@ -136,3 +137,35 @@ def test_denominator_hand_computed():
     assert agg_denominator(mask, "seq-mean-token-sum-norm", max_len=16).item() == 48  # 3 * 16
     # additive over rows, which is what lets ranks and micro-batches sum their parts
     assert agg_denominator(mask[:1], "token-mean") + agg_denominator(mask[1:], "token-mean") == 6
+
+
+@pytest.mark.parametrize("micro", [None, 4, 5])  # whole groups; groups split across micro-batches
+def test_shared_prompt_update_equals_plain(setup, micro, monkeypatch):
+    """rl.share_prompt (each distinct prompt forwarded once) leaves the update unchanged: the
+    gradient, the loss and the no-grad log-probs equal the plain per-row forward's."""
+    calls = []
+    shared_forward = update.shared_prompt_forward
+    monkeypatch.setattr(
+        update, "shared_prompt_forward", lambda *a, **k: calls.append(1) or shared_forward(*a, **k)
+    )
+    cfg = load_config(None, ["algorithm.kl_coef=0.1", "algorithm.entropy_coef=0.01"])
+    cfg = dataclasses.replace(cfg, rollout=dataclasses.replace(cfg.rollout, max_new_tokens=12))
+    plain_cfg = dataclasses.replace(cfg, rl=dataclasses.replace(cfg.rl, share_prompt=False))
+    want, want_m = _grads(setup, plain_cfg, micro)
+    assert not calls
+    got, got_m = _grads(setup, cfg, micro)
+    assert calls  # the shared path ran
+    assert got.keys() == want.keys()
+    for name, g in want.items():
+        assert (got[name] - g).abs().max().item() <= REL_TOL * g.abs().max().item(), name
+    assert got_m["actor/loss"] == pytest.approx(want_m["actor/loss"], rel=LOSS_REL, abs=TOL)
+    assert got_m["actor/kl"] == pytest.approx(want_m["actor/kl"], rel=REL_TOL)
+    assert got_m["actor/entropy"] == pytest.approx(want_m["actor/entropy"], rel=REL_TOL)
+    model, family, batch, *_ = setup
+    with torch.no_grad():
+        plain = policy_logprobs(model, family, batch, temp=1.0, micro_batch_size=micro)
+        shared = policy_logprobs(
+            model, family, batch, temp=1.0, micro_batch_size=micro, share_prompt=True
+        )
+    mask = batch.completion_mask.bool()
+    assert torch.allclose(shared[mask], plain[mask], rtol=0, atol=TOL)

@@ -24,6 +24,7 @@ from transformers import (
 
 from mmrft.data.sample import Sample
 from mmrft.models.families import ModelFamily
+from mmrft.models.shared_prompt import takes_cache_argument
 from mmrft.rollout.base import (
     SAMPLERS,
     RolloutBatch,
@@ -31,7 +32,7 @@ from mmrft.rollout.base import (
     concat_batches,
     media_layout,
 )
-from mmrft.rollout.kv_cache import reserved_cache, takes_cache_argument
+from mmrft.rollout.kv_cache import reserved_cache
 from mmrft.rollout.shared_prefill import shared_prefill, supports_shared_prefill
 
 
@@ -88,7 +89,7 @@ class HFSampler:
     architecture is registered in ``shared_prefill.PREFILLS`` (elsewhere the plain path runs);
     chunks then hold whole groups. ``reserve_cache``: write the KV cache in place
     (``kv_cache.reserved_cache``) rather than through transformers' concatenating cache, where
-    the model's forward takes ``cache=`` (``kv_cache.takes_cache_argument``).
+    the model's forward takes ``cache=`` (``models.shared_prompt.takes_cache_argument``).
 
     Both are decided here, once, for ``model``: a sampler keeps the model it was built with.
     """

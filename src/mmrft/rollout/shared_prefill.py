@@ -25,8 +25,8 @@ import torch
 from torch import Tensor
 
 from mmrft.models.rows import select_prompt_rows
+from mmrft.models.shared_prompt import takes_cache_argument
 from mmrft.registry import Registry
-from mmrft.rollout.kv_cache import takes_cache_argument
 
 Prefill = Callable[[torch.nn.Module, dict[str, Tensor], int, object | None], object]
 PREFILLS: Registry[Prefill] = Registry("shared-prefill model type")
@@ -81,7 +81,7 @@ def _base(model: torch.nn.Module) -> torch.nn.Module:
 
 def supports_shared_prefill(model: torch.nn.Module) -> bool:
     """Is the model's architecture one whose shared prefill is proven equal to plain generate,
-    on the transformers release it is proven on (``kv_cache.takes_cache_argument``)?"""
+    on the transformers release it is proven on (``models.shared_prompt.takes_cache_argument``)?"""
     return _base(model).config.model_type in PREFILLS and takes_cache_argument(model)
 
 

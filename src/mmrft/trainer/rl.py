@@ -181,7 +181,11 @@ def train_rl(
         max_new_tokens=rcfg.max_new_tokens,
     )
     greedy_baseline = objective.needs_greedy_baseline
-    lp_micro = cfg.rl.logprob_micro_batch_size
+    no_grad_pass = {  # the rollout-policy, reference and critic-value passes
+        "temp": rcfg.temperature,
+        "micro_batch_size": cfg.rl.logprob_micro_batch_size,
+        "share_prompt": cfg.rl.share_prompt,
+    }
     guard = NonFiniteGuard(cfg.rl.max_nonfinite_updates)
     # SIGTERM/SIGINT: finish the step, write a checkpoint, raise RunInterrupted (signals.py)
     # model.dtype is the compute dtype; weights and AdamW states stay float32 (precision.py)
@@ -220,33 +224,16 @@ def train_rl(
             on_policy = acfg.ppo_epochs == 1 and acfg.mini_batches == 1 and not acfg.kl_in_reward
             with torch.no_grad():
                 old_logp = (
-                    None
-                    if on_policy
-                    else policy_logprobs(
-                        model, family, batch, temp=rcfg.temperature, micro_batch_size=lp_micro
-                    )
+                    None if on_policy else policy_logprobs(model, family, batch, **no_grad_pass)
                 )
                 ref_logp = None
                 if ref_model is not None:  # ref_model is model: a LoRA policy, adapters off
                     with model.disable_adapter() if ref_model is model else nullcontext():
-                        ref_logp = policy_logprobs(
-                            ref_model,
-                            family,
-                            batch,
-                            temp=rcfg.temperature,
-                            micro_batch_size=lp_micro,
-                        )
+                        ref_logp = policy_logprobs(ref_model, family, batch, **no_grad_pass)
                 old_values = (
                     None
                     if critic is None
-                    else critic_values(
-                        critic,
-                        model,
-                        family,
-                        batch,
-                        temp=rcfg.temperature,
-                        micro_batch_size=lp_micro,
-                    )
+                    else critic_values(critic, model, family, batch, **no_grad_pass)
                 )  # [N, L]
             advantages, returns = compute_advantages_all_ranks(
                 objective,

@@ -30,7 +30,8 @@ from mmrft.algorithms.aggregation import agg_denominator
 from mmrft.algorithms.mismatch import mismatch_metrics, truncated_is_weights
 from mmrft.config import Config
 from mmrft.models.families import ModelFamily
-from mmrft.models.logprobs import completion_logprobs
+from mmrft.models.logprobs import completion_forward, token_logprobs
+from mmrft.models.shared_prompt import shared_prompt_forward, supports_shared_prompt
 from mmrft.rollout.base import RolloutBatch
 from mmrft.trainer.critic import Critic, critic_loss
 from mmrft.trainer.distributed import all_reduce_sum, world_size
@@ -62,27 +63,40 @@ def forward_rows(
     *,
     temp: float,
     hidden: bool = False,
+    share_prompt: bool = False,
 ) -> tuple[torch.Tensor, ...]:
     """``(logp [n, L], logits [n, L, V])`` of ``batch``'s completions (``rows``, default all)
     under ``net``, plus the final hidden states [n, L, H] with ``hidden``.
 
-    A group's rows share one image, so its vision encoding is computed once.
+    Rows of one group share their prompt: with ``share_prompt`` (``rl.share_prompt``), where
+    the architecture is proven for it, each distinct prompt is forwarded once and its KV cache
+    serves its rows (``models.shared_prompt``); otherwise a group's image is still encoded once.
+    Under torchrun the gradient pass takes the plain forward (one forward per backward).
     """
     device = next(net.parameters()).device
     sel = list(range(len(batch.texts))) if rows is None else rows
     prompt = {k: v.to(device) for k, v in batch.select(sel).items()}
-    first: dict[int, int] = {}
+    ids, mask = batch.completion_ids[sel].to(device), batch.completion_mask[sel].to(device)
+    first: dict[int, int] = {}  # sample -> its first position in sel
     source = [first.setdefault(batch.sample_index[r], i) for i, r in enumerate(sel)]
-    prompt = family.share_vision(net, prompt, source)
-    return completion_logprobs(
-        net,
-        prompt,
-        batch.completion_ids[sel].to(device),
-        batch.completion_mask[sel].to(device),
-        temperature=temp,
-        suppressed_ids=family.suppressed_token_ids(),
-        hidden=hidden,
+    # Under torchrun only without gradients: FSDP2 frees a unit's gathered weights after the
+    # backward of its last forward call, and the prefix call's backward comes after that.
+    one_forward = torch.is_grad_enabled() and world_size() > 1
+    if share_prompt and not one_forward and len(first) < len(sel) and supports_shared_prompt(net):
+        order = list(first.values())  # positions in sel of the distinct prompts
+        unique = {k: v.to(device) for k, v in batch.select([sel[i] for i in order]).items()}
+        row_prompt = [order.index(i) for i in source]
+        logits, states = shared_prompt_forward(
+            net, prompt, unique, row_prompt, ids, mask, hidden=hidden
+        )
+    else:
+        prompt = family.share_vision(net, prompt, source)
+        logits, states = completion_forward(net, prompt, ids, mask, hidden=hidden)
+    logp = token_logprobs(
+        logits, ids, temperature=temp, suppressed_ids=family.suppressed_token_ids()
     )
+    logp = logp * mask  # [n, L], 0 at padding
+    return (logp, logits, states) if hidden else (logp, logits)
 
 
 def policy_logprobs(
@@ -92,12 +106,13 @@ def policy_logprobs(
     *,
     temp: float,
     micro_batch_size: int | None = None,
+    share_prompt: bool = False,
 ) -> torch.Tensor:
     """Log-probs [N, L] of all of ``batch``'s completions (a no-grad rollout/reference pass),
     ``micro_batch_size`` rows per forward."""
     rows = list(range(len(batch.texts)))
     parts = [
-        forward_rows(net, family, batch, chunk, temp=temp)[0]
+        forward_rows(net, family, batch, chunk, temp=temp, share_prompt=share_prompt)[0]
         for chunk in micro_batches(rows, micro_batch_size)
     ]
     return torch.cat(parts)  # [N, L]: every chunk keeps the batch's padded width L
@@ -112,12 +127,14 @@ def critic_values(
     *,
     temp: float,
     micro_batch_size: int | None = None,
+    share_prompt: bool = False,
 ) -> torch.Tensor:
     """Values [n, L] of ``batch``'s completion states; a shared critic reads the policy."""
     net = policy if critic.shared else critic.backbone
     sel = list(range(len(batch.texts))) if rows is None else rows
+    kw = {"temp": temp, "hidden": True, "share_prompt": share_prompt}
     parts = [
-        critic.values(forward_rows(net, family, batch, chunk, temp=temp, hidden=True)[2])
+        critic.values(forward_rows(net, family, batch, chunk, **kw)[2])
         for chunk in micro_batches(sel, micro_batch_size)
     ]
     return torch.cat(parts)  # [n, L]
@@ -269,7 +286,10 @@ def backward_slice(
         acfg = cfg.algorithm
         temp = cfg.rollout.temperature
         shared = critic is not None and critic.shared
-        logp, logits, *hidden = forward_rows(model, family, batch, rows, temp=temp, hidden=shared)
+        share = cfg.rl.share_prompt
+        logp, logits, *hidden = forward_rows(
+            model, family, batch, rows, temp=temp, hidden=shared, share_prompt=share
+        )
         old = logp.detach() if old_logp is None else old_logp[rows]
         ref = None if ref_logp is None else ref_logp[rows]
         weights, gap = None, {}
@@ -298,7 +318,9 @@ def backward_slice(
             if shared:  # the head reads this very forward pass; warm-up keeps the trunk still
                 values = critic.values(hidden[0] if train_policy else hidden[0].detach())
             else:
-                values = critic_values(critic, model, family, batch, rows, temp=temp)
+                values = critic_values(
+                    critic, model, family, batch, rows, temp=temp, share_prompt=share
+                )
             vf_loss, vm = critic_loss(
                 cfg.critic,
                 values,

