@@ -173,6 +173,7 @@ def run_mmrft(args: argparse.Namespace, samples: list[Sample], steps: int) -> St
                 "algorithm.kl_coef=0.0",
                 "algorithm.ppo_epochs=1",
                 "algorithm.mini_batches=1",
+                f"model.dtype={'bfloat16' if args.precision == 'bf16' else 'float32'}",
                 *args.set,  # --set key=value: mmrft only
             ],
         )
@@ -252,7 +253,7 @@ def run_trl(args: argparse.Namespace, samples: list[Sample], steps: int) -> Step
             loss_type="dapo",
             scale_rewards="group",
             use_cpu=True,
-            bf16=False,
+            bf16=args.precision == "bf16",
             fp16=False,
             report_to=[],
             logging_strategy="no",
@@ -312,7 +313,7 @@ def child(args: argparse.Namespace, side: str, model_dir: Path) -> dict:
         *("--steps", str(args.steps), "--warmup", str(args.warmup)),
         *("--prompts", str(args.prompts), "--group", str(args.group)),
         *("--max-new-tokens", str(args.max_new_tokens), "--threads", str(args.threads)),
-        *("--lr", str(args.lr)),
+        *("--lr", str(args.lr), "--precision", args.precision),
         *(x for kv in args.set for x in ("--set", kv)),
     ]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
@@ -371,6 +372,12 @@ def main() -> None:
     ap.add_argument("--max-new-tokens", type=int, default=48)
     ap.add_argument("--lr", type=float, default=1e-4)
     ap.add_argument("--threads", type=int, default=1, help="torch intra-op threads per process")
+    ap.add_argument(
+        "--precision",
+        choices=["fp32", "bf16"],
+        default="fp32",
+        help="compute dtype on both sides (bf16: autocast, float32 master weights)",
+    )
     ap.add_argument("--set", action="append", default=[], help="mmrft config override key=value")
     ap.add_argument("--builtin-size", action="store_true", help="the builtin tiny model sizes")
     ap.add_argument("--smoke", action="store_true", help="builtin tiny sizes, 1 round, 1 step")

@@ -9,6 +9,7 @@ and only the decoding runs n times; the KV cache is written in place (``kv_cache
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 import torch
@@ -81,6 +82,28 @@ class _SampledLogprobs:
             self.pending = None
 
 
+@contextmanager
+def weights_cast_once(model: torch.nn.Module) -> Iterator[None]:
+    """Under mixed precision, cast each weight to the compute dtype once per rollout.
+
+    The trainer's autocast runs without a cast cache (its weights change at every update), so
+    each decoding step would cast every weight again: for a small batch that costs about as much
+    as the matmul itself. The weights stay fixed for the whole rollout, so autocast's cache is
+    switched on for it and emptied at the end (nested in the trainer's context, leaving it would
+    not empty the cache). Outside autocast it does nothing.
+    """
+    device = next(model.parameters()).device.type
+    if not torch.is_autocast_enabled(device):
+        yield
+        return
+    dtype = torch.get_autocast_dtype(device)
+    try:
+        with torch.autocast(device_type=device, dtype=dtype, cache_enabled=True):
+            yield
+    finally:
+        torch.clear_autocast_cache()
+
+
 @SAMPLERS.register("hf")
 class HFSampler:
     """``generate`` in chunks of ``batch_size`` rows; returns one ``RolloutBatch``.
@@ -122,10 +145,11 @@ class HFSampler:
         self.model.eval()
         group = params.n if self.share_prefill and params.n > 1 else 1
         step = max(group, self.batch_size // group * group)  # whole groups per chunk
-        chunks = [
-            self._generate_chunk(rows[i : i + step], params, group)
-            for i in range(0, len(rows), step)
-        ]
+        with weights_cast_once(self.model):
+            chunks = [
+                self._generate_chunk(rows[i : i + step], params, group)
+                for i in range(0, len(rows), step)
+            ]
         self.model.train(was_training)
         return dataclasses.replace(concat_batches(chunks), sample_index=index)
 
