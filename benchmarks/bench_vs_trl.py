@@ -2,7 +2,7 @@
 
     python benchmarks/bench_vs_trl.py [--models text vlm] [--rounds 2] [--steps 3] [--warmup 2]
         [--prompts 4] [--group 8] [--max-new-tokens 48] [--threads 1] [--set key=value ...]
-        [--builtin-size]
+        [--precision fp32|bf16] [--builtin-size]
     python benchmarks/bench_vs_trl.py --smoke     # builtin-size models, one step: seconds
 
 Both models are built offline from configs (``TINY_MODELS`` with size overrides, random
@@ -15,7 +15,9 @@ width 512, 8 layers, 8 heads (21.3M parameters). ``vlm``: Qwen2.5-VL, width 384,
 Matched settings: the same prompts (text: "Say something #i."; VLM: the count task at level 2,
 one image each), the same reward (1 if the completion starts with a digit, else 0) and the same
 GRPO setup: ``--prompts`` prompts x ``--group`` completions per step, at most
-``--max-new-tokens`` tokens, temperature 1, no top-k/top-p, float32, AdamW at a constant lr with
+``--max-new-tokens`` tokens, temperature 1, no top-k/top-p, float32 (``--precision bf16``:
+bf16 autocast with float32 master weights on both sides, mmrft ``model.dtype=bfloat16`` and
+TRL ``bf16=True``), AdamW at a constant lr with
 clipping at 1.0, no KL term and no reference model (beta 0), one optimizer step per generation
 batch (TRL: ``num_iterations=1``, ``steps_per_generation=1``, ``gradient_accumulation_steps=1``),
 group-std-normalised advantages and a token mean over the whole batch (mmrft ``token-mean``, TRL
