@@ -150,6 +150,7 @@ def rollout_share(args: argparse.Namespace, name: str) -> None:
             prompts=args.share_prompts,
             group=args.group,
             max_new_tokens=args.tokens,
+            precision="fp32",
             set=[],
         )
         clock = run_mmrft(ns, make_samples(family, args.share_prompts * steps), steps)
