@@ -32,3 +32,27 @@ def vlm_family(tiny_vlm):
 @pytest.fixture(scope="session")
 def count_samples():
     return TASKS.get("count")().dataset(6, seed=3, level=2)
+
+
+@pytest.fixture(scope="session")
+def mixed_prompts():
+    """``policy(name) -> (model, family, samples)``: a tiny model and prompts of different
+    lengths (left padding); for a VLM one image, two images and no image in the same batch."""
+
+    def policy(name: str):
+        from mmrft.data.sample import Sample
+
+        model, processor = load_policy(name, seed=0)
+        family = family_for(model.config.model_type, processor)
+        text = [
+            Sample(id="a", prompt="Say a number.", answer="1"),
+            Sample(id="b", prompt="Name three colours and then count to five, slowly.", answer=""),
+        ]
+        if not family.multimodal:
+            return model, family, text
+        images = [
+            TASKS.get(t)().generate(3 + k, 1) for k, t in enumerate(["count", "compare_count"])
+        ]
+        return model, family, [images[0], text[1], images[1], text[0]]
+
+    return policy

@@ -14,8 +14,6 @@ from __future__ import annotations
 import pytest
 import torch
 
-from mmrft.data.sample import Sample
-from mmrft.models import family_for, load_policy
 from mmrft.models.logprobs import completion_forward
 from mmrft.models.shared_prompt import (
     POSITIONS,
@@ -23,23 +21,12 @@ from mmrft.models.shared_prompt import (
     supports_shared_prompt,
 )
 from mmrft.rollout import HFSampler, SamplingParams
-from mmrft.tasks import TASKS
 
 MODELS = ["tiny-qwen2", "tiny-qwen3", "tiny-qwen2-vl", "tiny-qwen2.5-vl", "tiny-qwen3-vl"]
 
 
-def _batch(name: str):
-    model, processor = load_policy(name, seed=0)
-    family = family_for(model.config.model_type, processor)
-    samples = [
-        Sample(id="a", prompt="Say a number.", answer="1"),
-        Sample(id="b", prompt="Name three colours and then count to five, slowly.", answer=""),
-    ]
-    if family.multimodal:
-        images = [
-            TASKS.get(t)().generate(3 + k, 1) for k, t in enumerate(["count", "compare_count"])
-        ]
-        samples = [images[0], samples[1], images[1], samples[0]]
+def _batch(mixed_prompts, name: str):
+    model, family, samples = mixed_prompts(name)
     params = SamplingParams(n=3, temperature=1.0, max_new_tokens=8, seed=0)
     batch = HFSampler(model, family, share_prefill=False).generate(samples, params)
     keep = torch.tensor([8 - r % 5 for r in range(len(batch.texts))])  # unequal lengths
@@ -90,8 +77,8 @@ def _outputs(model, batch, rows: list[int], shared: bool):
 
 
 @pytest.mark.parametrize("name", MODELS)
-def test_shared_prompt_forward_equals_plain(name):
-    model, batch = _batch(name)
+def test_shared_prompt_forward_equals_plain(mixed_prompts, name):
+    model, batch = _batch(mixed_prompts, name)
     assert model.config.model_type in POSITIONS and supports_shared_prompt(model)
     n = len(batch.texts)
     # whole groups in order, then a shuffled subset where some prompts appear once

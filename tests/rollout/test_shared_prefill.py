@@ -8,7 +8,6 @@ from __future__ import annotations
 import pytest
 import torch
 
-from mmrft.data.sample import Sample
 from mmrft.models import family_for, load_policy
 from mmrft.models.logprobs import completion_logprobs
 from mmrft.rollout import HFSampler, SamplingParams
@@ -16,19 +15,6 @@ from mmrft.rollout.shared_prefill import PREFILLS, supports_shared_prefill
 from mmrft.tasks import TASKS
 
 MODELS = ["tiny-qwen2", "tiny-qwen3", "tiny-qwen2-vl", "tiny-qwen2.5-vl", "tiny-qwen3-vl"]
-
-
-def _setup(name: str):
-    model, processor = load_policy(name, seed=0)
-    family = family_for(model.config.model_type, processor)
-    text = [
-        Sample(id="a", prompt="Say a number.", answer="1"),
-        Sample(id="b", prompt="Name three colours and then count to five, slowly.", answer=""),
-    ]
-    if not family.multimodal:
-        return model, family, text
-    images = [TASKS.get(t)().generate(3 + k, 1) for k, t in enumerate(["count", "compare_count"])]
-    return model, family, [images[0], text[1], images[1], text[0]]
 
 
 def _pair(model, family, samples, params, batch_size=256):
@@ -39,8 +25,8 @@ def _pair(model, family, samples, params, batch_size=256):
 
 
 @pytest.mark.parametrize("name", MODELS)
-def test_shared_prefill_equals_plain_generate(name):
-    model, family, samples = _setup(name)
+def test_shared_prefill_equals_plain_generate(mixed_prompts, name):
+    model, family, samples = mixed_prompts(name)
     assert supports_shared_prefill(model)
     # sampled: same seed, same draws from (numerically) the same distributions
     params = SamplingParams(n=4, temperature=1.0, max_new_tokens=8, seed=0)
@@ -58,10 +44,10 @@ def test_shared_prefill_equals_plain_generate(name):
 
 
 @pytest.mark.parametrize("name", ["tiny-qwen2", "tiny-qwen2.5-vl"])
-def test_shared_prefill_logprobs_equal_a_teacher_forced_forward(name):
+def test_shared_prefill_logprobs_equal_a_teacher_forced_forward(mixed_prompts, name):
     """The recorded log p(token) of every sampled token = log-softmax of the trainer's own
     forward over prompt + completion (which never sees a cache)."""
-    model, family, samples = _setup(name)
+    model, family, samples = mixed_prompts(name)
     for temperature in (1.0, 0.7):
         batch = HFSampler(model, family).generate(
             samples, SamplingParams(n=4, temperature=temperature, max_new_tokens=10, seed=1)
