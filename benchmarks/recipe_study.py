@@ -80,8 +80,13 @@ VARIANTS: dict[str, list[str]] = {
         "rl.warmup_steps=10",
         "rl.lr=2e-4",
     ],
-    # loss shape
+    # loss shape. With one update per rollout (the demo) the importance ratio is exactly 1, so
+    # the clip bounds never bind and clip-higher alone is the default's computation; the mini-2
+    # pair (two optimizer steps per rollout, the second off-policy) is where it can act.
     "clip-higher": ["algorithm.clip_high=0.28"],
+    "mini-2": ["algorithm.mini_batches=2"],
+    "mini-2-clip-higher": ["algorithm.mini_batches=2", "algorithm.clip_high=0.28"],
+    "grad-clip-0.5": ["rl.max_grad_norm=0.5"],
     "seq-agg": ["algorithm.loss_agg_mode=seq-mean-token-mean"],
     "entropy-1e-3": ["algorithm.entropy_coef=0.001"],
     "dynamic-sampling": ["rollout.dynamic_sampling=true"],
