@@ -362,6 +362,18 @@ class SFTConfig:
     batches' teacher-forced exact-match accuracy reaches this. A from-scratch model sits at
     chance for a seed-dependent number of steps and then jumps; stopping on accuracy gives
     every seed the same starting point for RL. null trains all ``steps``."""
+    val_accuracy: float | None = None
+    """With ``stop_accuracy``: stop only once, in addition, greedy accuracy on ``val_size``
+    validation problems reaches this (checked when the running accuracy qualifies, then every
+    ``val_every`` steps until it passes). Teacher-forced exact match can be high while the
+    model generates one answer for everything (docs/recipes.md, seed 4). The problems come from
+    the task's generator at seeds that training and evaluation never use; a check restores the
+    RNG, so a run that passes its first check trains exactly as without it. Generated tasks
+    only; null: no check."""
+    val_size: int = 200
+    """Validation problems for ``val_accuracy``."""
+    val_every: int = 25
+    """Steps between two ``val_accuracy`` checks while the running accuracy qualifies."""
     batch_size: int = 32
     """Samples per SFT step."""
     lr: float = 3e-4
@@ -393,6 +405,18 @@ class SFTConfig:
                 0 < self.stop_accuracy <= 1,
                 "stop_accuracy",
                 f"must be in (0, 1], got {self.stop_accuracy}",
+            )
+        at_least(self, 1, "val_size", "val_every")
+        if self.val_accuracy is not None:
+            check(
+                0 <= self.val_accuracy <= 1,
+                "val_accuracy",
+                f"must be in [0, 1], got {self.val_accuracy}",
+            )
+            check(
+                self.stop_accuracy is not None,
+                "val_accuracy",
+                "checks the cold start when sft.stop_accuracy would stop it: set that too",
             )
 
 

@@ -37,8 +37,9 @@ from mmrft.trainer.sharded_eval import evaluate_sharded
 log = logging.getLogger(__name__)
 
 # Base seeds of the training streams (see mmrft.tasks.base.sample_seeds): SFT and RL problems
-# come from different ranges, and both are far below data.eval_seed.
-SFT_BASE, RL_BASE = 1, 2
+# come from different ranges, and both are far below data.eval_seed; the cold start's
+# validation problems (sft.val_accuracy) from a third.
+SFT_BASE, RL_BASE, VAL_BASE = 1, 2, 3
 
 
 # --------------------------------------------------------------------------------------------

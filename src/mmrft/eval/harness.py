@@ -98,19 +98,20 @@ def evaluate(
     seed: int = 0,
 ) -> EvalResult:
     """Sampled (n_samples at ``temperature``) and greedy evaluation on the same problems."""
-    # Seeded so before/after evaluations draw comparable noise; restore the RNG afterwards so
-    # evaluating does not change the training trajectory.
-    rng_state = torch.get_rng_state()
-    sampled = sampler.generate(
-        samples,
-        SamplingParams(
-            n=n_samples, temperature=temperature, max_new_tokens=max_new_tokens, seed=seed
-        ),
-    )
-    greedy = sampler.generate(
-        samples, SamplingParams(n=1, temperature=0.0, max_new_tokens=max_new_tokens)
-    )
-    torch.set_rng_state(rng_state)
+    # Seeded so before/after evaluations draw comparable noise; the RNG (the CPU's and this
+    # process's GPU's) is restored afterwards so evaluating does not change the training
+    # trajectory.
+    gpu = [torch.cuda.current_device()] if torch.cuda.is_initialized() else []
+    with torch.random.fork_rng(devices=gpu):
+        sampled = sampler.generate(
+            samples,
+            SamplingParams(
+                n=n_samples, temperature=temperature, max_new_tokens=max_new_tokens, seed=seed
+            ),
+        )
+        greedy = sampler.generate(
+            samples, SamplingParams(n=1, temperature=0.0, max_new_tokens=max_new_tokens)
+        )
     index = sampled.sample_index
     rows = [samples[i] for i in index]
     s_scores, _ = safe_reward(reward_fn, sampled.texts, rows)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -215,8 +216,16 @@ def train_sft(
     processor: object | None = None,
     group_by_length: bool = False,
     save_every: int | None = None,
+    val_check: Callable[[], float] | None = None,
+    val_accuracy: float = 0.0,
+    val_every: int = 25,
 ) -> list[dict[str, float]]:
     """Run up to ``steps`` SFT steps (fewer when ``stop_accuracy`` is reached); per-step metrics.
+
+    ``val_check`` (returns a held-out accuracy; must leave the RNG as it found it) guards the
+    early stop: once the running accuracy reaches ``stop_accuracy``, SFT stops only when
+    ``val_check() >= val_accuracy``, checking again every ``val_every`` steps until it does
+    (the result is recorded as ``val_accuracy`` in that step's metrics).
 
     ``batch_size`` samples per step, each expanded into its examples (``sft_examples``);
     ``micro_batch_size`` examples per forward, grouped by length with ``group_by_length``.
@@ -228,6 +237,7 @@ def train_sft(
     model.train()
     history: list[dict[str, float]] = []
     ema, start = 0.0, 0
+    last_check: int | None = None  # step of the last val_check
     found = None if out_dir is None else resume_checkpoint(out_dir, model, opt)
     if found is not None:
         state = found[1]
@@ -262,8 +272,29 @@ def train_sft(
             if stop.requested:
                 raise stop.interrupted(saved if out_dir is not None else None)
             if stop_accuracy is not None and step >= 20 and ema >= stop_accuracy:
-                log.info("SFT reached training accuracy %.2f at step %d: stopping", ema, step)
-                break
+                if val_check is None:
+                    log.info("SFT reached training accuracy %.2f at step %d: stopping", ema, step)
+                    break
+                if last_check is None or step - last_check >= val_every:
+                    last_check, val = step, val_check()
+                    history[-1]["val_accuracy"] = val
+                    if val >= val_accuracy:
+                        log.info(
+                            "SFT reached training accuracy %.2f and validation accuracy %.2f "
+                            "at step %d: stopping",
+                            ema,
+                            val,
+                            step,
+                        )
+                        break
+                    log.info(
+                        "SFT step %d: training accuracy %.2f but validation accuracy %.2f < "
+                        "%.2f: training on",
+                        step,
+                        ema,
+                        val,
+                        val_accuracy,
+                    )
     log.info(
         "SFT done: %d steps, final loss %.4f",
         len(history),
