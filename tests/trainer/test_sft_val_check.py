@@ -111,4 +111,3 @@ def test_val_accuracy_config_errors(vlm_family):
     )
     with pytest.raises(ConfigError, match="sft.val_accuracy"):
         validation_check(cfg, None, vlm_family)
-
