@@ -541,6 +541,10 @@ class RolloutConfig:
     max_sampling_tries: int = 4
     """With dynamic_sampling, at most this many rollout rounds per step; the step then trains on
     what it has (logged as sampling/kept_groups)."""
+    oversample: float = 1.0
+    """With dynamic_sampling, draw this many times the missing prompts in each round (surplus
+    informative groups are dropped), so that one round usually fills the step: 1.5 suits a run
+    where a third of the groups come out flat. 1: draw exactly what is missing."""
     generation_batch_size: int = 256
     """Sequences (prompt copies) per HF generate call; lower it when generation runs out of
     memory (the KV cache grows with it). The vLLM engine schedules its own batches."""
@@ -553,6 +557,7 @@ class RolloutConfig:
         at_least(self, 2, "group_size")  # a group of one has no baseline to compare against
         at_least(self, 1, "prompts_per_step", "max_new_tokens", "generation_batch_size")
         at_least(self, 0, "top_k")
+        at_least(self, 1, "oversample")
         positive(self, "temperature")
         check(
             0 < self.vllm_gpu_memory_utilization <= 1,

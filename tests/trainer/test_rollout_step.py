@@ -51,6 +51,31 @@ def test_dynamic_sampling_keeps_only_informative_groups():
     assert stream.position > 4  # more prompts were drawn to fill the batch
 
 
+def test_oversampling_fills_the_step_in_one_round():
+    """Half the prompts (the even ones) give flat groups. Drawing exactly the missing prompts
+    takes several rounds; drawing twice as many fills the 4 groups in one, keeps exactly 4 (the
+    surplus is dropped) and draws 8 prompts."""
+    _, sampler = _text_setup()
+
+    def reward(completions, samples):  # even prompts: flat groups; odd: 0/1 within the group
+        return {
+            "overall": [1.0 if s.answer == "0" else float(j % 2) for j, s in enumerate(samples)]
+        }
+
+    tries = {}
+    for factor in (1.0, 2.0):
+        stream = ProblemStream(lambda i, lv: Sample(id=str(i), prompt=f"p {i}", answer=str(i % 2)))
+        ro = collect_rollouts(
+            sampler, stream, reward, SamplingParams(n=2, max_new_tokens=3, seed=0), 4,
+            dynamic=True, max_tries=5, oversample=factor,
+        )  # fmt: skip
+        assert ro.metrics["sampling/kept_groups"] == 4 and len(ro.batch.texts) == 8
+        assert [s.id for s in ro.rows[::2]] == ["1", "3", "5", "7"]  # in stream order
+        tries[factor] = (ro.metrics["sampling/tries"], stream.position)
+    assert tries[1.0] == (4, 8)  # draws of 4, 2, 1, 1 prompts
+    assert tries[2.0] == (1, 8)
+
+
 def test_remax_baseline_is_greedy_reward():
     _, sampler = _text_setup()
     stream = ProblemStream(lambda i, lv: Sample(id=str(i), prompt=f"p {i}", answer=""))

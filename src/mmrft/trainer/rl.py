@@ -209,6 +209,7 @@ def train_rl(
                 rcfg.prompts_per_step // world_size(),
                 dynamic=rcfg.dynamic_sampling,
                 max_tries=rcfg.max_sampling_tries,
+                oversample=rcfg.oversample,
                 greedy_baseline=greedy_baseline,
             )
             batch = ro.batch

@@ -3,6 +3,9 @@
 Returns every row's reward components and the rows' samples. With ``dynamic`` on, groups whose
 rewards are all equal carry no advantage (and no gradient), so they are dropped and more prompts
 are drawn — at most ``max_tries`` rounds — until ``n_groups`` informative groups are kept.
+``oversample`` draws that many times the missing groups per round (surplus informative groups
+are dropped), so one generate call usually fills the step: on a small model a round costs
+about as much whatever its size, and late in training most groups are flat.
 With ``greedy_baseline`` (ReMax) each kept prompt is also decoded greedily and that reward is the
 baseline its group is compared against.
 
@@ -17,6 +20,7 @@ plain DAPO dynamic sampling.
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 
@@ -60,6 +64,7 @@ def collect_rollouts(
     *,
     dynamic: bool = False,
     max_tries: int = 1,
+    oversample: float = 1.0,
     greedy_baseline: bool = False,
 ) -> ScoredRollouts:
     G = params.n
@@ -74,7 +79,7 @@ def collect_rollouts(
             break
         tries += 1
         t0 = time.perf_counter()
-        samples = stream.next_batch(need)
+        samples = stream.next_batch(math.ceil(need * oversample) if dynamic else need)
         batch = sampler.generate(samples, params)
         t1 = time.perf_counter()
         rows = [samples[i] for i in batch.sample_index]
