@@ -734,6 +734,9 @@ class RLConfig:
     track_kl: bool = False
     """Keep a frozen copy of the starting policy even when algorithm.kl_coef is 0, only to log
     ``actor/kl`` (how far RL has moved the policy). Costs one extra forward pass per step."""
+    track_kl_every: int = 1
+    """With ``track_kl`` and ``algorithm.kl_coef`` 0 (the KL only logged, never trained on),
+    compute it every N steps: the reference forward is a third of a small model's update."""
     reward_timeout_s: float | None = 60.0
     """Longest one call of the reward may take (a rollout batch, an evaluation's completions)
     before that call's completions score 0 and count as failures (reward/failures). Rule-based
@@ -769,7 +772,7 @@ class RLConfig:
             f"must be in [0, 1], got {self.min_lr_ratio}",
         )
         check(0 <= self.adam_beta2 < 1, "adam_beta2", f"must be in [0, 1), got {self.adam_beta2}")
-        at_least(self, 1, "eval_every", "eval_last_k", "max_nonfinite_updates")
+        at_least(self, 1, "eval_every", "eval_last_k", "max_nonfinite_updates", "track_kl_every")
         at_least(self, 0, "reward_max_failing_steps")
         positive(self, "lr", "max_grad_norm")
         if self.reward_timeout_s is not None:

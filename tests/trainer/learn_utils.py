@@ -55,7 +55,7 @@ def run_digit_task(tmp_path, *overrides: str, steps: int = 40, seed: int = 0) ->
         lambda i, lv: Sample(id=str(i), prompt=f"Say something #{i % 7}.", answer="")
     )
     ref = None
-    if cfg.algorithm.kl_coef > 0:
+    if cfg.algorithm.kl_coef > 0 or cfg.rl.track_kl:
         ref, _ = load_policy("tiny-qwen2", seed=seed)
     train_rl(
         cfg,

@@ -228,7 +228,9 @@ def train_rl(
                     None if on_policy else policy_logprobs(model, family, batch, **no_grad_pass)
                 )
                 ref_logp = None
-                if ref_model is not None:  # ref_model is model: a LoRA policy, adapters off
+                # a KL that is only logged (kl_coef 0) may skip steps: rl.track_kl_every
+                kl_due = acfg.kl_coef > 0 or step % cfg.rl.track_kl_every == 0
+                if ref_model is not None and kl_due:  # is model: a LoRA policy, adapters off
                     with model.disable_adapter() if ref_model is model else nullcontext():
                         ref_logp = policy_logprobs(ref_model, family, batch, **no_grad_pass)
                 old_values = (
