@@ -26,6 +26,7 @@ from transformers import (
 from mmrft.data.sample import Sample
 from mmrft.models.families import ModelFamily
 from mmrft.models.loading import base_model, takes_cache_argument
+from mmrft.models.rows import select_prompt_rows
 from mmrft.rollout.base import (
     SAMPLERS,
     RolloutBatch,
@@ -104,6 +105,19 @@ def weights_cast_once(model: torch.nn.Module) -> Iterator[None]:
         torch.clear_autocast_cache()
 
 
+def encode_groups(family: ModelFamily, rows: list[Sample], group: int) -> dict[str, Tensor]:
+    """``family.encode(rows)`` for rows made of ``group`` consecutive copies of each prompt,
+    running the processor once per prompt and copying its outputs to the copies: the same
+    tensors (the padded length depends only on the set of prompts), without resizing and
+    normalising every image ``group`` times, which on a small VLM is a third of a rollout."""
+    if group == 1:
+        return family.encode(rows)
+    unique = rows[::group]
+    inputs = family.encode(unique)
+    copies = [i for i in range(len(unique)) for _ in range(group)]
+    return select_prompt_rows(inputs, copies, **media_layout(family, unique, inputs))
+
+
 @SAMPLERS.register("hf")
 class HFSampler:
     """``generate`` in chunks of ``batch_size`` rows; returns one ``RolloutBatch``.
@@ -157,7 +171,7 @@ class HFSampler:
         self, rows: list[Sample], params: SamplingParams, group: int
     ) -> RolloutBatch:
         """Rows of ``group`` copies each (1: no sharing) -> their completions."""
-        inputs = self.family.encode(rows)
+        inputs = encode_groups(self.family, rows, group)
         device = next(self.model.parameters()).device
         inputs = {k: v.to(device) for k, v in inputs.items()}
         layout = media_layout(self.family, rows, inputs)
