@@ -33,21 +33,28 @@ def real_check(model, family, samples):
     ]
 
 
-def test_training_goes_on_until_the_validation_check_passes(fresh_vlm, vlm_family, count_samples):
-    model, _ = fresh_vlm
-    results = iter([0.1, 0.2, 0.95])
-    history = train_sft(
+def train_to_say_3(model, family, count_samples, steps: int, **check) -> list[dict]:
+    """SFT on constant "3" targets with the early stop at a running exact match of 0.9;
+    ``check``: the val_check / val_accuracy / val_every under test."""
+    return train_sft(
         model,
-        vlm_family,
+        family,
         constant_stream(count_samples),
-        steps=300,
+        steps=steps,
         batch_size=6,
         lr=3e-3,
         stop_accuracy=0.9,
-        val_check=lambda: next(results),
-        val_accuracy=0.5,
-        val_every=7,
+        **check,
     )
+
+
+def test_training_goes_on_until_the_validation_check_passes(fresh_vlm, vlm_family, count_samples):
+    model, _ = fresh_vlm
+    results = iter([0.1, 0.2, 0.95])
+    history = train_to_say_3(
+        model, vlm_family, count_samples, 300,
+        val_check=lambda: next(results), val_accuracy=0.5, val_every=7,
+    )  # fmt: skip
     checked = [(h["step"], h["val_accuracy"]) for h in history if "val_accuracy" in h]
     assert [v for _, v in checked] == [0.1, 0.2, 0.95]
     assert history[-1]["step"] == checked[-1][0]  # stopped right after the passing check
@@ -62,18 +69,10 @@ def test_a_model_that_answers_one_count_never_passes(fresh_vlm, vlm_family, coun
     so SFT trains to its cap."""
     model, _ = fresh_vlm
     share_of_3 = sum(s.answer == "3" for s in count_samples) / len(count_samples)
-    history = train_sft(
-        model,
-        vlm_family,
-        constant_stream(count_samples),
-        steps=60,
-        batch_size=6,
-        lr=3e-3,
-        stop_accuracy=0.9,
-        val_check=real_check(model, vlm_family, count_samples),
-        val_accuracy=0.9,
-        val_every=10,
-    )
+    history = train_to_say_3(
+        model, vlm_family, count_samples, 60,
+        val_check=real_check(model, vlm_family, count_samples), val_accuracy=0.9, val_every=10,
+    )  # fmt: skip
     checked = [h["val_accuracy"] for h in history if "val_accuracy" in h]
     assert len(history) == 60 and checked
     assert share_of_3 < 0.9
@@ -85,17 +84,8 @@ def test_a_passing_check_changes_neither_the_model_nor_the_rng(vlm_family, count
     for with_check in (False, True):
         model, _ = load_policy("tiny-qwen2.5-vl", seed=0)
         torch.manual_seed(0)
-        history = train_sft(
-            model,
-            vlm_family,
-            constant_stream(count_samples),
-            steps=200,
-            batch_size=6,
-            lr=3e-3,
-            stop_accuracy=0.9,
-            val_check=real_check(model, vlm_family, count_samples) if with_check else None,
-            val_accuracy=0.0,
-        )
+        check = real_check(model, vlm_family, count_samples) if with_check else None
+        history = train_to_say_3(model, vlm_family, count_samples, 200, val_check=check)
         runs.append((len(history), model.state_dict(), torch.rand(4)))
     (steps_a, state_a, rng_a), (steps_b, state_b, rng_b) = runs
     assert steps_a == steps_b < 200
