@@ -29,11 +29,20 @@ def make_optimizer(
     total_steps: int = 0,
     min_lr_ratio: float = 0.0,
     betas: tuple[float, float] = (0.9, 0.999),
+    bias_lr_scale: float = 1.0,
 ) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR]:
     """AdamW over trainable parameters and a ``LambdaLR`` following ``LR_SCHEDULES[schedule]``
     (call ``sched.step()`` once per optimizer update). ``total_steps``: updates the decaying
-    schedules reach ``min_lr_ratio * lr`` at. ``betas``: AdamW's moment decay rates."""
+    schedules reach ``min_lr_ratio * lr`` at. ``betas``: AdamW's moment decay rates.
+    ``bias_lr_scale``: lr multiplier for parameters named ``*.bias``; at 0 they are left out of
+    the optimizer (frozen, no moment buffers)."""
     params = [p for p in model.parameters() if p.requires_grad]
+    if bias_lr_scale != 1.0:
+        named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+        params = [{"params": [p for n, p in named if not n.endswith(".bias")]}]
+        biases = [p for n, p in named if n.endswith(".bias")]
+        if biases and bias_lr_scale > 0:
+            params.append({"params": biases, "lr": lr * bias_lr_scale})
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, betas=betas)
     fn = partial(_factor, LR_SCHEDULES.get(schedule), warmup_steps, total_steps, min_lr_ratio)
     return opt, torch.optim.lr_scheduler.LambdaLR(opt, fn)

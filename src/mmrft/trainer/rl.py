@@ -97,6 +97,7 @@ def train_rl(
         total_steps=cfg.rl.steps,
         min_lr_ratio=cfg.rl.min_lr_ratio,
         betas=(0.9, cfg.rl.adam_beta2),
+        bias_lr_scale=cfg.rl.bias_lr_scale,
     )
     if critic is None and objective.needs_critic:
         critic = build_critic(cfg.critic, model)
