@@ -723,8 +723,9 @@ class RLConfig:
     every coordinate by about lr per step whatever its gradient's size, and a bias (a value
     projection's bias passes through attention unchanged) shifts every position alike, so on a
     small model a few same-signed steps shift the whole answer distribution: the demo's
-    policy swung by a count (greedy accuracy 0.60 -> 0.42 -> 0.55 within 20 steps) until its
-    biases were frozen (docs/recipes.md, study 4)."""
+    policy swung by a count (greedy accuracy 0.60 -> 0.42 -> 0.55 within 20 steps); with its
+    biases frozen such swings were smaller and rarer (docs/recipes.md, study 4). Frozen biases
+    still get gradients, which count in actor/grad_norm and its clipping."""
     max_grad_norm: float = 1.0
     """Gradient clipping norm; guards against rare huge updates from outlier groups."""
     reward: str | dict[str, Any] = "count"
