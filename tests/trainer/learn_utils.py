@@ -31,6 +31,28 @@ def digit_first_reward(completions: list[str], samples: list[Sample]) -> dict[st
     return {"overall": [float(c[:1].isdigit()) for c in completions]}
 
 
+def train_tiny_qwen2(cfg, stream, reward_fn, seed: int = 0) -> torch.nn.Module:
+    """``train_rl`` on a fresh tiny-qwen2 (seed ``seed``), with a reference copy when the
+    config asks for a KL; returns the trained model."""
+    model, tok = load_policy("tiny-qwen2", seed=seed)
+    family = family_for(model.config.model_type, tok)
+    ref = None
+    if cfg.algorithm.kl_coef > 0 or cfg.rl.track_kl:
+        ref, _ = load_policy("tiny-qwen2", seed=seed)
+    train_rl(
+        cfg,
+        model,
+        tok,
+        family,
+        stream=stream,
+        reward_fn=reward_fn,
+        eval_samples=[],
+        ref_model=ref,
+        **components(cfg, model, family),
+    )
+    return model
+
+
 def run_digit_task(tmp_path, *overrides: str, steps: int = 40, seed: int = 0) -> list[float]:
     """Train tiny-qwen2 on the digit task; return the per-step mean reward."""
     cfg = load_config(
@@ -49,24 +71,9 @@ def run_digit_task(tmp_path, *overrides: str, steps: int = 40, seed: int = 0) ->
         ],
     )
     torch.manual_seed(seed)
-    model, tok = load_policy("tiny-qwen2", seed=seed)
-    family = family_for(model.config.model_type, tok)
     stream = ProblemStream(
         lambda i, lv: Sample(id=str(i), prompt=f"Say something #{i % 7}.", answer="")
     )
-    ref = None
-    if cfg.algorithm.kl_coef > 0 or cfg.rl.track_kl:
-        ref, _ = load_policy("tiny-qwen2", seed=seed)
-    train_rl(
-        cfg,
-        model,
-        tok,
-        family,
-        stream=stream,
-        reward_fn=digit_first_reward,
-        eval_samples=[],
-        ref_model=ref,
-        **components(cfg, model, family),
-    )
+    train_tiny_qwen2(cfg, stream, digit_first_reward, seed)
     rows = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     return [r["reward/mean"] for r in rows]

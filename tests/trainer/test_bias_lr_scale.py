@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import pytest
 import torch
-from learn_utils import components
+from learn_utils import train_tiny_qwen2
 
 from mmrft.config import ConfigError, load_config
 from mmrft.data.sample import Sample
 from mmrft.data.stream import ProblemStream
-from mmrft.models import family_for, load_policy
+from mmrft.models import load_policy
 from mmrft.trainer.optim import make_optimizer
-from mmrft.trainer.rl import train_rl
 
 
 def first_step(scale: float, lr: float = 1e-2) -> tuple[torch.nn.Linear, dict, dict]:
@@ -68,6 +67,9 @@ def parity_reward(completions: list[str], samples: list[Sample]) -> dict[str, li
 
 
 def test_rl_with_frozen_biases_moves_weights_only_and_resumes(tmp_path):
+    start, _ = load_policy("tiny-qwen2", seed=0)  # what train_tiny_qwen2 starts from
+    start = {n: p.detach().clone() for n, p in start.named_parameters()}
+
     def train(steps: int):
         cfg = load_config(
             None,
@@ -84,28 +86,16 @@ def test_rl_with_frozen_biases_moves_weights_only_and_resumes(tmp_path):
                 "rl.eval_every=1000",
             ],
         )
-        model, tok = load_policy("tiny-qwen2", seed=0)
-        family = family_for(model.config.model_type, tok)
-        start = {n: p.detach().clone() for n, p in model.named_parameters()}
         stream = ProblemStream(lambda i, lv: Sample(id=str(i), prompt=f"Say #{i % 5}.", answer=""))
-        train_rl(
-            cfg,
-            model,
-            tok,
-            family,
-            stream=stream,
-            reward_fn=parity_reward,
-            eval_samples=[],
-            **components(cfg, model, family),
-        )
-        return start, dict(model.named_parameters())
+        model = train_tiny_qwen2(cfg, stream, parity_reward)
+        return dict(model.named_parameters())
 
-    start, end = train(2)
+    end = train(2)
     biases = [n for n in start if n.endswith(".bias")]
     assert biases  # Qwen2's q/k/v projections carry biases
     assert all(torch.equal(start[n], end[n].detach()) for n in biases)
     assert any(not torch.equal(start[n], end[n].detach()) for n in start if n not in biases)
-    start, end = train(4)  # resumes from the step-2 checkpoint, optimizer groups included
+    end = train(4)  # resumes from the step-2 checkpoint, optimizer groups included
     assert all(torch.equal(start[n], end[n].detach()) for n in biases)
 
 
