@@ -88,8 +88,10 @@ VARIANTS: dict[str, list[str]] = {
     "mini-2-clip-higher": ["algorithm.mini_batches=2", "algorithm.clip_high=0.28"],
     "grad-clip-0.5": ["rl.max_grad_norm=0.5"],
     # AdamW steps a zero-initialised bias as far as any weight; frozen, they cannot shift
-    # every position's answer at once
+    # every position's answer at once (Study 4; demo.yaml freezes them since, so on today's
+    # checkout `freeze-biases` is `default` and `train-biases` the ablation)
     "freeze-biases": ["rl.bias_lr_scale=0"],
+    "train-biases": ["rl.bias_lr_scale=1"],
     "seq-agg": ["algorithm.loss_agg_mode=seq-mean-token-mean"],
     "entropy-1e-3": ["algorithm.entropy_coef=0.001"],
     "dynamic-sampling": ["rollout.dynamic_sampling=true"],
