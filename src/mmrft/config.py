@@ -722,7 +722,7 @@ class RLConfig:
     """Multiplies lr for bias vectors (parameters named ``*.bias``); 0 freezes them. AdamW moves
     every coordinate by about lr per step whatever its gradient's size, and a bias (a value
     projection's bias passes through attention unchanged) shifts every position alike, so on a
-    small model a few same-signed steps shift the whole answer distribution: the demo's
+    small model a few same-signed steps can shift the whole answer distribution: the demo's
     policy swung by a count (greedy accuracy 0.60 -> 0.42 -> 0.55 within 20 steps); with its
     biases frozen such swings were smaller and rarer (docs/recipes.md, study 4). Frozen biases
     still get gradients, which count in actor/grad_norm and its clipping."""
