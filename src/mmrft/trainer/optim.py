@@ -34,14 +34,13 @@ def make_optimizer(
     """AdamW over trainable parameters and a ``LambdaLR`` following ``LR_SCHEDULES[schedule]``
     (call ``sched.step()`` once per optimizer update). ``total_steps``: updates the decaying
     schedules reach ``min_lr_ratio * lr`` at. ``betas``: AdamW's moment decay rates.
-    ``bias_lr_scale``: lr multiplier for parameters named ``bias`` / ``*.bias``; at 0 they are left out of
-    the optimizer (frozen, no moment buffers)."""
+    ``bias_lr_scale``: lr multiplier for parameters named ``bias`` / ``*.bias``; at 0 they
+    are left out of the optimizer (frozen, no moment buffers)."""
     params = [p for p in model.parameters() if p.requires_grad]
     if bias_lr_scale != 1.0:
-        named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
-        is_bias = [n.rsplit(".", 1)[-1] == "bias" for n, _ in named]
-        params = [{"params": [p for (_, p), b in zip(named, is_bias, strict=True) if not b]}]
-        biases = [p for (_, p), b in zip(named, is_bias, strict=True) if b]
+        named = [(n.rsplit(".", 1)[-1], p) for n, p in model.named_parameters() if p.requires_grad]
+        params = [{"params": [p for leaf, p in named if leaf != "bias"]}]
+        biases = [p for leaf, p in named if leaf == "bias"]
         if biases and bias_lr_scale > 0:
             params.append({"params": biases, "lr": lr * bias_lr_scale})
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, betas=betas)
