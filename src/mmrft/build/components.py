@@ -304,7 +304,11 @@ def make_sampler(cfg: RolloutConfig, model: Any, family: ModelFamily) -> Any:
     elif (
         cfg.engine == "hf"
     ):  # rollout.generation_batch_size rows per generate call bound the KV cache
-        options = {"batch_size": cfg.generation_batch_size, "share_prefill": cfg.share_prefill}
+        options = {
+            "batch_size": cfg.generation_batch_size,
+            "share_prefill": cfg.share_prefill,
+            "onednn_weights": cfg.onednn_weights,
+        }
     return SAMPLERS.get(cfg.engine)(model, family, **options)
 
 

@@ -35,6 +35,7 @@ from mmrft.rollout.base import (
     media_layout,
 )
 from mmrft.rollout.kv_cache import reserved_cache
+from mmrft.rollout.packed_weights import pack_enabled, packed_weights
 from mmrft.rollout.shared_prefill import shared_prefill, supports_shared_prefill
 
 
@@ -127,8 +128,10 @@ class HFSampler:
     chunks then hold whole groups. ``reserve_cache``: write the KV cache in place
     (``kv_cache.reserved_cache``) rather than through transformers' concatenating cache, where
     the model's forward takes ``cache=`` (``models.loading.takes_cache_argument``).
+    ``onednn_weights``: pack large float32 CPU linear weights for oneDNN once per rollout
+    (``packed_weights``; "auto": on non-Intel CPUs).
 
-    Both are decided here, once, for ``model``: a sampler keeps the model it was built with.
+    They are decided here, once, for ``model``: a sampler keeps the model it was built with.
     """
 
     def __init__(
@@ -138,12 +141,14 @@ class HFSampler:
         batch_size: int = 256,
         share_prefill: bool = True,
         reserve_cache: bool = True,
+        onednn_weights: str = "auto",
     ) -> None:
         self.model = model
         self.family = family
         self.batch_size = batch_size
         self.share_prefill = share_prefill and supports_shared_prefill(model)
         self.reserve_cache = reserve_cache and takes_cache_argument(model)
+        self.pack = pack_enabled(onednn_weights)
         self.suppressed = family.suppressed_token_ids()
         tok = family.tokenizer
         self.eos_id = tok.eos_token_id
@@ -159,7 +164,9 @@ class HFSampler:
         self.model.eval()
         group = params.n if self.share_prefill and params.n > 1 else 1
         step = max(group, self.batch_size // group * group)  # whole groups per chunk
-        with weights_cast_once(self.model):
+        # under autocast the matmuls run in bf16 and packed float32 weights would go unused
+        pack = self.pack and not torch.is_autocast_enabled("cpu")
+        with weights_cast_once(self.model), packed_weights(self.model, pack, min(step, len(rows))):
             chunks = [
                 self._generate_chunk(rows[i : i + step], params, group)
                 for i in range(0, len(rows), step)

@@ -32,6 +32,7 @@ from mmrft.models.families import ModelFamily
 from mmrft.progress import progress_bar
 from mmrft.rewards.base import RewardFn
 from mmrft.rollout.base import Sampler, SamplingParams
+from mmrft.trainer.allocator import retain_freed_memory
 from mmrft.trainer.checkpoint import resume_checkpoint, save_checkpoint
 from mmrft.trainer.critic import Critic, build_critic
 from mmrft.trainer.distributed import RankShare, barrier, is_main, mean_over_ranks, rank, world_size
@@ -88,6 +89,8 @@ def train_rl(
     out_dir = Path(cfg.run.out_dir)
     rcfg, acfg = cfg.rollout, cfg.algorithm
     device = next(model.parameters()).device
+    if cfg.run.retain_freed_memory:  # every step's activations reuse the last step's pages
+        retain_freed_memory()
     opt, sched = make_optimizer(
         model,
         cfg.rl.lr,

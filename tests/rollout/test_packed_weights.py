@@ -1,0 +1,161 @@
+"""oneDNN-packed linear weights in the HF rollout (``rollout/packed_weights.py``): the same
+float32 matmul as ``F.linear`` (to float32 rounding), only large plain layers packed, the swap
+undone after the rollout (also on an error), the fallbacks, and rollouts equal to unpacked ones,
+including after a weight update (no stale packed copy)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+import mmrft.rollout.packed_weights as pw
+from mmrft.config import load_config
+from mmrft.data.sample import Sample
+from mmrft.dataclass_yaml import ConfigError
+from mmrft.models import family_for
+from mmrft.models.tiny import TINY_MODELS
+from mmrft.rollout import HFSampler, SamplingParams
+from mmrft.rollout.packed_weights import MIN_WEIGHTS, PackedLinear, pack_enabled, packed_weights
+
+pytestmark = pytest.mark.skipif(
+    not torch.backends.mkldnn.is_available(), reason="this torch build has no oneDNN"
+)
+
+SAMPLES = [
+    Sample(id="a", prompt="Say a number.", answer="1"),
+    Sample(id="b", prompt="Hi, how are you today?", answer=""),
+]
+
+
+def _close(a: torch.Tensor, b: torch.Tensor) -> bool:
+    """Equal to float32 rounding of a sum over a few hundred products."""
+    return torch.allclose(a, b, rtol=1e-5, atol=1e-5 * b.abs().max().item())
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_packed_linear_is_f_linear(bias):
+    torch.manual_seed(0)
+    layer = torch.nn.Linear(512, 384, bias=bias)
+    net = torch.nn.Sequential(layer)
+    xs = [
+        torch.randn(5, 512),  # [rows, in]
+        torch.randn(4, 3, 512),  # [batch, seq, in]
+        torch.randn(3, 4, 512).transpose(0, 1),  # not contiguous
+        torch.randn(1, 1, 512),  # one decoding row
+    ]
+    with torch.no_grad():
+        want = [F.linear(x, layer.weight, layer.bias) for x in xs]
+        with packed_weights(net, True, rows=4) as n:
+            assert n == 1 and type(layer) is PackedLinear
+            got = [layer(x) for x in xs]
+    for g, w in zip(got, want, strict=True):
+        assert g.shape == w.shape and _close(g, w)
+    assert type(layer) is torch.nn.Linear and not hasattr(layer, "packed")
+
+
+def test_only_large_plain_float32_layers_are_packed():
+    class Subclass(torch.nn.Linear):  # e.g. a quantized layer: its own forward, left alone
+        pass
+
+    side = 362  # 362 * 362 = 131044 < 2^17 = 131072
+    net = torch.nn.ModuleDict(
+        {
+            "big": torch.nn.Linear(512, 256),  # exactly 2^17 weights
+            "small": torch.nn.Linear(side, side),
+            "sub": Subclass(512, 512),
+            "float64": torch.nn.Linear(512, 512).double(),
+        }
+    )
+    assert MIN_WEIGHTS == 512 * 256
+    with packed_weights(net, True) as n:
+        assert n == 1
+        assert [k for k, m in net.items() if type(m) is PackedLinear] == ["big"]
+    with packed_weights(net, False) as n:  # disabled: nothing packed
+        assert n == 0 and type(net["big"]) is torch.nn.Linear
+
+
+def test_swap_undone_on_error():
+    net = torch.nn.Sequential(torch.nn.Linear(512, 512))
+    with pytest.raises(RuntimeError, match="boom"), packed_weights(net, True):
+        raise RuntimeError("boom")
+    assert type(net[0]) is torch.nn.Linear and not hasattr(net[0], "packed")
+
+
+def test_fallbacks_take_f_linear():
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(512, 512))
+    layer = net[0]
+    x = torch.randn(2, 512)
+    with packed_weights(net, True):
+        with torch.no_grad():  # the packed copy is stale after an in-block change...
+            layer.weight.mul_(2.0)
+            stale = layer(x)
+        # ...but a graph-recording call (the update's) takes the live weights and their grads
+        y = layer(x)
+        assert torch.equal(y, F.linear(x, layer.weight, layer.bias))
+        y.sum().backward()
+        assert layer.weight.grad is not None
+        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):  # mixed precision
+            assert layer(x).dtype == torch.bfloat16
+    assert not _close(stale, F.linear(x, layer.weight, layer.bias).detach())
+
+
+def test_pack_enabled_modes(monkeypatch):
+    assert pack_enabled("always") and not pack_enabled("never")
+    monkeypatch.setattr(pw, "cpu_vendor", lambda: "GenuineIntel")
+    assert not pack_enabled("auto")  # MKL's own CPUs: measured no faster, left alone
+    monkeypatch.setattr(pw, "cpu_vendor", lambda: "AuthenticAMD")
+    assert pack_enabled("auto")
+    monkeypatch.setattr(pw, "cpu_vendor", lambda: "")
+    assert not pack_enabled("auto")  # unknown: the default path
+    with pytest.raises(ValueError, match="rollout.onednn_weights"):
+        pack_enabled("sometimes")
+    with pytest.raises(ConfigError, match="onednn_weights"):
+        load_config(None, ["rollout.onednn_weights=sometimes"])
+
+
+def _rollouts(mode: str, monkeypatch) -> tuple:
+    """Greedy and sampled rollouts of a 512-wide one-layer Qwen2, an update, and again."""
+    calls = []
+    forward = PackedLinear.forward
+
+    def counting(self, x):
+        calls.append(1)
+        return forward(self, x)
+
+    monkeypatch.setattr(PackedLinear, "forward", counting)
+    model, processor = TINY_MODELS.get("tiny-qwen2")(0, hidden_size=512, num_layers=1, num_heads=8)
+    sampler = HFSampler(model, family_for(model.config.model_type, processor), onednn_weights=mode)
+    greedy = SamplingParams(n=1, temperature=0.0, max_new_tokens=8)
+    sampled = SamplingParams(n=3, temperature=1.0, max_new_tokens=8, seed=0)
+    out = [sampler.generate(SAMPLES, greedy), sampler.generate(SAMPLES, sampled)]
+    with torch.no_grad():  # an "update": every weight moves
+        for p in model.parameters():
+            p.mul_(1.5)
+    out.append(sampler.generate(SAMPLES, sampled))
+    assert all(type(m) is not PackedLinear for m in model.modules())  # undone after each
+    return out, len(calls)
+
+
+def test_rollouts_equal_unpacked_ones_before_and_after_an_update(monkeypatch):
+    packed, n_packed = _rollouts("always", monkeypatch)
+    plain, n_plain = _rollouts("never", monkeypatch)
+    assert n_packed > 0 and n_plain == 0  # the packed layers did run the rollouts
+    for got, want in zip(packed, plain, strict=True):
+        assert torch.equal(got.completion_ids, want.completion_ids)
+        assert got.texts == want.texts
+    for got, want in zip(packed[1:], plain[1:], strict=True):  # sampled: recorded log-probs
+        assert torch.allclose(got.logprobs, want.logprobs, atol=1e-4)
+    # the update changed the packed rollout too: it did not reuse the first rollout's packing
+    assert not torch.allclose(packed[2].logprobs, packed[1].logprobs, atol=1e-3)
+
+
+@pytest.mark.parametrize(("mode", "packs"), [("always", True), ("never", False)])
+def test_make_sampler_passes_rollout_onednn_weights(mode, packs):
+    from mmrft.build import make_sampler
+
+    cfg = load_config(None, [f"rollout.onednn_weights={mode}"])
+    model, processor = TINY_MODELS.get("tiny-qwen2")(0)
+    sampler = make_sampler(cfg.rollout, model, family_for(model.config.model_type, processor))
+    assert sampler.pack is packs
