@@ -729,13 +729,13 @@ class RLConfig:
     within tens of steps, so a sudden large gradient on parameters that rarely had one is
     not amplified to ~3x lr per parameter as at 0.999 (0.1 g / sqrt(0.001 g^2))."""
     bias_lr_scale: float = 1.0
-    """Multiplies lr for bias vectors (parameters named ``*.bias``); 0 freezes them. AdamW moves
-    every coordinate by about lr per step whatever its gradient's size, and a bias (a value
-    projection's bias passes through attention unchanged) shifts every position alike, so on a
-    small model a few same-signed steps can shift the whole answer distribution: the demo's
-    policy swung by a count (greedy accuracy 0.60 -> 0.42 -> 0.55 within 20 steps); with its
-    biases frozen such swings were smaller and rarer (docs/recipes.md, study 4). Frozen biases
-    still get gradients, which count in actor/grad_norm and its clipping."""
+    """Multiplies lr for bias vectors (parameters named ``bias`` or ``*.bias``); 0 freezes them.
+    AdamW moves every coordinate by about lr per step whatever its gradient's size, and a bias
+    (a value projection's bias passes through attention unchanged) shifts every position alike,
+    so on a small model a few same-signed steps can shift the whole answer distribution: the
+    demo's policy swung by a count (greedy accuracy 0.60 -> 0.42 -> 0.55 within 20 steps); with
+    its biases frozen such swings were smaller and rarer (docs/recipes.md, study 4). Frozen
+    biases still get gradients, which count in actor/grad_norm and its clipping."""
     max_grad_norm: float = 1.0
     """Gradient clipping norm; guards against rare huge updates from outlier groups."""
     reward: str | dict[str, Any] = "count"
