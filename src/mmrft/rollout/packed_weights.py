@@ -65,7 +65,7 @@ def cpu_vendor() -> str:
     return ""
 
 
-def _eligible(m: torch.nn.Module) -> bool:
+def eligible_linear(m: torch.nn.Module) -> bool:
     """A plain float32 CPU ``nn.Linear`` (not a quantized or sharded one) that is large enough."""
     if type(m) is not torch.nn.Linear:
         return False
@@ -78,11 +78,12 @@ def _eligible(m: torch.nn.Module) -> bool:
     )
 
 
-def pack_enabled(mode: str) -> bool:
-    """Whether ``rollout.onednn_weights`` packs here: always, never, or auto = on a CPU that is
-    not Intel's (where it was measured faster) in a torch built with oneDNN."""
+def pack_enabled(mode: str, key: str = "rollout.onednn_weights") -> bool:
+    """Whether a oneDNN switch (``key``: ``rollout.onednn_weights``, ``rl.onednn_matmul``) is on
+    here: always, never, or auto = on a CPU that is not Intel's (where it was measured faster)
+    in a torch built with oneDNN."""
     if mode not in MODES:
-        raise ValueError(f"rollout.onednn_weights must be one of {MODES}, got {mode!r}")
+        raise ValueError(f"{key} must be one of {MODES}, got {mode!r}")
     if mode == "never" or not torch.backends.mkldnn.is_available():
         return False
     return mode == "always" or cpu_vendor() not in ("", "GenuineIntel")
@@ -99,7 +100,7 @@ def packed_weights(model: torch.nn.Module, enabled: bool, rows: int = 32) -> Ite
         if enabled:
             with torch.no_grad():
                 for m in model.modules():
-                    if _eligible(m):
+                    if eligible_linear(m):
                         m.packed = torch.ops.mkldnn._reorder_linear_weight(m.weight.detach(), rows)
                         m.__class__ = PackedLinear
                         packed.append(m)

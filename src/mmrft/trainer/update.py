@@ -33,9 +33,11 @@ from mmrft.models.families import ModelFamily
 from mmrft.models.logprobs import completion_forward, token_logprobs
 from mmrft.models.shared_prompt import shared_prompt_forward, supports_shared_prompt
 from mmrft.rollout.base import RolloutBatch
+from mmrft.rollout.packed_weights import pack_enabled
 from mmrft.trainer.critic import Critic, critic_loss
 from mmrft.trainer.distributed import all_reduce_sum, world_size
 from mmrft.trainer.objective import Objective, compute_loss
+from mmrft.trainer.onednn_linear import onednn_linears
 
 log = logging.getLogger(__name__)
 
@@ -174,37 +176,41 @@ def update_policy(
 
     A slice whose loss or gradient norm is NaN/inf is not stepped (``actor/nonfinite`` = 1);
     ``guard`` counts such slices and aborts the run after too many in a row.
+
+    With ``rl.onednn_matmul`` on, the policy's large linear layers run through oneDNN for the
+    update's duration (``onednn_linear``).
     """
     acfg = cfg.algorithm
     N = len(batch.texts)
     all_rows = list(range(N))
     model.train()
     history: dict[str, list[float]] = {}
-    for _ in range(acfg.ppo_epochs):
-        perm = all_rows if acfg.mini_batches == 1 else torch.randperm(N).tolist()
-        for chunk in torch.tensor(perm).chunk(acfg.mini_batches):
-            rows = chunk.tolist()
-            opt.zero_grad(set_to_none=True)
-            if critic_opt is not None:
-                critic_opt.zero_grad(set_to_none=True)
-            m = backward_slice(
-                cfg, objective, model, family, batch, rows, advantages, mask,
-                old_logp=old_logp, ref_logp=ref_logp, kl_coef=kl_coef, critic=critic,
-                old_values=old_values, returns=returns, train_policy=train_policy,
-            )  # fmt: skip
-            m["actor/grad_norm"] = grad_norm(model, cfg.rl.max_grad_norm)
-            finite = math.isfinite(m["actor/grad_norm"]) and math.isfinite(m["actor/loss"])
-            if guard is not None:
-                guard.check(finite, m)
-            if not finite:  # a NaN/inf loss or gradient: skip this update, keep the weights
+    with onednn_linears(model, pack_enabled(cfg.rl.onednn_matmul, "rl.onednn_matmul")):
+        for _ in range(acfg.ppo_epochs):
+            perm = all_rows if acfg.mini_batches == 1 else torch.randperm(N).tolist()
+            for chunk in torch.tensor(perm).chunk(acfg.mini_batches):
+                rows = chunk.tolist()
                 opt.zero_grad(set_to_none=True)
-            elif train_policy:
-                opt.step()
-            if critic is not None:
-                m["critic/grad_norm"] = grad_norm(critic, cfg.critic.max_grad_norm)
-                critic_opt.step()
-            for k, v in m.items():
-                history.setdefault(k, []).append(v)
+                if critic_opt is not None:
+                    critic_opt.zero_grad(set_to_none=True)
+                m = backward_slice(
+                    cfg, objective, model, family, batch, rows, advantages, mask,
+                    old_logp=old_logp, ref_logp=ref_logp, kl_coef=kl_coef, critic=critic,
+                    old_values=old_values, returns=returns, train_policy=train_policy,
+                )  # fmt: skip
+                m["actor/grad_norm"] = grad_norm(model, cfg.rl.max_grad_norm)
+                finite = math.isfinite(m["actor/grad_norm"]) and math.isfinite(m["actor/loss"])
+                if guard is not None:
+                    guard.check(finite, m)
+                if not finite:  # a NaN/inf loss or gradient: skip this update, keep the weights
+                    opt.zero_grad(set_to_none=True)
+                elif train_policy:
+                    opt.step()
+                if critic is not None:
+                    m["critic/grad_norm"] = grad_norm(critic, cfg.critic.max_grad_norm)
+                    critic_opt.step()
+                for k, v in m.items():
+                    history.setdefault(k, []).append(v)
     return {k: sum(v) / len(v) for k, v in history.items()}
 
 
