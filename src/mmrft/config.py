@@ -558,10 +558,10 @@ class RolloutConfig:
     copies of its KV cache (for a VLM the image is encoded once, not group_size times); exact,
     and on only where proven for the architecture (Qwen2/3 text, Qwen-VL), elsewhere ignored."""
     onednn_weights: Literal["auto", "always", "never"] = "auto"
-    """engine: hf, float32 on a CPU. Pack the large linear weights (>= 2^17 elements) for
-    oneDNN once per rollout: torch's default MKL path repacks them at every decoding step and
-    is slow on non-Intel CPUs (rollout 1.25x faster on an AMD EPYC). auto: on where the CPU is
-    not Intel's; the same math, summed in another float32 order."""
+    """engine: hf, on a CPU. Pack the large linear weights (>= 2^17 elements) for oneDNN once
+    per rollout (cast to bf16 under model.dtype bfloat16): torch's default path repacks them at
+    every decoding step and MKL is slow on non-Intel CPUs (float32 rollout 1.25x faster on an
+    AMD EPYC). auto: on where the CPU is not Intel's; the same math, summed in another order."""
 
     def __post_init__(self) -> None:
         at_least(self, 2, "group_size")  # a group of one has no baseline to compare against

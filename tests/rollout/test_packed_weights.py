@@ -159,3 +159,82 @@ def test_make_sampler_passes_rollout_onednn_weights(mode, packs):
     model, processor = TINY_MODELS.get("tiny-qwen2")(0)
     sampler = make_sampler(cfg.rollout, model, family_for(model.config.model_type, processor))
     assert sampler.pack is packs
+
+
+BF16 = pytest.mark.skipif(
+    not torch.backends.mkldnn.is_available() or not torch.ops.mkldnn._is_mkldnn_bf16_supported(),
+    reason="no oneDNN bf16 kernels for this CPU",
+)
+
+
+def _close_bf16(a: torch.Tensor, b: torch.Tensor) -> bool:
+    """Equal to bf16 rounding (8 bits of mantissa) of a float32-accumulated sum."""
+    a, b = a.float(), b.float()
+    return torch.allclose(a, b, rtol=2e-2, atol=2e-2 * b.abs().max().item())
+
+
+def test_packing_dtype_follows_autocast():
+    assert pw.packing_dtype() == torch.float32
+    with torch.autocast("cpu", dtype=torch.float16):  # no packed fp16 path: plain autocast
+        assert pw.packing_dtype() is None
+    if torch.ops.mkldnn._is_mkldnn_bf16_supported():
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            assert pw.packing_dtype() == torch.bfloat16
+
+
+@BF16
+@pytest.mark.parametrize("bias", [True, False])
+def test_bf16_packing_is_autocast_linear(bias):
+    """Packed in bf16, a call under bf16 autocast computes what autocast's linear computes (bf16
+    out); outside autocast the layer is plain float32 again."""
+    torch.manual_seed(0)
+    layer = torch.nn.Linear(512, 384, bias=bias)
+    net = torch.nn.Sequential(layer)
+    xs = [torch.randn(5, 512), torch.randn(4, 3, 512), torch.randn(2, 512).bfloat16()]
+    with torch.no_grad():
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            want = [layer(x) for x in xs]
+        with packed_weights(net, True, rows=4, dtype=torch.bfloat16) as n:
+            assert n == 1 and layer.packed.dtype == torch.bfloat16
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                got = [layer(x) for x in xs]
+                layer.weight.mul_(2.0)  # the packed copy is what runs: stale after a change
+                stale = layer(xs[0])
+                layer.weight.div_(2.0)
+            x = torch.randn(3, 512)  # no autocast: float32, the live weights, exact
+            assert torch.equal(layer(x), F.linear(x, layer.weight, layer.bias))
+    for g, w in zip(got, want, strict=True):
+        assert g.dtype == torch.bfloat16 and g.shape == w.shape and _close_bf16(g, w)
+    assert torch.equal(stale, got[0])
+    assert type(layer) is torch.nn.Linear and not hasattr(layer, "packed")
+
+
+@BF16
+def test_bf16_rollout_packs_in_bf16_and_keeps_the_logits(monkeypatch):
+    """A bf16-autocast rollout packs its weights in bf16 and runs them; a forward through them
+    gives autocast's logits to bf16 rounding."""
+    seen = []
+    forward = PackedLinear.forward
+
+    def recording(self, x):
+        out = forward(self, x)
+        seen.append((self.packed.dtype, out.dtype))
+        return out
+
+    monkeypatch.setattr(PackedLinear, "forward", recording)
+    model, processor = TINY_MODELS.get("tiny-qwen2")(0, hidden_size=512, num_layers=2, num_heads=8)
+    sampler = HFSampler(model, family_for(model.config.model_type, processor))
+    sampler.pack = True  # as rollout.onednn_weights=always
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        batch = sampler.generate(SAMPLES, SamplingParams(n=2, max_new_tokens=6, seed=0))
+    assert batch.completion_ids.shape[0] == 4
+    assert seen and set(seen) == {(torch.bfloat16, torch.bfloat16)}
+    ids = torch.randint(
+        0, model.config.vocab_size, (3, 20), generator=torch.Generator().manual_seed(0)
+    )
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        want = model(input_ids=ids).logits
+        with packed_weights(model, True, rows=3, dtype=torch.bfloat16) as n:
+            assert n > 0
+            got = model(input_ids=ids).logits
+    assert _close_bf16(got, want)

@@ -35,7 +35,7 @@ from mmrft.rollout.base import (
     media_layout,
 )
 from mmrft.rollout.kv_cache import reserved_cache
-from mmrft.rollout.packed_weights import pack_enabled, packed_weights
+from mmrft.rollout.packed_weights import pack_enabled, packed_weights, packing_dtype
 from mmrft.rollout.shared_prefill import shared_prefill, supports_shared_prefill
 
 
@@ -128,8 +128,8 @@ class HFSampler:
     chunks then hold whole groups. ``reserve_cache``: write the KV cache in place
     (``kv_cache.reserved_cache``) rather than through transformers' concatenating cache, where
     the model's forward takes ``cache=`` (``models.loading.takes_cache_argument``).
-    ``onednn_weights``: pack large float32 CPU linear weights for oneDNN once per rollout
-    (``packed_weights``; "auto": on non-Intel CPUs).
+    ``onednn_weights``: pack large float32 CPU linear weights for oneDNN once per rollout, in
+    bf16 under bf16 autocast (``packed_weights``; "auto": on non-Intel CPUs).
 
     They are decided here, once, for ``model``: a sampler keeps the model it was built with.
     """
@@ -164,9 +164,14 @@ class HFSampler:
         self.model.eval()
         group = params.n if self.share_prefill and params.n > 1 else 1
         step = max(group, self.batch_size // group * group)  # whole groups per chunk
-        # under autocast the matmuls run in bf16 and packed float32 weights would go unused
-        pack = self.pack and not torch.is_autocast_enabled("cpu")
-        with weights_cast_once(self.model), packed_weights(self.model, pack, min(step, len(rows))):
+        # under bf16 autocast the matmuls run in bf16: pack the weights cast to it
+        dtype = packing_dtype()
+        pack = self.pack and dtype is not None
+        size = min(step, len(rows))
+        with (
+            weights_cast_once(self.model),
+            packed_weights(self.model, pack, size, dtype or torch.float32),
+        ):
             chunks = [
                 self._generate_chunk(rows[i : i + step], params, group)
                 for i in range(0, len(rows), step)
