@@ -54,6 +54,45 @@ def test_rollout_through_reserved_cache_equals_transformers_cache(name, share):
     torch.testing.assert_close(ours.logprobs, theirs.logprobs, atol=1e-5, rtol=1e-5)
 
 
+@pytest.mark.parametrize("name", ["tiny-qwen2", "tiny-qwen2.5-vl"])
+def test_bf16_autocast_rollout_stores_bf16_and_equals_transformers_cache(name, monkeypatch):
+    """Under bf16 autocast the cache stores keys and values in bf16 (the attention would cast
+    them to that at every step) and the rollout is bit for bit the one through transformers'
+    cache, which stores float32 keys; outside autocast it stores float32."""
+    stored = []
+    update = ReservedLayer.update
+
+    def recording(self, key_states, value_states, *args, **kwargs):
+        out = update(self, key_states, value_states, *args, **kwargs)
+        stored.append((key_states.dtype, out[0].dtype, out[1].dtype))
+        return out
+
+    monkeypatch.setattr(ReservedLayer, "update", recording)
+    model, processor = load_policy(name, seed=0)
+    family = family_for(model.config.model_type, processor)
+    samples = [Sample(id="t", prompt="Name three colours, then count.", answer="")]
+    if family.multimodal:
+        samples = [TASKS.get("count")().generate(1, 1), *samples]
+    params = SamplingParams(n=3, max_new_tokens=7, seed=0)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        ours = HFSampler(model, family).generate(samples, params)
+        assert stored and {s[1:] for s in stored} == {(torch.bfloat16, torch.bfloat16)}
+        assert (torch.float32, torch.bfloat16, torch.bfloat16) in stored  # RoPE's float32 keys
+        theirs = HFSampler(model, family, reserve_cache=False).generate(samples, params)
+    assert torch.equal(ours.completion_ids, theirs.completion_ids)
+    assert torch.equal(ours.logprobs, theirs.logprobs)
+    stored.clear()
+    HFSampler(model, family).generate(samples, params)  # no autocast: float32 as before
+    assert {s[1:] for s in stored} == {(torch.float32, torch.float32)}
+
+
+def test_no_cast_for_other_attention_implementations():
+    model, _ = load_policy("tiny-qwen2", seed=0)
+    assert all(layer.store_autocast_dtype for layer in reserved_cache(model, 8).layers)
+    model.config._attn_implementation = "flex_attention"  # not known to cast: left as is
+    assert not any(layer.store_autocast_dtype for layer in reserved_cache(model, 8).layers)
+
+
 def test_cache_argument_is_checked_once_per_sampler(monkeypatch):
     """The forward-signature check runs when the sampler is built, not once per chunk; a model
     whose forward takes no ``cache=`` (an older transformers, simulated) takes the plain path."""

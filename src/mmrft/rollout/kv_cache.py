@@ -7,6 +7,14 @@ a 2-core CPU, a fifth of ``generate``'s time for the benchmark's 21M text model)
 then only writes the new entries; ``keys`` / ``values`` are views of the filled part, so the
 attention sees the same tensors (same values, same shapes) as with a dynamic layer.
 
+Under autocast (``model.dtype: bfloat16``) the residual stream stays float32, so Qwen's RoPE
+hands the cache float32 keys (values come out of the bf16 projection), and the attention, an
+autocast op (SDPA, or eager's matmuls), casts the whole key cache to bf16 again at every
+decoding step. Casting is elementwise, so storing the keys (and values) already in the
+autocast dtype gives the attention the very tensors it would have cast to: the same results,
+half the key cache's memory, and no per-step cast (bf16 text rollout on an AMD EPYC 1.57 ->
+1.45 s). Only where the model's attention is one of those autocast ops (``CAST_SAFE``).
+
 Notation: N rows, H key/value heads, S cached positions, D head width.
 """
 
@@ -19,14 +27,19 @@ from transformers.cache_utils import DynamicLayer
 
 from mmrft.models.loading import base_model
 
+# Attention implementations that run as autocast ops, so they read the cache in the autocast
+# dtype whatever it holds: storing it in that dtype changes nothing they compute.
+CAST_SAFE = ("sdpa", "eager")
+
 
 class ReservedLayer(DynamicLayer):
     """A full-attention cache layer over one buffer [N, H, S_max, D] reserved at the first write
     (its length plus ``extra``), grown by doubling if a caller writes past it."""
 
-    def __init__(self, extra: int) -> None:
+    def __init__(self, extra: int, store_autocast_dtype: bool = False) -> None:
         super().__init__()
         self.extra = extra
+        self.store_autocast_dtype = store_autocast_dtype  # see the module's note
         self.length = 0  # positions filled
         self.buf_k: Tensor | None = None  # [N, H, S_max, D]
         self.buf_v: Tensor | None = None
@@ -34,6 +47,9 @@ class ReservedLayer(DynamicLayer):
     def update(self, key_states: Tensor, value_states: Tensor, *args, **kwargs) -> tuple:
         """Write key/value states [N, H, q, D] after the filled part; return views [N, H, S, D]."""
         q = key_states.shape[-2]
+        if self.store_autocast_dtype and torch.is_autocast_enabled(key_states.device.type):
+            dtype = torch.get_autocast_dtype(key_states.device.type)
+            key_states, value_states = key_states.to(dtype), value_states.to(dtype)
         if not self.is_initialized:
             self.device = key_states.device
             self.is_initialized = True
@@ -89,8 +105,16 @@ def reserved_cache(model: torch.nn.Module, extra: int) -> DynamicCache | None:
     Only for a model whose forward takes ``cache=`` (the transformers release it is proven on;
     ``models.loading.takes_cache_argument``): the caller checks that once per model
     (``HFSampler``), not per rollout chunk."""
-    cache = DynamicCache(config=base_model(model).config)
+    config = base_model(model).config
+    cache = DynamicCache(config=config)
     if not cache.layers or any(type(layer) is not DynamicLayer for layer in cache.layers):
         return None
-    cache.layers = [ReservedLayer(extra) for _ in cache.layers]
+    cast = _attn_implementation(config) in CAST_SAFE
+    cache.layers = [ReservedLayer(extra, cast) for _ in cache.layers]
     return cache
+
+
+def _attn_implementation(config: object) -> str | None:
+    """The attention implementation of the decoder (a VLM's text config, else the config)."""
+    text = getattr(config, "get_text_config", lambda: config)()
+    return getattr(text, "_attn_implementation", None)
