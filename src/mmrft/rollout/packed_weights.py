@@ -54,20 +54,22 @@ class PackedLinear(torch.nn.Linear):
     packed_bias: torch.Tensor | None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        dtype = self.packed.dtype
         autocast = torch.is_autocast_enabled("cpu")
+        # the dtype this call multiplies in: autocast's, else the input's. A float32 packing
+        # serves plain float32 calls, a bf16 one calls under bf16 autocast; the rest, and calls
+        # that record a graph (the update's), take F.linear with the live weights.
+        compute = torch.get_autocast_dtype("cpu") if autocast else x.dtype
         if (
             x.device.type != "cpu"
+            or x.dtype not in FLOATS
+            or compute != self.packed.dtype
+            or (compute != torch.float32) != autocast
             or (torch.is_grad_enabled() and (x.requires_grad or self.weight.requires_grad))
-            or (x.dtype != torch.float32 if dtype == torch.float32 else x.dtype not in FLOATS)
-            or autocast != (dtype != torch.float32)
-            or (autocast and torch.get_autocast_dtype("cpu") != dtype)
         ):
             return F.linear(x, self.weight, self.bias)
-        # x [..., in] @ weight.T [in, out] + bias -> [..., out]; under autocast in its dtype,
-        # as autocast's own linear would compute it
+        # x [..., in] @ weight.T [in, out] + bias -> [..., out], in the compute dtype
         return torch.ops.mkldnn._linear_pointwise(
-            x.to(dtype), self.packed, self.packed_bias, "none", [], ""
+            x.to(compute), self.packed, self.packed_bias, "none", [], ""
         )
 
 
