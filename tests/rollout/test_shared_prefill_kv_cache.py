@@ -38,15 +38,21 @@ def test_reserved_cache_only_for_full_attention_layers():
     assert reserved_cache(gemma, 8) is None
 
 
-@pytest.mark.parametrize("name", ["tiny-qwen2", "tiny-qwen2.5-vl", "tiny-llava"])
-@pytest.mark.parametrize("share", [True, False])
-def test_rollout_through_reserved_cache_equals_transformers_cache(name, share):
+def _rollout_setup(name: str) -> tuple:
+    """A builtin tiny model, its family, a text prompt (and a counting image for a VLM), and
+    sampling settings of 3 completions x 7 tokens."""
     model, processor = load_policy(name, seed=0)
     family = family_for(model.config.model_type, processor)
     samples = [Sample(id="t", prompt="Name three colours, then count.", answer="")]
     if family.multimodal:
         samples = [TASKS.get("count")().generate(1, 1), *samples]
-    params = SamplingParams(n=3, max_new_tokens=7, seed=0)
+    return model, family, samples, SamplingParams(n=3, max_new_tokens=7, seed=0)
+
+
+@pytest.mark.parametrize("name", ["tiny-qwen2", "tiny-qwen2.5-vl", "tiny-llava"])
+@pytest.mark.parametrize("share", [True, False])
+def test_rollout_through_reserved_cache_equals_transformers_cache(name, share):
+    model, family, samples, params = _rollout_setup(name)
     ours = HFSampler(model, family, share_prefill=share).generate(samples, params)
     theirs = HFSampler(model, family, share_prefill=share, reserve_cache=False)
     theirs = theirs.generate(samples, params)
@@ -68,12 +74,7 @@ def test_bf16_autocast_rollout_stores_bf16_and_equals_transformers_cache(name, m
         return out
 
     monkeypatch.setattr(ReservedLayer, "update", recording)
-    model, processor = load_policy(name, seed=0)
-    family = family_for(model.config.model_type, processor)
-    samples = [Sample(id="t", prompt="Name three colours, then count.", answer="")]
-    if family.multimodal:
-        samples = [TASKS.get("count")().generate(1, 1), *samples]
-    params = SamplingParams(n=3, max_new_tokens=7, seed=0)
+    model, family, samples, params = _rollout_setup(name)
     with torch.autocast("cpu", dtype=torch.bfloat16):
         ours = HFSampler(model, family).generate(samples, params)
         assert stored and {s[1:] for s in stored} == {(torch.bfloat16, torch.bfloat16)}
