@@ -779,10 +779,10 @@ class RLConfig:
     for the architecture (Qwen2/3 text, Qwen-VL), without gradient checkpointing, and under
     torchrun only in the no-grad passes."""
     onednn_matmul: Literal["auto", "always", "never"] = "auto"
-    """Float32 on a CPU: in the update, compute the large linear layers (>= 2^17 weights) and
-    their input gradients with oneDNN instead of MKL, which is slow on non-Intel CPUs (update
-    5-9% faster on an AMD EPYC). auto: on where the CPU is not Intel's; the same math, summed
-    in another float32 order."""
+    """Float32 on a CPU: in the update and the no-grad log-prob passes, compute the large
+    linear layers (>= 2^17 weights) and their input gradients with oneDNN instead of MKL, which
+    is slow on non-Intel CPUs (update 5-9% faster on an AMD EPYC). auto: on where the CPU is
+    not Intel's; the same math, summed in another float32 order."""
     max_nonfinite_updates: int = 3
     """An update whose loss or gradient is NaN/inf is skipped and logged (actor/nonfinite); this
     many in a row stop the run with an error, since the policy has diverged."""

@@ -182,3 +182,52 @@ def test_update_step_equals_the_mkl_path(monkeypatch):
     assert g_dnn.keys() == g_mkl.keys() and len(g_mkl) > 15
     for n in g_mkl:  # every parameter's gradient, to float32 rounding
         assert _close(g_dnn[n], g_mkl[n]), n
+
+
+@pytest.mark.parametrize("mode", ["always", "never"])
+def test_train_rl_switches_for_the_no_grad_passes_too(tmp_path, monkeypatch, mode):
+    """With PPO epochs and a KL reference, ``train_rl`` runs the rollout-policy and reference
+    log-prob passes with the switch on (every linear layer counts as large here), and only then;
+    the run trains as usual."""
+    from learn_utils import components
+
+    import mmrft.trainer.rl as rl
+    from mmrft.data.stream import ProblemStream
+    from mmrft.models import load_policy
+    from mmrft.tasks import TASKS
+
+    monkeypatch.setattr(pw, "MIN_WEIGHTS", 1)
+    seen = []
+    inner = rl.policy_logprobs
+
+    def recording(net, *args, **kwargs):
+        seen.append(any(type(m) is OneDnnLinear for m in net.modules()))
+        return inner(net, *args, **kwargs)
+
+    monkeypatch.setattr(rl, "policy_logprobs", recording)
+    cfg = load_config(
+        None,
+        [
+            f"run.out_dir={tmp_path}",
+            "run.tensorboard=false",
+            "rollout.prompts_per_step=2",
+            "rollout.group_size=4",
+            "rollout.max_new_tokens=6",
+            "rl.steps=1",
+            "rl.eval_every=100",
+            "algorithm.ppo_epochs=2",
+            "algorithm.kl_coef=0.05",
+            f"rl.onednn_matmul={mode}",
+        ],
+    )
+    model, processor = load_policy("tiny-qwen2", seed=0)
+    family = family_for(model.config.model_type, processor)
+    ref, _ = load_policy("tiny-qwen2", seed=1)
+    rl.train_rl(
+        cfg, model, processor, family, eval_samples=[], ref_model=ref,
+        stream=ProblemStream.from_task(TASKS.get("count")(), 5, 1),
+        reward_fn=lambda completions, samples: {"overall": [len(c) / 50 for c in completions]},
+        **components(cfg, model, family),
+    )  # fmt: skip
+    assert seen == [mode == "always"] * 2  # the policy's pass, then the reference's
+    assert all(type(m) is not OneDnnLinear for m in [*model.modules(), *ref.modules()])

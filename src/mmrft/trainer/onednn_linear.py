@@ -13,7 +13,7 @@ benchmark's update shapes (1536 token rows):
   linear needs), so it stays with MKL.
 
 In the update (forward + backward, same batch, alternating in one process) that was 5-9%
-faster. So for the update's duration, each plain float32 CPU ``nn.Linear`` with at least
+faster. So for the update's duration (and the no-grad log-prob passes before it), each plain float32 CPU ``nn.Linear`` with at least
 ``MIN_WEIGHTS`` weights (the rollout's threshold: smaller layers gain nothing, the demo's model
 has none) becomes a ``OneDnnLinear``: a class swap, undone at the end, whose forward is an
 autograd function computing the forward and the input gradient with

@@ -32,6 +32,7 @@ from mmrft.models.families import ModelFamily
 from mmrft.progress import progress_bar
 from mmrft.rewards.base import RewardFn
 from mmrft.rollout.base import Sampler, SamplingParams
+from mmrft.rollout.packed_weights import pack_enabled
 from mmrft.trainer.allocator import retain_freed_memory
 from mmrft.trainer.checkpoint import resume_checkpoint, save_checkpoint
 from mmrft.trainer.critic import Critic, build_critic
@@ -42,6 +43,7 @@ from mmrft.trainer.objective import (
     Objective,
     compute_advantages_all_ranks,
 )
+from mmrft.trainer.onednn_linear import onednn_linears
 from mmrft.trainer.optim import make_optimizer
 from mmrft.trainer.precision import autocast
 from mmrft.trainer.rollout_step import collect_rollouts
@@ -191,6 +193,7 @@ def train_rl(
         "share_prompt": cfg.rl.share_prompt,
     }
     guard = NonFiniteGuard(cfg.rl.max_nonfinite_updates)
+    onednn = pack_enabled(cfg.rl.onednn_matmul, "rl.onednn_matmul")  # the no-grad passes too
     # SIGTERM/SIGINT: finish the step, write a checkpoint, raise RunInterrupted (signals.py)
     # model.dtype is the compute dtype; weights and AdamW states stay float32 (precision.py)
     with StopOnSignal("RL") as stop, progress_bar() as bar, autocast(cfg.model.dtype, model):
@@ -227,7 +230,12 @@ def train_rl(
             # --- rollout-policy and reference log-probs, advantages ----------------------------
             t1 = time.perf_counter()
             on_policy = acfg.ppo_epochs == 1 and acfg.mini_batches == 1 and not acfg.kl_in_reward
-            with torch.no_grad():
+            # (the second switch covers a separate reference; on `model` itself it is a no-op)
+            with (
+                torch.no_grad(),
+                onednn_linears(model, onednn),
+                onednn_linears(model if ref_model is None else ref_model, onednn),
+            ):
                 old_logp = (
                     None if on_policy else policy_logprobs(model, family, batch, **no_grad_pass)
                 )
