@@ -16,7 +16,7 @@ from mmrft.dataclass_yaml import ConfigError
 from mmrft.models import family_for
 from mmrft.models.tiny import TINY_MODELS
 from mmrft.rollout import HFSampler, SamplingParams
-from mmrft.rollout.packed_weights import MIN_WEIGHTS, PackedLinear, pack_enabled, packed_weights
+from mmrft.rollout.packed_weights import MIN_WEIGHTS, PackedLinear, onednn_enabled, packed_weights
 
 pytestmark = pytest.mark.skipif(
     not torch.backends.mkldnn.is_available(), reason="this torch build has no oneDNN"
@@ -102,15 +102,15 @@ def test_fallbacks_take_f_linear():
 
 
 def test_pack_enabled_modes(monkeypatch):
-    assert pack_enabled("always") and not pack_enabled("never")
+    assert onednn_enabled("always") and not onednn_enabled("never")
     monkeypatch.setattr(pw, "cpu_vendor", lambda: "GenuineIntel")
-    assert not pack_enabled("auto")  # MKL's own CPUs: measured no faster, left alone
+    assert not onednn_enabled("auto")  # MKL's own CPUs: measured no faster, left alone
     monkeypatch.setattr(pw, "cpu_vendor", lambda: "AuthenticAMD")
-    assert pack_enabled("auto")
+    assert onednn_enabled("auto")
     monkeypatch.setattr(pw, "cpu_vendor", lambda: "")
-    assert not pack_enabled("auto")  # unknown: the default path
+    assert not onednn_enabled("auto")  # unknown: the default path
     with pytest.raises(ValueError, match="rollout.onednn_weights"):
-        pack_enabled("sometimes")
+        onednn_enabled("sometimes")
     with pytest.raises(ConfigError, match="onednn_weights"):
         load_config(None, ["rollout.onednn_weights=sometimes"])
 

@@ -127,9 +127,9 @@ def test_autocast_and_other_dtypes_take_f_linear():
 
 def test_mode_names_its_key(monkeypatch):
     monkeypatch.setattr(pw, "cpu_vendor", lambda: "AuthenticAMD")
-    assert pw.pack_enabled("auto", "rl.onednn_matmul")
+    assert pw.onednn_enabled("auto", "rl.onednn_matmul")
     with pytest.raises(ValueError, match="rl.onednn_matmul"):
-        pw.pack_enabled("sometimes", "rl.onednn_matmul")
+        pw.onednn_enabled("sometimes", "rl.onednn_matmul")
     with pytest.raises(ConfigError, match="onednn_matmul"):
         load_config(None, ["rl.onednn_matmul=sometimes"])
 

@@ -35,7 +35,7 @@ from mmrft.rollout.base import (
     media_layout,
 )
 from mmrft.rollout.kv_cache import reserved_cache
-from mmrft.rollout.packed_weights import pack_enabled, packed_weights, packing_dtype
+from mmrft.rollout.packed_weights import onednn_enabled, packed_weights, packing_dtype
 from mmrft.rollout.shared_prefill import shared_prefill, supports_shared_prefill
 
 
@@ -148,7 +148,7 @@ class HFSampler:
         self.batch_size = batch_size
         self.share_prefill = share_prefill and supports_shared_prefill(model)
         self.reserve_cache = reserve_cache and takes_cache_argument(model)
-        self.pack = pack_enabled(onednn_weights)
+        self.pack = onednn_enabled(onednn_weights)
         self.suppressed = family.suppressed_token_ids()
         tok = family.tokenizer
         self.eos_id = tok.eos_token_id

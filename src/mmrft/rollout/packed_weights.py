@@ -33,6 +33,7 @@ libraries.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -73,6 +74,7 @@ class PackedLinear(torch.nn.Linear):
         )
 
 
+@functools.cache  # asked at every update step; the CPU does not change
 def cpu_vendor() -> str:
     """The CPU's vendor id (``GenuineIntel``, ``AuthenticAMD``, ...); "" where unknown."""
     try:
@@ -97,7 +99,7 @@ def eligible_linear(m: torch.nn.Module) -> bool:
     )
 
 
-def pack_enabled(mode: str, key: str = "rollout.onednn_weights") -> bool:
+def onednn_enabled(mode: str, key: str = "rollout.onednn_weights") -> bool:
     """Whether a oneDNN switch (``key``: ``rollout.onednn_weights``, ``rl.onednn_matmul``) is on
     here: always, never, or auto = on a CPU that is not Intel's (where it was measured faster)
     in a torch built with oneDNN."""

@@ -32,7 +32,7 @@ from mmrft.models.families import ModelFamily
 from mmrft.progress import progress_bar
 from mmrft.rewards.base import RewardFn
 from mmrft.rollout.base import Sampler, SamplingParams
-from mmrft.rollout.packed_weights import pack_enabled
+from mmrft.rollout.packed_weights import onednn_enabled
 from mmrft.trainer.allocator import retain_freed_memory
 from mmrft.trainer.checkpoint import resume_checkpoint, save_checkpoint
 from mmrft.trainer.critic import Critic, build_critic
@@ -193,7 +193,7 @@ def train_rl(
         "share_prompt": cfg.rl.share_prompt,
     }
     guard = NonFiniteGuard(cfg.rl.max_nonfinite_updates)
-    onednn = pack_enabled(cfg.rl.onednn_matmul, "rl.onednn_matmul")  # the no-grad passes too
+    onednn = onednn_enabled(cfg.rl.onednn_matmul, "rl.onednn_matmul")  # the no-grad passes too
     # SIGTERM/SIGINT: finish the step, write a checkpoint, raise RunInterrupted (signals.py)
     # model.dtype is the compute dtype; weights and AdamW states stay float32 (precision.py)
     with StopOnSignal("RL") as stop, progress_bar() as bar, autocast(cfg.model.dtype, model):

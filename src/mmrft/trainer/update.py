@@ -33,7 +33,7 @@ from mmrft.models.families import ModelFamily
 from mmrft.models.logprobs import completion_forward, token_logprobs
 from mmrft.models.shared_prompt import shared_prompt_forward, supports_shared_prompt
 from mmrft.rollout.base import RolloutBatch
-from mmrft.rollout.packed_weights import pack_enabled
+from mmrft.rollout.packed_weights import onednn_enabled
 from mmrft.trainer.critic import Critic, critic_loss
 from mmrft.trainer.distributed import all_reduce_sum, world_size
 from mmrft.trainer.objective import Objective, compute_loss
@@ -185,7 +185,7 @@ def update_policy(
     all_rows = list(range(N))
     model.train()
     history: dict[str, list[float]] = {}
-    with onednn_linears(model, pack_enabled(cfg.rl.onednn_matmul, "rl.onednn_matmul")):
+    with onednn_linears(model, onednn_enabled(cfg.rl.onednn_matmul, "rl.onednn_matmul")):
         for _ in range(acfg.ppo_epochs):
             perm = all_rows if acfg.mini_batches == 1 else torch.randperm(N).tolist()
             for chunk in torch.tensor(perm).chunk(acfg.mini_batches):
