@@ -3,6 +3,7 @@
     python benchmarks/ablate_mmrft.py \\
         --variant before="rollout.onednn_weights=never run.retain_freed_memory=false" \\
         --variant now= [--models text] [--rounds 2] [--steps 6] [--warmup 2]
+        [--reward even_length|starts_with_digit]
     python benchmarks/ablate_mmrft.py --smoke    # builtin-size models, one step: seconds
 
 The models, settings and step clock are ``bench_vs_trl.py``'s (its mmrft side, with each
@@ -30,7 +31,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from bench_vs_trl import MODELS, build_models, child, load  # noqa: E402  (one definition)
+from bench_vs_trl import MODELS, REWARDS, build_models, child, load  # noqa: E402  (one definition)
 
 
 def parse_variant(text: str) -> tuple[str, list[str]]:
@@ -62,13 +63,17 @@ def ablate(args: argparse.Namespace, name: str, model_dir: Path) -> list[float]:
                 f"{statistics.median(out['step_s']):7.3f} s/step ({load()})",
                 flush=True,
             )
-    print(f"  {'variant':12s} {'s/step':>7s} {'generate':>9s} {'rest':>7s} {'RSS MiB':>8s}")
+    print(
+        f"  {'variant':12s} {'s/step':>7s} {'generate':>9s} {'rest':>7s} {'RSS MiB':>8s} "
+        f"{'const':>6s}"
+    )
     medians = []
     for variant, outs in res.items():
         step = statistics.median(t for o in outs for t in o["step_s"])
         gen = statistics.median(t for o in outs for t in o["generate_s"])
         rss = max(o["peak_rss_mib"] for o in outs)
-        print(f"  {variant:12s} {step:7.3f} {gen:9.3f} {step - gen:7.3f} {rss:8.0f}")
+        const = statistics.mean(c for o in outs for c in o["constant_groups"])
+        print(f"  {variant:12s} {step:7.3f} {gen:9.3f} {step - gen:7.3f} {rss:8.0f} {const:6.2f}")
         medians.append(step)
     return medians
 
@@ -86,6 +91,7 @@ def main() -> None:
     ap.add_argument("--lr", type=float, default=1e-4)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
+    ap.add_argument("--reward", choices=list(REWARDS), default="even_length")
     ap.add_argument("--smoke", action="store_true", help="builtin tiny sizes, 1 round, 1 step")
     args = ap.parse_args()
     if len(args.variant) < 2:

@@ -2,7 +2,7 @@
 
     python benchmarks/bench_vs_trl.py [--models text vlm] [--rounds 2] [--steps 3] [--warmup 2]
         [--prompts 4] [--group 8] [--max-new-tokens 48] [--threads 1] [--set key=value ...]
-        [--precision fp32|bf16] [--builtin-size]
+        [--precision fp32|bf16] [--reward even_length|starts_with_digit] [--builtin-size]
     python benchmarks/bench_vs_trl.py --smoke     # builtin-size models, one step: seconds
 
 Both models are built offline from configs (``TINY_MODELS`` with size overrides, random
@@ -13,8 +13,7 @@ width 512, 8 layers, 8 heads (21.3M parameters). ``vlm``: Qwen2.5-VL, width 384,
 144 image tokens per prompt (17.8M parameters).
 
 Matched settings: the same prompts (text: "Say something #i."; VLM: the count task at level 2,
-one image each), the same reward (1 if the completion starts with a digit, else 0) and the same
-GRPO setup: ``--prompts`` prompts x ``--group`` completions per step, at most
+one image each), the same reward and the same GRPO setup: ``--prompts`` prompts x ``--group`` completions per step, at most
 ``--max-new-tokens`` tokens, temperature 1, no top-k/top-p, float32 (``--precision bf16``:
 bf16 autocast with float32 master weights on both sides, mmrft ``model.dtype=bfloat16`` and
 TRL ``bf16=True``), AdamW at a constant lr with
@@ -23,6 +22,14 @@ batch (TRL: ``num_iterations=1``, ``steps_per_generation=1``, ``gradient_accumul
 group-std-normalised advantages and a token mean over the whole batch (mmrft ``token-mean``, TRL
 ``dapo``). TRL's activation checkpointing is switched off (mmrft's is). Evaluation,
 checkpoints, TensorBoard and completion logging are off on both sides.
+
+The reward (``--reward``): ``even_length`` (default), 1 if the completion has an even number of
+characters: about half of an untrained model's completions, so nearly every group has a
+learning signal and both sides do the same work; ``starts_with_digit``: 1 if it starts with a
+digit, which an untrained model almost never does, so nearly every group scores alike and its
+advantages are 0 (mmrft's ``rl.skip_zero_advantage`` then leaves those rows out of the update:
+its best case, not a like-for-like comparison). Each side prints the share of groups that
+scored alike (``const``).
 
 Step time is measured the same way for both: the wall time between consecutive calls of the
 reward function, so one interval is one whole loop iteration (update, then the next rollout)
@@ -108,9 +115,17 @@ def build_models(names: list[str], out: Path, builtin_size: bool) -> dict[str, P
     return dirs
 
 
+def even_length(texts: list[str]) -> list[float]:
+    """1.0 when a completion has an even number of characters: about half of them."""
+    return [float(len(t) % 2 == 0) for t in texts]
+
+
 def starts_with_digit(texts: list[str]) -> list[float]:
-    """The shared reward: 1.0 when a completion's first character is a digit, else 0.0."""
+    """1.0 when a completion's first character is a digit: almost none of an untrained model's."""
     return [float(t[:1].isdigit()) for t in texts]
+
+
+REWARDS = {"even_length": even_length, "starts_with_digit": starts_with_digit}
 
 
 class StepClock:
@@ -120,9 +135,18 @@ class StepClock:
         self.calls: list[float] = []
         self.generate: list[float] = []  # seconds inside model.generate, one entry per step
         self.tokens: list[int] = []  # completion tokens of each step
+        self.constant: list[float] = []  # share of each step's groups that scored alike
 
     def tick(self) -> None:
         self.calls.append(time.perf_counter())
+
+    def score(self, reward: str, texts: list[str], group: int) -> list[float]:
+        """The shared reward of one step's completions (group-contiguous), noting how many of
+        its groups scored alike."""
+        scores = REWARDS[reward](texts)
+        groups = [scores[i : i + group] for i in range(0, len(scores), group)]
+        self.constant.append(sum(len(set(g)) == 1 for g in groups) / len(groups))
+        return scores
 
     def step_times(self, warmup: int) -> list[float]:
         gaps = [b - a for a, b in zip(self.calls, self.calls[1:], strict=False)]
@@ -188,7 +212,7 @@ def run_mmrft(args: argparse.Namespace, samples: list[Sample], steps: int) -> St
 
         def reward_fn(completions: list[str], batch: list[Sample]) -> dict[str, list[float]]:
             clock.tick()
-            return {"overall": starts_with_digit(completions)}
+            return {"overall": clock.score(args.reward, completions, args.group)}
 
         train_rl(
             cfg,
@@ -228,9 +252,9 @@ def run_trl(args: argparse.Namespace, samples: list[Sample], steps: int) -> Step
     def reward(completions: list, completion_ids: list[list[int]], **_: object) -> list[float]:
         clock.tick()
         clock.tokens.append(sum(len(c) for c in completion_ids))
-        return starts_with_digit([c[0]["content"] for c in completions])
+        return clock.score(args.reward, [c[0]["content"] for c in completions], args.group)
 
-    reward.__name__ = "starts_with_digit"
+    reward.__name__ = args.reward
     with tempfile.TemporaryDirectory() as tmp:
         config = GRPOConfig(
             output_dir=tmp,
@@ -298,6 +322,7 @@ def run_side(args: argparse.Namespace) -> None:
         "step_s": clock.step_times(args.warmup),
         "generate_s": clock.generate[timed],
         "tokens": clock.tokens[timed],
+        "constant_groups": clock.constant[timed],
         "peak_rss_mib": peak_kib / 1024,
     }
     print("RESULT " + json.dumps(result))
@@ -315,7 +340,7 @@ def child(args: argparse.Namespace, side: str, model_dir: Path) -> dict:
         *("--steps", str(args.steps), "--warmup", str(args.warmup)),
         *("--prompts", str(args.prompts), "--group", str(args.group)),
         *("--max-new-tokens", str(args.max_new_tokens), "--threads", str(args.threads)),
-        *("--lr", str(args.lr), "--precision", args.precision),
+        *("--lr", str(args.lr), "--precision", args.precision, "--reward", args.reward),
         *(x for kv in args.set for x in ("--set", kv)),
     ]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
@@ -347,7 +372,8 @@ def compare(args: argparse.Namespace, name: str, model_dir: Path) -> tuple[float
             )
     med, rss = {}, {}
     print(
-        f"  {'trainer':7s} {'s/step':>7s} {'generate':>9s} {'rest':>7s} {'tok/step':>9s} {'RSS MiB':>8s}"
+        f"  {'trainer':7s} {'s/step':>7s} {'generate':>9s} {'rest':>7s} {'tok/step':>9s} "
+        f"{'RSS MiB':>8s} {'const':>6s}"
     )
     for side in SIDES:
         step = [t for o in res[side] for t in o["step_s"]]
@@ -356,9 +382,11 @@ def compare(args: argparse.Namespace, name: str, model_dir: Path) -> tuple[float
         med[side] = statistics.median(step)
         g = statistics.median(gen) if gen else float("nan")
         rss[side] = max(o["peak_rss_mib"] for o in res[side])
+        const = [c for o in res[side] for c in o["constant_groups"]]
         print(
             f"  {side:7s} {med[side]:7.3f} {g:9.3f} {med[side] - g:7.3f} "
-            f"{statistics.mean(tok) if tok else float('nan'):9.1f} {rss[side]:8.0f}"
+            f"{statistics.mean(tok) if tok else float('nan'):9.1f} {rss[side]:8.0f} "
+            f"{statistics.mean(const) if const else float('nan'):6.2f}"
         )
     return med["TRL"] / med["mmrft"], rss["mmrft"] / rss["TRL"]
 
@@ -380,6 +408,12 @@ def main() -> None:
         default="fp32",
         help="compute dtype on both sides (bf16: autocast, float32 master weights)",
     )
+    ap.add_argument(
+        "--reward",
+        choices=list(REWARDS),
+        default="even_length",
+        help="even_length: most groups informative; starts_with_digit: most groups alike",
+    )
     ap.add_argument("--set", action="append", default=[], help="mmrft config override key=value")
     ap.add_argument("--builtin-size", action="store_true", help="the builtin tiny model sizes")
     ap.add_argument("--smoke", action="store_true", help="builtin tiny sizes, 1 round, 1 step")
@@ -398,7 +432,8 @@ def main() -> None:
         f"{torch.__version__}, {args.threads} thread(s) per process, float32; {load()}"
     )
     print(
-        f"{args.prompts} prompts x G={args.group} x <= {args.max_new_tokens} new tokens; "
+        f"{args.prompts} prompts x G={args.group} x <= {args.max_new_tokens} new tokens, reward "
+        f"{args.reward}; "
         f"{args.rounds} rounds x {args.steps} timed steps per side (after {args.warmup} warm-up)"
     )
     lines = []

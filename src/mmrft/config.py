@@ -778,6 +778,14 @@ class RLConfig:
     VLM most of the prompt is image tokens); exact, gradients included. On only where proven
     for the architecture (Qwen2/3 text, Qwen-VL), without gradient checkpointing, and under
     torchrun only in the no-grad passes."""
+    skip_zero_advantage: bool = True
+    """Leave the rows whose advantage is 0 at every token (a GRPO group whose completions all
+    scored alike) out of the update's forward/backward: their loss terms and gradients are
+    exactly 0, so the step is the same (summed in another float order) and costs only the
+    informative rows; the loss normaliser still counts every row. Only where nothing else reads
+    such a row: a loss with the advantage_weighted trait (every built-in one), no entropy bonus,
+    no KL term in the loss, no critic, one process. actor/entropy and the ratio metrics then
+    cover the trained rows; actor/trained_rows is their share."""
     onednn_matmul: Literal["auto", "always", "never"] = "auto"
     """Float32 on a CPU: in the update and the no-grad log-prob passes, compute the large
     linear layers (>= 2^17 weights) and their input gradients with oneDNN instead of MKL, which

@@ -7,7 +7,8 @@ names ("did you mean").
 
 An entry may declare what it needs, so callers never read its signature: ``options`` are the
 keyword arguments it takes from the config (``mmrft.build`` passes exactly those), ``needs``
-names inputs the loop must provide (``"critic"``, ``"greedy_baseline"``, ...).
+names inputs the loop must provide (``"critic"``, ``"greedy_baseline"``, ...), ``traits`` names
+properties the loop may rely on (a policy loss that is ``"advantage_weighted"``, ...).
 """
 
 from __future__ import annotations
@@ -22,11 +23,13 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class Entry(Generic[T]):
-    """A registered object and what it declared: the options it takes and what it needs."""
+    """A registered object and what it declared: the options it takes, what it needs and the
+    properties (traits) it promises."""
 
     obj: T
     options: tuple[str, ...] = ()
     needs: frozenset[str] = frozenset()
+    traits: frozenset[str] = frozenset()
 
 
 def unknown_name_message(kind: str, name: object, known: Iterable[str]) -> str:
@@ -45,12 +48,13 @@ class Registry(Generic[T]):
     """A name -> object mapping with a decorator for registration.
 
     >>> ops = Registry("op")
-    >>> @ops.register("double", options=("factor",), needs=("input",))
+    >>> @ops.register("double", options=("factor",), needs=("input",), traits=("linear",))
     ... def double(x, factor=2): return factor * x
     >>> ops.get("double")(3)
     6
-    >>> ops.entry("double").options, sorted(ops.entry("double").needs)
-    (('factor',), ['input'])
+    >>> e = ops.entry("double")
+    >>> e.options, sorted(e.needs), sorted(e.traits)
+    (('factor',), ['input'], ['linear'])
     >>> ops.get("dubble")
     Traceback (most recent call last):
     ...
@@ -68,11 +72,12 @@ class Registry(Generic[T]):
         overwrite: bool = False,
         options: Iterable[str] = (),
         needs: Iterable[str] = (),
+        traits: Iterable[str] = (),
     ) -> Callable[[T], T]:
         def decorator(obj: T) -> T:
             if name in self._items and not overwrite:
                 raise ValueError(f"{self.kind} {name!r} is already registered")
-            self._items[name] = Entry(obj, tuple(options), frozenset(needs))
+            self._items[name] = Entry(obj, tuple(options), frozenset(needs), frozenset(traits))
             return obj
 
         return decorator

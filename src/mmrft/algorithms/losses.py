@@ -7,6 +7,12 @@ so the config binds exactly those (and rejects a changed option the loss would i
 algorithm.loss_agg_mode)`` and adds ``kl_coef * agg_loss(kl_mat, ...)`` and the entropy bonus
 itself, so these functions hold only the policy-gradient surrogate.
 
+A loss registered with the trait ``ADVANTAGE_WEIGHTED`` promises that a token whose advantage
+is 0 has loss 0 and gradient 0 (every built-in loss multiplies each token's term by A). The
+update may then leave rows with zero advantage out of its forward/backward (a GRPO group whose
+completions all scored alike): ``rl.skip_zero_advantage``. A custom loss without the trait is
+always given every row.
+
 Robustness choices shared by all losses:
   * the log-ratio is zeroed at padding (``torch.where``), so padded log-probs of any value,
     ``-inf`` included, change neither the loss nor the gradients;
@@ -40,6 +46,8 @@ from mmrft.registry import Registry
 LossOutput = tuple[Tensor, dict[str, float]]
 PolicyLoss = Callable[..., LossOutput]
 POLICY_LOSSES: Registry[PolicyLoss] = Registry("policy_loss")
+ADVANTAGE_WEIGHTED = "advantage_weighted"
+"""Trait: each token's loss is a multiple of its advantage, so A = 0 gives loss and gradient 0."""
 
 _LOG_RATIO_CLAMP = 20.0
 
@@ -102,7 +110,9 @@ def _clipped_surrogate(
     return loss, low, high, dual
 
 
-@POLICY_LOSSES.register("ppo_clip", options=("clip_low", "clip_high", "dual_clip"))
+@POLICY_LOSSES.register(
+    "ppo_clip", options=("clip_low", "clip_high", "dual_clip"), traits=(ADVANTAGE_WEIGHTED,)
+)
 def ppo_clip_loss(
     logp: Tensor,
     old_logp: Tensor,
@@ -143,7 +153,7 @@ def ppo_clip_loss(
     return loss, metrics
 
 
-@POLICY_LOSSES.register("gspo", options=("clip_low", "clip_high"))
+@POLICY_LOSSES.register("gspo", options=("clip_low", "clip_high"), traits=(ADVANTAGE_WEIGHTED,))
 def gspo_loss(
     logp: Tensor,
     old_logp: Tensor,
@@ -188,7 +198,7 @@ def gspo_loss(
     return loss, metrics
 
 
-@POLICY_LOSSES.register("cispo", options=("clip_high",))
+@POLICY_LOSSES.register("cispo", options=("clip_high",), traits=(ADVANTAGE_WEIGHTED,))
 def cispo_loss(
     logp: Tensor,
     old_logp: Tensor,
@@ -224,7 +234,7 @@ def cispo_loss(
     return loss, metrics
 
 
-@POLICY_LOSSES.register("sapo", options=("tau_pos", "tau_neg"))
+@POLICY_LOSSES.register("sapo", options=("tau_pos", "tau_neg"), traits=(ADVANTAGE_WEIGHTED,))
 def sapo_loss(
     logp: Tensor,
     old_logp: Tensor,
@@ -256,7 +266,7 @@ def sapo_loss(
     return loss, {**metrics, **_ratio_metrics(log_ratio, ratio, mask)}
 
 
-@POLICY_LOSSES.register("pg")
+@POLICY_LOSSES.register("pg", traits=(ADVANTAGE_WEIGHTED,))
 def pg_loss(logp: Tensor, old_logp: Tensor, advantages: Tensor, mask: Tensor) -> LossOutput:
     """Unclipped importance-weighted policy gradient: l_t = -r_t A.
 
@@ -285,6 +295,7 @@ def entropy_from_logits(logits: Tensor) -> Tensor:
 
 
 __all__ = [
+    "ADVANTAGE_WEIGHTED",
     "POLICY_LOSSES",
     "cispo_loss",
     "entropy_from_logits",

@@ -15,7 +15,7 @@ from typing import Any
 
 from mmrft.algorithms.advantages import ADV_ESTIMATORS
 from mmrft.algorithms.kl import KL_ESTIMATORS, KLEstimator
-from mmrft.algorithms.losses import POLICY_LOSSES, PolicyLoss
+from mmrft.algorithms.losses import ADVANTAGE_WEIGHTED, POLICY_LOSSES, PolicyLoss
 from mmrft.config import ALGORITHM_OPTIONS, AlgorithmConfig, Config, RolloutConfig
 from mmrft.data.load import load_dataset_file
 from mmrft.data.rows import LoadResult
@@ -87,6 +87,7 @@ def make_objective(cfg: AlgorithmConfig) -> Objective:
         kl_coef=cfg.kl_coef,
         entropy_coef=cfg.entropy_coef,
         kl_in_reward=cfg.kl_in_reward,
+        advantage_weighted=ADVANTAGE_WEIGHTED in POLICY_LOSSES.entry(cfg.policy_loss).traits,
     )
 
 

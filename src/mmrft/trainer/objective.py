@@ -43,6 +43,8 @@ class Objective:
 
     ``policy_loss``: ``(logp, old_logp, adv, mask) -> (loss_mat [N, L], metrics)``; ``kl``:
     ``(logp, ref_logp) -> kl_mat [N, L]``; ``agg_mode``: ``agg_loss``'s mode for every term.
+    ``advantage_weighted``: the loss declared the trait of that name (zero advantage, zero
+    loss and gradient).
     """
 
     estimator: AdvantageEstimator
@@ -52,6 +54,14 @@ class Objective:
     kl_coef: float = 0.0
     entropy_coef: float = 0.0
     kl_in_reward: bool = False
+    advantage_weighted: bool = False
+
+    def zero_advantage_inert(self, *, kl_coef: float, has_ref: bool) -> bool:
+        """Whether a row whose advantage is 0 everywhere adds exactly nothing to the loss and its
+        gradient: the policy loss is advantage-weighted and no entropy bonus or in-loss KL term
+        (coefficient ``kl_coef``, against a reference where ``has_ref``) reads the row."""
+        kl_in_loss = has_ref and kl_coef > 0 and not self.kl_in_reward
+        return self.advantage_weighted and self.entropy_coef == 0 and not kl_in_loss
 
     @property
     def needs_critic(self) -> bool:

@@ -15,6 +15,11 @@ tokens more (the classic accumulation bug). Across ranks the normaliser is all-r
 rank's loss is scaled by the world size because FSDP/DDP average gradients over ranks: N ranks
 with b rows each then take the step one process takes with N * b rows.
 
+Rows whose advantage is 0 everywhere (a GRPO group whose completions all scored alike) add
+exactly nothing to an advantage-weighted loss or its gradient, so with ``rl.skip_zero_advantage``
+a slice forwards only its informative rows, still normalised by the whole slice's denominator:
+the same step for less compute (``rows_to_train``).
+
 The no-grad passes (rollout-policy, reference and critic values) run in chunks of
 ``rl.logprob_micro_batch_size`` rows: the same rows, the same numbers, less peak memory.
 """
@@ -23,6 +28,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Hashable
 
 import torch
 
@@ -44,6 +50,41 @@ log = logging.getLogger(__name__)
 # Metrics that are sums of the micro-batches' parts (each normalised by the whole slice);
 # every other metric is a token-weighted mean over micro-batches.
 ADDITIVE_METRICS = ("actor/loss", "actor/pg_loss", "critic/vf_loss")
+
+
+def rows_to_train(
+    rows: list[int], advantages: torch.Tensor, mask: torch.Tensor, kinds: list[Hashable]
+) -> list[int]:
+    """``rows`` less those whose advantage is 0 at every real token, except that each input
+    kind (``kinds[r]``: text, image, video, audio) the slice holds keeps at least one row, so
+    every parameter the whole slice reaches still gets a gradient (0 where only left-out rows
+    reached it) and AdamW steps it as before. advantages [N] or [N, L], mask [N, L].
+
+    >>> adv = torch.tensor([0.0, 0.0, 1.5, 0.0, 0.0])
+    >>> rows_to_train([0, 1, 2, 3, 4], adv, torch.ones(5, 2), ["img", "img", "img", "txt", "txt"])
+    [2, 3]
+    """
+    adv = advantages[rows]
+    if adv.dim() == 2:
+        adv = adv * mask[rows]  # [n, L]: padding's advantage does not count
+    nonzero = (adv != 0).reshape(len(rows), -1).any(dim=1).tolist()
+    informative = dict(zip(rows, nonzero, strict=True))
+    covered = {kinds[r] for r in rows if informative[r]}
+    first_of_kind: dict[Hashable, int] = {}
+    for r in rows:
+        if kinds[r] not in covered:
+            first_of_kind.setdefault(kinds[r], r)
+    keep = set(first_of_kind.values())
+    return [r for r in rows if informative[r] or r in keep]
+
+
+def input_kinds(batch: RolloutBatch) -> list[tuple[bool, bool, bool]]:
+    """Per row: (has images, has videos, has audio), the parts of the model its forward runs."""
+    videos = batch.videos_per_row or [0] * len(batch.texts)
+    audios = batch.audios_per_row or [0] * len(batch.texts)
+    return [
+        (i > 0, v > 0, a > 0) for i, v, a in zip(batch.images_per_row, videos, audios, strict=True)
+    ]
 
 
 def micro_batches(rows: list[int], size: int | None) -> list[list[int]]:
@@ -276,7 +317,8 @@ def backward_slice(
     ``rl.micro_batch_size`` rows per forward/backward; returns the slice's metrics.
 
     Every micro-batch is normalised by the whole slice's ``agg_denominator``, summed over ranks;
-    each rank's loss is multiplied by the world size because FSDP/DDP average gradients.
+    each rank's loss is multiplied by the world size because FSDP/DDP average gradients. With
+    ``rl.skip_zero_advantage`` (where exact) only ``rows_to_train`` are forwarded.
     """
     mode = objective.agg_mode
     denom = all_reduce_sum(
@@ -340,12 +382,22 @@ def backward_slice(
             m.update(vm)
         return loss, m
 
+    # One process only: under torchrun every rank must run the same forwards (FSDP/DDP collectives).
+    skip = (
+        cfg.rl.skip_zero_advantage
+        and critic is None
+        and scale == 1
+        and objective.zero_advantage_inert(kl_coef=kl_coef, has_ref=ref_logp is not None)
+    )
+    trained = rows_to_train(rows, advantages, mask, input_kinds(batch)) if skip else rows
     parts: list[tuple[dict[str, float], float]] = []
-    for micro in micro_batches(rows, cfg.rl.micro_batch_size):
+    for micro in micro_batches(trained, cfg.rl.micro_batch_size):
         loss, m = micro_batch_loss(micro)
         (loss * scale if scale > 1 else loss).backward()
         parts.append((m, mask[micro].sum().item()))
-    return _reduce_over_ranks(*_combine(parts))
+    metrics = _reduce_over_ranks(*_combine(parts))
+    metrics["actor/trained_rows"] = len(trained) / len(rows)
+    return metrics
 
 
 def _combine(parts: list[tuple[dict[str, float], float]]) -> tuple[dict[str, float], float]:
