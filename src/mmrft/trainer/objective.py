@@ -56,12 +56,12 @@ class Objective:
     kl_in_reward: bool = False
     advantage_weighted: bool = False
 
-    def zero_advantage_inert(self, *, kl_coef: float, has_ref: bool) -> bool:
-        """Whether a row whose advantage is 0 everywhere adds exactly nothing to the loss and its
-        gradient: the policy loss is advantage-weighted and no entropy bonus or in-loss KL term
-        (coefficient ``kl_coef``, against a reference where ``has_ref``) reads the row."""
-        kl_in_loss = has_ref and kl_coef > 0 and not self.kl_in_reward
-        return self.advantage_weighted and self.entropy_coef == 0 and not kl_in_loss
+    @property
+    def zero_advantage_inert(self) -> bool:
+        """Whether, without reference log-probs, a row whose advantage is 0 everywhere adds
+        exactly nothing to the loss, its gradient and the loss's metrics' meaning: the policy
+        loss is advantage-weighted and no entropy bonus reads the row."""
+        return self.advantage_weighted and self.entropy_coef == 0
 
     @property
     def needs_critic(self) -> bool:

@@ -382,12 +382,14 @@ def backward_slice(
             m.update(vm)
         return loss, m
 
-    # One process only: under torchrun every rank must run the same forwards (FSDP/DDP collectives).
+    # Not with reference log-probs: a KL term, trained on or only logged, reads every row. One
+    # process only: under torchrun every rank must run the same forwards (FSDP/DDP collectives).
     skip = (
         cfg.rl.skip_zero_advantage
+        and objective.zero_advantage_inert
+        and ref_logp is None
         and critic is None
         and scale == 1
-        and objective.zero_advantage_inert(kl_coef=kl_coef, has_ref=ref_logp is not None)
     )
     trained = rows_to_train(rows, advantages, mask, input_kinds(batch)) if skip else rows
     parts: list[tuple[dict[str, float], float]] = []
