@@ -785,7 +785,7 @@ class RLConfig:
     informative rows; the loss normaliser still counts every row. Only where nothing else reads
     such a row: a loss with the advantage_weighted trait (every built-in one), no entropy bonus,
     no reference log-probs that step (a KL trained on or logged, rl.track_kl_every), no critic,
-    one process. actor/entropy and the ratio metrics then cover the trained rows;
+    one process. actor/entropy, the ratio and rollout/ gap metrics then cover the trained rows;
     actor/trained_rows is their share."""
     onednn_matmul: Literal["auto", "always", "never"] = "auto"
     """Float32 on a CPU: in the update and the no-grad log-prob passes, compute the large
