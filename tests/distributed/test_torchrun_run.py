@@ -15,6 +15,7 @@ from safetensors.torch import load_file
 
 from mmrft.build import check_world
 from mmrft.config import ConfigError, load_config
+from mmrft.trainer import distributed
 from mmrft.trainer.distributed import init_distributed
 
 TINY_RUN = [
@@ -91,6 +92,23 @@ def test_torchrun_variables_half_set_are_named(monkeypatch):
         monkeypatch.delenv(name, raising=False)
     with pytest.raises(RuntimeError, match="MASTER_ADDR.*torchrun --nproc_per_node"):
         init_distributed("cpu")
+
+
+@pytest.mark.parametrize("cuda,backend", [(True, "cpu:gloo,cuda:nccl"), (False, "gloo")])
+def test_a_cuda_run_joins_a_group_that_also_reduces_cpu_tensors(monkeypatch, cuda, backend):
+    """The trainers all-reduce CPU tensors (metrics, token counts) in CUDA runs too, which an
+    NCCL-only process group refuses; gloo serves those."""
+    joined = []
+    monkeypatch.setattr(distributed.dist, "init_process_group", lambda **kw: joined.append(kw))
+    monkeypatch.setattr(distributed.torch.cuda, "is_available", lambda: cuda)
+    monkeypatch.setattr(distributed.torch.cuda, "set_device", lambda i: None)
+    monkeypatch.setattr(distributed, "current_world", lambda: distributed.World(1, 2, 1))
+    for name, value in [("WORLD_SIZE", "2"), ("RANK", "1"), ("LOCAL_RANK", "1")]:
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("MASTER_ADDR", "localhost")
+    monkeypatch.setenv("MASTER_PORT", "29500")
+    init_distributed("auto")
+    assert joined == [{"backend": backend}]
 
 
 @pytest.mark.parametrize(

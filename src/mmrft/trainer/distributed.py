@@ -79,8 +79,10 @@ def torchrun_command(nproc: int, mmrft_args: list[str]) -> list[str]:
 def init_distributed(device: str = "auto") -> World:
     """Join torchrun's process group when launched by it; a single process otherwise.
 
-    ``device``: ``model.device`` (auto/cpu/cuda): NCCL for CUDA, gloo for the CPU. Each rank
-    uses CUDA device LOCAL_RANK. Raises a clear error when WORLD_SIZE > 1 but the rendezvous
+    ``device``: ``model.device`` (auto/cpu/cuda): NCCL for CUDA tensors, gloo for CPU ones (a
+    CUDA run joins both, ``cpu:gloo,cuda:nccl``: the trainers all-reduce small CPU tensors of
+    metrics and token counts, which an NCCL-only group refuses). Each rank uses CUDA device
+    LOCAL_RANK. Raises a clear error when WORLD_SIZE > 1 but the rendezvous
     variables are missing (e.g. the environment was half copied from a torchrun job).
     """
     if is_distributed() or not launched_by_torchrun():
@@ -94,9 +96,10 @@ def init_distributed(device: str = "auto") -> World:
     use_cuda = device.startswith("cuda") or (device == "auto" and torch.cuda.is_available())
     if use_cuda:
         torch.cuda.set_device(int(os.environ["LOCAL_RANK"]))
-    dist.init_process_group(backend="nccl" if use_cuda else "gloo")
+    backend = "cpu:gloo,cuda:nccl" if use_cuda else "gloo"
+    dist.init_process_group(backend=backend)
     world = current_world()
-    log.info("rank %d of %d joined (%s)", world.rank, world.size, "nccl" if use_cuda else "gloo")
+    log.info("rank %d of %d joined (%s)", world.rank, world.size, backend)
     return world
 
 
