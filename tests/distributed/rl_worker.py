@@ -10,7 +10,9 @@ epochs, micro-batches. Rank 0 writes the full parameters and the per-step losses
     python tests/distributed/rl_worker.py out.pt none 0
     (a 4th argument ``local`` normalises each rank by its own token count: the bug, on purpose;
     a 5th, ``separate`` or ``shared``, trains PPO's GAE critic too: values from the critic each
-    step, advantages whitened over all ranks' rows, the critic sharded like the policy)
+    step, advantages whitened over all ranks' rows, the critic sharded like the policy; a 6th,
+    ``skip``, makes groups 1-3 score alike and drops the KL and entropy terms, so
+    rl.skip_zero_advantage leaves their rows out: rank 0 trains 4 rows, rank 1 one)
 """
 
 from __future__ import annotations
@@ -44,7 +46,12 @@ PROMPTS, GROUP, STEPS = 4, 4, 3
 
 
 def main(
-    out: str, strategy: str, micro: int, normaliser: str = "global", critic_layout: str = "none"
+    out: str,
+    strategy: str,
+    micro: int,
+    normaliser: str = "global",
+    critic_layout: str = "none",
+    rows: str = "all",
 ) -> None:
     world = init_distributed("cpu")
     if normaliser == "local":  # the bug the global normaliser prevents, for the test to see
@@ -54,8 +61,8 @@ def main(
         None,
         [
             "algorithm.loss_agg_mode=token-mean",
-            "algorithm.kl_coef=0.05",
-            "algorithm.entropy_coef=0.01",
+            f"algorithm.kl_coef={0.0 if rows == 'skip' else 0.05}",
+            f"algorithm.entropy_coef={0.0 if rows == 'skip' else 0.01}",
             "algorithm.ppo_epochs=2",
             "rollout.max_new_tokens=10",
             f"rollout.group_size={GROUP}",
@@ -85,13 +92,17 @@ def main(
     cut = (torch.arange(batch.completion_mask.shape[1]) < lengths[:, None]).double()
     batch = dataclasses.replace(batch, completion_mask=cut * batch.completion_mask.double())
     rewards = torch.arange(len(batch.texts), dtype=torch.float64).remainder(3)  # [N] 0,1,2,...
+    if rows == "skip":  # only the first group's completions disagree
+        rewards[GROUP:] = 1.0
 
     mine = shard_rows(PROMPTS)  # this rank's prompts
-    rows = list(range(mine.start * GROUP, mine.stop * GROUP))
-    batch, rewards = batch.subset(rows), rewards[rows]
+    own = list(range(mine.start * GROUP, mine.stop * GROUP))
+    batch, rewards = batch.subset(own), rewards[own]
     advantages = ADV_ESTIMATORS.get("grpo")(rewards, GROUP)  # groups are whole on each rank
-    with torch.no_grad():
-        ref_logp = policy_logprobs(ref, family, batch, temp=1.0)
+    ref_logp = None
+    if rows != "skip":
+        with torch.no_grad():
+            ref_logp = policy_logprobs(ref, family, batch, temp=1.0)
     critic = None  # built before sharding, from the unsharded policy, as mmrft.build does
     if objective.needs_critic:
         critic = build_critic(cfg.critic, model).double()
@@ -101,7 +112,7 @@ def main(
             shard_critic(critic, strategy, units=family.vision_tower)
     opt, _ = make_optimizer(model, lr=1e-3, weight_decay=0.0)
     critic_opt = None if critic is None else make_optimizer(critic, lr=1e-3, weight_decay=0.0)[0]
-    losses, vf_losses = [], []
+    losses, vf_losses, trained = [], [], []
     for _ in range(STEPS):
         old_values = returns = None
         with torch.no_grad():
@@ -119,6 +130,7 @@ def main(
             critic=critic, critic_opt=critic_opt, old_values=old_values, returns=returns,
         )  # fmt: skip
         losses.append(m["actor/loss"])
+        trained.append(m["actor/trained_rows"])
         vf_losses.append(m.get("critic/vf_loss"))
     full_opts = StateDictOptions(full_state_dict=True, cpu_offload=True)
     full = get_model_state_dict(model, options=full_opts)
@@ -128,7 +140,14 @@ def main(
         )
     if world.is_main:
         torch.save(
-            {"params": full, "losses": losses, "vf_losses": vf_losses, "world": world.size}, out
+            {
+                "params": full,
+                "losses": losses,
+                "vf_losses": vf_losses,
+                "trained_rows": trained,
+                "world": world.size,
+            },
+            out,
         )
     destroy()
 

@@ -104,6 +104,29 @@ def test_a_per_rank_normaliser_would_not(one_rank_rl, tmp_path):
     assert _max_param_diff(one_rank_rl, two) > 1000 * PARAM_TOL
 
 
+@pytest.fixture(scope="module")
+def one_rank_skipping(tmp_path_factory):
+    out = tmp_path_factory.mktemp("skip") / "one.pt"
+    return _run("rl_worker.py", out, "none", "3", "global", "none", "skip")
+
+
+@needs_torchrun
+@pytest.mark.parametrize("strategy,micro", [("fsdp2", "3"), ("ddp", "0"), ("ddp", "3")])
+def test_ranks_skipping_unequal_rows_take_the_one_rank_steps(
+    one_rank_skipping, tmp_path, strategy, micro
+):
+    """rl.skip_zero_advantage under torchrun: only group 0 has a learning signal, so rank 0
+    trains its 4 informative rows (2 micro-batches of 3) and rank 1 one row (1 micro-batch,
+    padded with a zero-weight repeat so both run FSDP/DDP's collectives equally often)."""
+    two = _run(
+        "rl_worker.py", tmp_path / "two.pt", strategy, micro, "global", "none", "skip", nproc=2
+    )
+    assert one_rank_skipping["trained_rows"] == [4 / 16] * 3
+    assert two["trained_rows"] == [5 / 16] * 3  # rank 1 keeps one row of its all-alike groups
+    assert two["losses"] == pytest.approx(one_rank_skipping["losses"], rel=LOSS_REL)
+    assert _max_param_diff(one_rank_skipping, two) < PARAM_TOL
+
+
 @needs_torchrun
 def test_two_ranks_take_the_one_rank_sft_steps(tmp_path):
     one = _run("sft_worker.py", tmp_path / "one.pt", "none", "0")

@@ -443,15 +443,14 @@ class QwenVLFamily(ModelFamily):
         """Encode each distinct row's images once and hand the features in as ``mm_encoder_outputs``.
 
         Exact: the language model sees the same features, and autograd sums the G duplicates'
-        gradients into the one shared encoder pass. Saves (G-1)/G of the vision compute.
+        gradients into the one shared encoder pass. Saves (G-1)/G of the vision compute. Rows
+        that repeat nothing take the same path (the same compute): under FSDP2 the encoder then
+        runs before the language model on every rank, whichever rows a rank's micro-batch holds,
+        so the ranks' all-gathers come in the same order.
         """
         grid = prompt_inputs.get("image_grid_thw")
-        if (
-            grid is None
-            or len(set(source)) == len(source)
-            or not self._one_image_per_row(prompt_inputs)
-        ):
-            return prompt_inputs  # nothing shared, or not one image per row (videos: not shared)
+        if grid is None or not self._one_image_per_row(prompt_inputs):
+            return prompt_inputs  # no image, or not one image per row (videos: not shared)
         from transformers.modeling_outputs import BaseModelOutputWithPooling
 
         unique = sorted(set(source))

@@ -41,7 +41,7 @@ from mmrft.models.shared_prompt import shared_prompt_forward, supports_shared_pr
 from mmrft.rollout.base import RolloutBatch
 from mmrft.rollout.packed_weights import onednn_enabled
 from mmrft.trainer.critic import Critic, critic_loss
-from mmrft.trainer.distributed import all_reduce_sum, world_size
+from mmrft.trainer.distributed import all_gather_objects, all_reduce_sum, world_size
 from mmrft.trainer.objective import Objective, compute_loss
 from mmrft.trainer.onednn_linear import onednn_linears
 
@@ -382,23 +382,28 @@ def backward_slice(
             m.update(vm)
         return loss, m
 
-    # Not with reference log-probs: a KL term, trained on or only logged, reads every row. One
-    # process only: under torchrun every rank must run the same forwards (FSDP/DDP collectives).
+    # Not with reference log-probs: a KL term, trained on or only logged, reads every row.
     skip = (
         cfg.rl.skip_zero_advantage
         and objective.zero_advantage_inert
         and ref_logp is None
         and critic is None
-        and scale == 1
     )
     trained = rows_to_train(rows, advantages, mask, input_kinds(batch)) if skip else rows
+    chunks = micro_batches(trained, cfg.rl.micro_batch_size)
+    # Under torchrun FSDP's and DDP's collectives run inside every forward/backward, so each rank
+    # runs as many as the busiest one: a rank with fewer repeats a row with its loss times 0.
+    padding = max(all_gather_objects(len(chunks))) - len(chunks) if skip and scale > 1 else 0
     parts: list[tuple[dict[str, float], float]] = []
-    for micro in micro_batches(trained, cfg.rl.micro_batch_size):
+    for micro in chunks:
         loss, m = micro_batch_loss(micro)
         (loss * scale if scale > 1 else loss).backward()
         parts.append((m, mask[micro].sum().item()))
+    for _ in range(padding):
+        (micro_batch_loss(trained[:1])[0] * 0.0).backward()
     metrics = _reduce_over_ranks(*_combine(parts))
-    metrics["actor/trained_rows"] = len(trained) / len(rows)
+    counts = all_reduce_sum(torch.tensor([len(trained), len(rows)], dtype=torch.float64))
+    metrics["actor/trained_rows"] = (counts[0] / counts[1]).item()  # over every rank's rows
     return metrics
 
 
