@@ -151,6 +151,7 @@ def rollout_share(args: argparse.Namespace, name: str) -> None:
             group=args.group,
             max_new_tokens=args.tokens,
             precision="fp32",
+            reward="even_length",
             set=[],
         )
         clock = run_mmrft(ns, make_samples(family, args.share_prompts * steps), steps)
