@@ -786,8 +786,10 @@ class RLConfig:
     such a row: a loss with the advantage_weighted trait (every built-in one), no entropy bonus,
     no reference log-probs that step (a KL trained on or logged, rl.track_kl_every), no critic.
     Under torchrun a rank with fewer micro-batches than the busiest repeats one row at zero
-    weight, as FSDP/DDP need the same forwards on every rank. actor/entropy, the ratio and
-    rollout/ gap metrics then cover the trained rows; actor/trained_rows is their share."""
+    weight, as FSDP/DDP need the same forwards on every rank. With ppo_epochs or mini_batches
+    above 1 the no-grad rollout-policy (old log-prob) pass likewise takes only the rows with a
+    nonzero advantage (a row kept for its input kind reads ratio 1). actor/entropy, the ratio
+    and rollout/ gap metrics then cover the trained rows; actor/trained_rows is their share."""
     onednn_matmul: Literal["auto", "always", "never"] = "auto"
     """Float32 on a CPU: in the update and the no-grad log-prob passes, compute the large
     linear layers (>= 2^17 weights) and their input gradients with oneDNN instead of MKL, which

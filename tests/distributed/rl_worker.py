@@ -12,7 +12,9 @@ epochs, micro-batches. Rank 0 writes the full parameters and the per-step losses
     a 5th, ``separate`` or ``shared``, trains PPO's GAE critic too: values from the critic each
     step, advantages whitened over all ranks' rows, the critic sharded like the policy; a 6th,
     ``skip``, makes groups 1-3 score alike and drops the KL and entropy terms, so
-    rl.skip_zero_advantage leaves their rows out: rank 0 trains 4 rows, rank 1 one)
+    rl.skip_zero_advantage leaves their rows out: rank 0 trains 4 rows, rank 1 one; and the
+    old log-probs are taken of the informative rows only, shared-prompt, in micro-batches:
+    rank 0 forwards its 4 rows, rank 1 none, padded to as many forwards)
 """
 
 from __future__ import annotations
@@ -40,9 +42,28 @@ from mmrft.trainer.distributed import (
 )
 from mmrft.trainer.objective import compute_advantages_all_ranks
 from mmrft.trainer.optim import make_optimizer
-from mmrft.trainer.update import critic_values, policy_logprobs, update_policy
+from mmrft.trainer.update import (
+    critic_values,
+    policy_logprobs,
+    rollout_policy_logprobs,
+    update_policy,
+)
 
 PROMPTS, GROUP, STEPS = 4, 4, 3
+
+
+def _rms_norm(self: torch.nn.Module, hidden: torch.Tensor) -> torch.Tensor:
+    eps = getattr(self, "variance_epsilon", getattr(self, "eps", 1e-6))
+    return self.weight * (hidden * torch.rsqrt(hidden.pow(2).mean(-1, keepdim=True) + eps))
+
+
+def float64_norms(model: torch.nn.Module) -> None:
+    """RMSNorm in the model's float64: transformers computes it in float32 whatever the dtype,
+    which rounds the gradient entering it, differently where the one-process run's shared
+    prompt sums a group's gradient before the rounding (a few 1e-6 after 3 steps). Bound as a
+    method: FSDP2 swaps ``weight`` for its gathered copy at each forward."""
+    for norm in (m for m in model.modules() if type(m).__name__.endswith("RMSNorm")):
+        norm.forward = _rms_norm.__get__(norm)
 
 
 def main(
@@ -80,6 +101,7 @@ def main(
     objective = make_objective(cfg.algorithm)
     model, processor = load_policy("tiny-qwen2.5-vl", seed=0)
     model = model.double()
+    float64_norms(model)
     ref, _ = load_policy("tiny-qwen2.5-vl", seed=1)
     ref = ref.double().requires_grad_(False)
     family = family_for(model.config.model_type, processor)
@@ -115,8 +137,18 @@ def main(
     losses, vf_losses, trained = [], [], []
     for _ in range(STEPS):
         old_values = returns = None
+        old_rows = None
         with torch.no_grad():
-            old_logp = policy_logprobs(model, family, batch, temp=1.0)
+            if rows == "skip":  # old log-probs of the informative rows only, as train_rl takes
+                every = list(range(len(batch.texts)))
+                keep = update.nonzero_advantage(every, advantages, batch.completion_mask)
+                informative = [r for r, x in zip(every, keep, strict=True) if x]  # rank 1: none
+                old_logp, old_rows = rollout_policy_logprobs(
+                    model, family, batch, informative, temp=1.0, micro_batch_size=micro or None,
+                    share_prompt=True,
+                )  # fmt: skip
+            else:
+                old_logp = policy_logprobs(model, family, batch, temp=1.0)
             if critic is not None:
                 old_values = critic_values(critic, model, family, batch, temp=1.0)
         if critic is not None:  # token-level, whitened over every rank's rows
@@ -127,7 +159,7 @@ def main(
         m = update_policy(
             cfg, objective, model, opt, batch, advantages, batch.completion_mask, family,
             old_logp=old_logp, ref_logp=ref_logp, kl_coef=cfg.algorithm.kl_coef,
-            critic=critic, critic_opt=critic_opt, old_values=old_values, returns=returns,
+            old_rows=old_rows, critic=critic, critic_opt=critic_opt, old_values=old_values, returns=returns,
         )  # fmt: skip
         losses.append(m["actor/loss"])
         trained.append(m["actor/trained_rows"])

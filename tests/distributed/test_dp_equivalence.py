@@ -2,9 +2,9 @@
 
 Each case launches ``rl_worker.py`` / ``sft_worker.py`` under ``torchrun --nproc_per_node 2``
 (gloo on the CPU) and compares rank 0's gathered parameters and the logged losses after 3 steps
-with the same worker run as one plain process on all rows. The tiny model runs in float64 except
-Qwen2.5-VL's vision rotary tables (float32 in any model dtype), which leave ~2e-8 between the two
-runs (measured); the bound 1e-6 leaves room for that, while normalising each rank by its own
+with the same worker run as one plain process on all rows. The tiny model runs in float64 (its
+RMSNorms too: ``rl_worker.float64_norms``) except Qwen2.5-VL's vision rotary tables (float32 in
+any model dtype), which leave ~2e-8 between the two runs (measured); the bound 1e-6 leaves room for that, while normalising each rank by its own
 token count (the bug the all-reduced normaliser prevents) moves parameters by ~7e-3.
 """
 

@@ -90,3 +90,47 @@ def test_shared_prompt_forward_equals_plain(mixed_prompts, name):
         assert grads.keys() == want_grads.keys() and len(grads) > 10
         for key, grad in want_grads.items():
             torch.testing.assert_close(grads[key], grad, atol=1e-9, rtol=1e-9, msg=key)
+
+
+def _count_tokens(model) -> list[tuple[int, ...]]:
+    """The input_ids shape of every model call from now on (text models)."""
+    seen: list[tuple[int, ...]] = []
+    model.get_input_embeddings().register_forward_pre_hook(
+        lambda module, args: seen.append(tuple(args[0].shape))
+    )
+    return seen
+
+
+@pytest.mark.parametrize("name", ["tiny-qwen2", "tiny-qwen2.5-vl"])
+def test_one_token_completions_equal_plain(mixed_prompts, name):
+    """L = 1: still two model calls (FSDP2 ranks must make as many as each other), the prompt
+    pass stopping a token short so the rows forward the last prompt token."""
+    model, batch = _batch(mixed_prompts, name)
+    batch.completion_ids, batch.completion_mask = (
+        batch.completion_ids[:, :1],
+        (batch.completion_mask[:, :1]),
+    )
+    rows = list(range(len(batch.texts)))
+    want_logits, want_states, mask, want_grads = _outputs(model, batch, rows, shared=False)
+    seen = _count_tokens(model)
+    logits, states, _, grads = _outputs(model, batch, rows, shared=True)
+    n, P = batch.prompt_inputs["input_ids"].shape
+    assert seen == [(len(set(batch.sample_index)), P - 1), (n, 1)]
+    assert logits.shape == want_logits.shape and logits.shape[1] == 1
+    torch.testing.assert_close(logits[mask], want_logits[mask], atol=1e-9, rtol=1e-9)
+    torch.testing.assert_close(states[mask], want_states[mask], atol=1e-9, rtol=1e-9)
+    for key, grad in want_grads.items():
+        torch.testing.assert_close(grads[key], grad, atol=1e-9, rtol=1e-9, msg=key)
+
+
+def test_prompt_forwarded_once_and_rows_without_their_last_token(mixed_prompts):
+    """The token work: U x P prompt tokens once, then n x (L - 1) completion tokens; the plain
+    forward takes n x (P + L)."""
+    model, batch = _batch(mixed_prompts, "tiny-qwen2")
+    seen = _count_tokens(model)
+    rows = list(range(len(batch.texts)))
+    _outputs(model, batch, rows, shared=True)
+    n, P = batch.prompt_inputs["input_ids"].shape
+    L = batch.completion_ids.shape[1]
+    U = len(set(batch.sample_index))
+    assert n > U and seen == [(U, P), (n, L - 1)]

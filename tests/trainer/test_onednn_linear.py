@@ -198,13 +198,16 @@ def test_train_rl_switches_for_the_no_grad_passes_too(tmp_path, monkeypatch, mod
 
     monkeypatch.setattr(pw, "MIN_WEIGHTS", 1)
     seen = []
-    inner = rl.policy_logprobs
 
-    def recording(net, *args, **kwargs):
-        seen.append(any(type(m) is OneDnnLinear for m in net.modules()))
-        return inner(net, *args, **kwargs)
+    def recording(inner):
+        def record(net, *args, **kwargs):
+            seen.append(any(type(m) is OneDnnLinear for m in net.modules()))
+            return inner(net, *args, **kwargs)
 
-    monkeypatch.setattr(rl, "policy_logprobs", recording)
+        return record
+
+    for name in ("policy_logprobs", "rollout_policy_logprobs"):  # reference, rollout policy
+        monkeypatch.setattr(rl, name, recording(getattr(rl, name)))
     cfg = load_config(
         None,
         [
@@ -229,5 +232,5 @@ def test_train_rl_switches_for_the_no_grad_passes_too(tmp_path, monkeypatch, mod
         reward_fn=lambda completions, samples: {"overall": [len(c) / 50 for c in completions]},
         **components(cfg, model, family),
     )  # fmt: skip
-    assert seen == [mode == "always"] * 2  # the policy's pass, then the reference's
+    assert seen == [mode == "always"] * 2  # the reference's pass, then the policy's
     assert all(type(m) is not OneDnnLinear for m in [*model.modules(), *ref.modules()])

@@ -7,10 +7,12 @@ each tensor's largest gradient (the float32 vision rotary tables of Qwen2.5-VL, 
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 
 import pytest
 import torch
+from learn_utils import run_digit_task
 
 from mmrft.algorithms.aggregation import AGG_MODES
 from mmrft.algorithms.losses import ADVANTAGE_WEIGHTED, POLICY_LOSSES
@@ -18,8 +20,15 @@ from mmrft.build import make_objective
 from mmrft.config import load_config
 from mmrft.models import family_for, load_policy
 from mmrft.rollout import HFSampler, SamplingParams
-from mmrft.trainer import update
-from mmrft.trainer.update import backward_slice, input_kinds, policy_logprobs, rows_to_train
+from mmrft.trainer import rl, update
+from mmrft.trainer.update import (
+    backward_slice,
+    input_kinds,
+    policy_logprobs,
+    rollout_policy_logprobs,
+    rows_to_train,
+    update_policy,
+)
 
 REL_TOL = 1e-6
 GROUP = 4
@@ -178,3 +187,92 @@ def test_input_kinds_follow_the_batch(setup):
     kinds = input_kinds(text)
     assert kinds[0] == (False, False, True) and kinds[1] == (False, False, False)
     assert kinds[6] == (True, False, False)
+
+
+def test_old_logprobs_are_computed_for_the_given_rows_only(setup, monkeypatch):
+    model, family, batch, _, _ = setup
+    seen: list[int] = []
+    forward = update.forward_rows
+    monkeypatch.setattr(
+        update, "forward_rows", lambda *a, **k: seen.extend(a[3]) or forward(*a, **k)
+    )
+    with torch.no_grad():
+        want = policy_logprobs(model, family, batch, temp=1.0)
+        seen.clear()
+        old, computed = rollout_policy_logprobs(
+            model, family, batch, INFORMATIVE, temp=1.0, micro_batch_size=3
+        )
+        assert seen == INFORMATIVE
+        every, none = rollout_policy_logprobs(model, family, batch, None, temp=1.0)
+    assert computed.tolist() == [r in INFORMATIVE for r in range(12)]
+    torch.testing.assert_close(old[INFORMATIVE], want[INFORMATIVE], rtol=1e-9, atol=1e-12)
+    assert (old[[r for r in range(12) if r not in INFORMATIVE]] == 0).all()
+    assert none is None and torch.equal(every, want)
+    no_rows, computed = rollout_policy_logprobs(model, family, batch, [], temp=1.0)
+    assert no_rows.dtype == want.dtype and no_rows.shape == want.shape
+    assert (no_rows == 0).all() and not computed.any()
+
+
+def _update(setup, old, old_rows, advantages, overrides=()):
+    """Parameters and metrics after one ``update_policy`` (2 epochs x 2 mini-batches) from a
+    copy of the setup's model."""
+    model, family, batch, _, _ = setup
+    model = copy.deepcopy(model)
+    cfg = load_config(
+        None,
+        ["rollout.max_new_tokens=10", "algorithm.ppo_epochs=2", "algorithm.mini_batches=2",
+         *overrides],
+    )  # fmt: skip
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    torch.manual_seed(3)  # the mini-batch shuffles
+    m = update_policy(
+        cfg, make_objective(cfg.algorithm), model, opt, batch, advantages,
+        batch.completion_mask, family, old_logp=old, ref_logp=None, kl_coef=0.0,
+        old_rows=old_rows,
+    )  # fmt: skip
+    return dict(model.named_parameters()), m
+
+
+def test_an_update_from_the_informative_rows_old_logprobs_is_the_same(setup):
+    """Off-policy epochs: the old log-probs of the rows the update leaves out are never read."""
+    _, _, _, adv, old = setup
+    start = {n: p.detach().clone() for n, p in setup[0].named_parameters()}
+    want, want_m = _update(setup, old, None, adv)
+    partial = old.clone()
+    partial[[r for r in range(12) if r not in INFORMATIVE]] = 0.0
+    rows = torch.tensor([r in INFORMATIVE for r in range(12)])
+    got, got_m = _update(setup, partial, rows, adv)
+    moved = max((want[n] - start[n]).abs().max().item() for n in want)
+    assert moved > 1e-4  # the updates did move the policy
+    for n, p in want.items():
+        assert (got[n] - p).abs().max().item() <= REL_TOL * moved, n
+    assert got_m["actor/loss"] == pytest.approx(want_m["actor/loss"], rel=1e-8, abs=1e-12)
+
+
+def test_a_kept_row_without_old_logprobs_reads_ratio_one(setup):
+    """All advantages 0: each slice keeps one row, whose old log-prob was not computed (0 in
+    the tensor); it is taken at ratio 1, not exp(logp - 0)."""
+    _, _, batch, _, old = setup
+    zeros = torch.zeros(12, dtype=torch.float64)
+    nothing = torch.zeros(12, dtype=torch.bool)
+    _, m = _update(setup, torch.zeros_like(old), nothing, zeros)
+    assert m["actor/trained_rows"] == pytest.approx(1 / 6)  # one row of each 6-row slice
+    assert m["actor/ratio_mean"] == 1.0 and m["actor/ratio_min"] == 1.0
+
+
+def test_train_rl_computes_old_logprobs_of_informative_rows_only(tmp_path, monkeypatch):
+    """ppo_epochs 2 on the digit task, where many groups score alike: the rollout-policy pass
+    gets the rows with a nonzero advantage; with the skip off or a KL reference, every row."""
+    calls: list[list[int] | None] = []
+    inner = rl.rollout_policy_logprobs
+    monkeypatch.setattr(
+        rl, "rollout_policy_logprobs", lambda *a, **k: calls.append(a[3]) or inner(*a, **k)
+    )
+    run_digit_task(tmp_path / "skip", "algorithm.ppo_epochs=2", steps=3)
+    assert len(calls) == 3 and all(c is not None for c in calls)
+    assert any(len(c) < 64 for c in calls) and all(len(c) % 2 == 0 for c in calls)
+    calls.clear()
+    run_digit_task(
+        tmp_path / "all", "algorithm.ppo_epochs=2", "rl.skip_zero_advantage=false", steps=2
+    )
+    assert calls == [None, None]

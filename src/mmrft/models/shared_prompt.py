@@ -2,10 +2,14 @@
 
 In the update (and the no-grad log-prob passes) a group's G rows repeat one prompt, and the
 plain forward (``logprobs.completion_forward``) computes its P tokens G times, with gradients.
-Here each distinct prompt's first P - 1 tokens are forwarded once into a KV cache, the cache
-is gathered to the n rows (an indexing op, so autograd sums the rows' gradients back into the
-one prompt pass), and each row forwards its last prompt token and its completion, attending to
-the cache. For a VLM the vision encoder runs once per prompt too.
+Here each distinct prompt's P tokens are forwarded once into a KV cache; that pass also gives
+the logits at the last prompt token, which predict every row's first completion token. The
+cache and those logits are gathered to the n rows (indexing ops, so autograd sums the rows'
+gradients back into the one prompt pass), and each row forwards its completion but the last
+token (whose logits would predict nothing), attending to the cache. So a row forwards L - 1
+tokens where the plain forward takes P + L. (One-token completions: the prompt pass stops a
+token short and the rows forward the last prompt token.) For a VLM the vision encoder runs
+once per prompt too.
 
 Notation: n rows, U distinct prompts, P prompt length (left padded), L completion length.
 
@@ -35,7 +39,7 @@ Positions = Callable[[torch.nn.Module, dict[str, Tensor]], Tensor]
 POSITIONS: Registry[Positions] = Registry("shared-prompt model type")
 
 TEXT_KEYS = ("input_ids", "attention_mask", "mm_token_type_ids", "token_type_ids")
-"""Per-token inputs (sliced to the prefix); the rest (pixels, grids) describe the prompt."""
+"""Per-token inputs (sliced to the prompt pass's part); the rest (pixels, grids) describe it."""
 
 
 def text_positions(model: torch.nn.Module, inputs: dict[str, Tensor]) -> Tensor:
@@ -102,7 +106,7 @@ def shared_prompt_forward(
     states [n, L, H] — the same as ``logprobs.completion_forward`` on ``prompt_inputs``.
 
     prompt_inputs: the n rows' processor outputs (input_ids/attention_mask [n, P]), used for
-    the positions and the last prompt token; unique_inputs: the U distinct prompts' ([U, P],
+    the positions and the attention mask; unique_inputs: the U distinct prompts' ([U, P],
     their own vision tensors), numbered in order of first use: row r's prompt is unique row
     ``row_prompt[r]``.
     """
@@ -114,23 +118,36 @@ def shared_prompt_forward(
     for r, u in enumerate(row_prompt):
         first_row.setdefault(u, r)
     firsts = torch.tensor([first_row[u] for u in range(len(first_row))], device=device)
+    rows = torch.tensor(row_prompt, device=device)
 
-    prefix = {k: v[:, : P - 1] if k in TEXT_KEYS else v for k, v in unique_inputs.items()}
-    prefix_positions = positions.index_select(-2, firsts)[..., : P - 1]  # [..., U, P-1]
-    out = model(**prefix, position_ids=prefix_positions, use_cache=True, logits_to_keep=1)
+    # The prompt pass takes the whole prompt and gives the logits (state) at its last token
+    # [U, 1, ...]; with one-token completions it stops a token short instead, so that the rows
+    # still forward something: two model calls either way, as FSDP2 ranks must make alike.
+    cut = P if L > 1 else P - 1
+    prefix = {k: v[:, :cut] if k in TEXT_KEYS else v for k, v in unique_inputs.items()}
+    out = model(
+        **prefix,
+        position_ids=positions.index_select(-2, firsts)[..., :cut],
+        use_cache=True,
+        logits_to_keep=1,
+        output_hidden_states=hidden,
+    )
+    logits, states = [], []
+    if cut == P:  # predicts every row's completion token 0
+        logits.append(out.logits[:, -1:].index_select(0, rows))  # [n, 1, V]
+        states += [out.hidden_states[-1][:, -1:].index_select(0, rows)] if hidden else []
     cache = out.cache
     # [U, ...] -> [n, ...]: a gather, so the rows' gradients sum back into the prompt pass
-    cache.batch_select_indices(torch.tensor(row_prompt, device=device))
-
-    ids = torch.cat([prompt_inputs["input_ids"][:, -1:], completion_ids[:, :-1]], 1)  # [n, L]
-    mask = full["attention_mask"][:, : P + L - 1]  # [n, P-1+L]: the cache's slots, then ids'
+    cache.batch_select_indices(rows)
     out = model(
-        input_ids=ids,
-        attention_mask=mask,
-        position_ids=positions[..., P - 1 : P + L - 1],
+        input_ids=full["input_ids"][:, cut : P + L - 1],  # the completion but its last token
+        attention_mask=full["attention_mask"][:, : P + L - 1],  # the cache's slots, then ids'
+        position_ids=positions[..., cut : P + L - 1],
         cache=cache,
         use_cache=True,
         output_hidden_states=hidden,
     )
-    states = out.hidden_states[-1] if hidden else None  # [n, L, H]
-    return out.logits, states  # [n, L, V]: position t predicts completion token t
+    logits.append(out.logits)
+    states += [out.hidden_states[-1]] if hidden else []
+    # [n, L, V]: position t predicts completion token t; states [n, L, H]
+    return torch.cat(logits, 1), torch.cat(states, 1) if hidden else None

@@ -15,8 +15,8 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable
-from contextlib import nullcontext
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -49,7 +49,15 @@ from mmrft.trainer.precision import autocast
 from mmrft.trainer.rollout_step import collect_rollouts
 from mmrft.trainer.sharded_eval import evaluate_sharded
 from mmrft.trainer.signals import StopOnSignal
-from mmrft.trainer.update import NonFiniteGuard, critic_values, policy_logprobs, update_policy
+from mmrft.trainer.update import (
+    NonFiniteGuard,
+    critic_values,
+    nonzero_advantage,
+    policy_logprobs,
+    rollout_policy_logprobs,
+    skips_zero_advantage,
+    update_policy,
+)
 
 log = logging.getLogger(__name__)
 
@@ -227,18 +235,11 @@ def train_rl(
             level = stream.level  # of this step's problems; a curriculum may change the next
             stream.feedback(step, ro.scores.get("accuracy", ro.scores["overall"]), ro.rows)
 
-            # --- rollout-policy and reference log-probs, advantages ----------------------------
+            # --- reference log-probs, advantages, rollout-policy log-probs -------------------
             t1 = time.perf_counter()
             on_policy = acfg.ppo_epochs == 1 and acfg.mini_batches == 1 and not acfg.kl_in_reward
-            # (the second switch covers a separate reference; on `model` itself it is a no-op)
-            with (
-                torch.no_grad(),
-                onednn_linears(model, onednn),
-                onednn_linears(model if ref_model is None else ref_model, onednn),
-            ):
-                old_logp = (
-                    None if on_policy else policy_logprobs(model, family, batch, **no_grad_pass)
-                )
+            old_logp = old_rows = None
+            with _no_grad_pass(model, ref_model, onednn):
                 ref_logp = None
                 # a KL that is only logged (kl_coef 0) may skip steps: rl.track_kl_every
                 kl_due = acfg.kl_coef > 0 or step % cfg.rl.track_kl_every == 0
@@ -250,6 +251,8 @@ def train_rl(
                     if critic is None
                     else critic_values(critic, model, family, batch, **no_grad_pass)
                 )  # [N, L]
+                if acfg.kl_in_reward:  # the KL folded into the rewards reads every row's
+                    old_logp = policy_logprobs(model, family, batch, **no_grad_pass)
             advantages, returns = compute_advantages_all_ranks(
                 objective,
                 rewards,
@@ -261,6 +264,17 @@ def train_rl(
                 baseline_rewards=ro.baseline,
                 values=old_values,
             )  # [N], or [N, L] with a critic
+            if not on_policy and old_logp is None:
+                # an update that leaves zero-advantage rows out needs no old log-probs of theirs
+                rows = None
+                if skips_zero_advantage(cfg, objective, ref_logp=ref_logp, critic=critic):
+                    every = list(range(len(batch.texts)))
+                    keep = nonzero_advantage(every, advantages, mask)
+                    rows = [r for r, x in zip(every, keep, strict=True) if x]
+                with _no_grad_pass(model, ref_model, onednn):
+                    old_logp, old_rows = rollout_policy_logprobs(
+                        model, family, batch, rows, **no_grad_pass
+                    )
 
             # --- update (critic warm-up: the first critic.warmup_steps train the critic only) --
             train_policy = critic is None or step > cfg.critic.warmup_steps
@@ -277,6 +291,7 @@ def train_rl(
                 old_logp=old_logp,
                 ref_logp=ref_logp,
                 kl_coef=kl_ctl.value,
+                old_rows=old_rows,
                 critic=critic,
                 critic_opt=critic_opt,
                 old_values=old_values,
@@ -349,6 +364,20 @@ def train_rl(
             result.last_step = step
     logger.close()
     return result
+
+
+@contextmanager
+def _no_grad_pass(
+    model: torch.nn.Module, ref_model: torch.nn.Module | None, onednn: bool
+) -> Iterator[None]:
+    """No gradients, large linear layers through oneDNN (``rl.onednn_matmul``): the second
+    switch covers a separate reference model; on ``model`` itself it is a no-op."""
+    with (
+        torch.no_grad(),
+        onednn_linears(model, onednn),
+        onednn_linears(model if ref_model is None else ref_model, onednn),
+    ):
+        yield
 
 
 def _mean(x: torch.Tensor, mask: torch.Tensor) -> float:

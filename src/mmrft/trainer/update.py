@@ -18,7 +18,9 @@ with b rows each then take the step one process takes with N * b rows.
 Rows whose advantage is 0 everywhere (a GRPO group whose completions all scored alike) add
 exactly nothing to an advantage-weighted loss or its gradient, so with ``rl.skip_zero_advantage``
 a slice forwards only its informative rows, still normalised by the whole slice's denominator:
-the same step for less compute (``rows_to_train``).
+the same step for less compute (``rows_to_train``); and an off-policy update (several epochs or
+mini-batches) needs the rollout policy's log-probs of those rows only
+(``rollout_policy_logprobs``).
 
 The no-grad passes (rollout-policy, reference and critic values) run in chunks of
 ``rl.logprob_micro_batch_size`` rows: the same rows, the same numbers, less peak memory.
@@ -64,11 +66,7 @@ def rows_to_train(
     >>> rows_to_train([0, 1, 2, 3, 4], adv, torch.ones(5, 2), ["img", "img", "img", "txt", "txt"])
     [2, 3]
     """
-    adv = advantages[rows]
-    if adv.dim() == 2:
-        adv = adv * mask[rows]  # [n, L]: padding's advantage does not count
-    nonzero = (adv != 0).reshape(len(rows), -1).any(dim=1).tolist()
-    informative = dict(zip(rows, nonzero, strict=True))
+    informative = dict(zip(rows, nonzero_advantage(rows, advantages, mask), strict=True))
     covered = {kinds[r] for r in rows if informative[r]}
     first_of_kind: dict[Hashable, int] = {}
     for r in rows:
@@ -76,6 +74,29 @@ def rows_to_train(
             first_of_kind.setdefault(kinds[r], r)
     keep = set(first_of_kind.values())
     return [r for r in rows if informative[r] or r in keep]
+
+
+def nonzero_advantage(rows: list[int], advantages: torch.Tensor, mask: torch.Tensor) -> list[bool]:
+    """Per row of ``rows``: is its advantage nonzero (NaN counts) at some real token?
+    advantages [N] or [N, L], mask [N, L]."""
+    adv = advantages[rows]
+    if adv.dim() == 2:
+        adv = adv * mask[rows]  # [n, L]: padding's advantage does not count
+    return (adv != 0).reshape(len(rows), -1).any(dim=1).tolist()
+
+
+def skips_zero_advantage(
+    cfg: Config, objective: Objective, *, ref_logp: torch.Tensor | None, critic: Critic | None
+) -> bool:
+    """Whether this step's update leaves zero-advantage rows out (``rl.skip_zero_advantage``):
+    only where such a row adds nothing, so not with reference log-probs (a KL term, trained on
+    or only logged, reads every row) or a critic (its value loss reads every row)."""
+    return (
+        cfg.rl.skip_zero_advantage
+        and objective.zero_advantage_inert
+        and ref_logp is None
+        and critic is None
+    )
 
 
 def input_kinds(batch: RolloutBatch) -> list[tuple[bool, bool, bool]]:
@@ -123,9 +144,13 @@ def forward_rows(
     first: dict[int, int] = {}  # sample -> its first position in sel
     source = [first.setdefault(batch.sample_index[r], i) for i, r in enumerate(sel)]
     # Under torchrun only without gradients: FSDP2 frees a unit's gathered weights after the
-    # backward of its last forward call, and the prefix call's backward comes after that.
-    one_forward = torch.is_grad_enabled() and world_size() > 1
-    if share_prompt and not one_forward and len(first) < len(sel) and supports_shared_prompt(net):
+    # backward of its last forward call, and the prefix call's backward comes after that. And
+    # there even rows without a repeated prompt take it, so that every rank makes the same model
+    # calls whatever rows it holds (FSDP's collectives run inside them).
+    ranks = world_size() > 1
+    one_forward = torch.is_grad_enabled() and ranks
+    repeats = len(first) < len(sel) or ranks
+    if share_prompt and not one_forward and repeats and supports_shared_prompt(net):
         slot = {pos: u for u, pos in enumerate(first.values())}  # first position -> prompt
         unique = {k: v.to(device) for k, v in batch.select([sel[i] for i in slot]).items()}
         row_prompt = [slot[i] for i in source]
@@ -146,19 +171,52 @@ def policy_logprobs(
     net: torch.nn.Module,
     family: ModelFamily,
     batch: RolloutBatch,
+    rows: list[int] | None = None,
     *,
     temp: float,
     micro_batch_size: int | None = None,
     share_prompt: bool = False,
 ) -> torch.Tensor:
-    """Log-probs [N, L] of all of ``batch``'s completions (a no-grad rollout/reference pass),
-    ``micro_batch_size`` rows per forward."""
-    rows = list(range(len(batch.texts)))
-    parts = [
-        forward_rows(net, family, batch, chunk, temp=temp, share_prompt=share_prompt)[0]
-        for chunk in micro_batches(rows, micro_batch_size)
-    ]
-    return torch.cat(parts)  # [N, L]: every chunk keeps the batch's padded width L
+    """Log-probs [n, L] of ``rows``' completions (default all: [N, L]), a no-grad
+    rollout-policy or reference pass, ``micro_batch_size`` rows per forward.
+
+    With ``rows`` given, ranks under torchrun may ask for different numbers of rows (none,
+    even), while FSDP's collectives run inside every forward: each rank runs as many forwards
+    as the busiest one, the extra ones on its first row, discarded.
+    """
+    sel = list(range(len(batch.texts))) if rows is None else rows
+    chunks = micro_batches(sel, micro_batch_size) if sel else []
+    kw = {"temp": temp, "share_prompt": share_prompt}
+    # agreed before any forward: the collectives inside them must pair up across ranks
+    uneven = rows is not None and world_size() > 1
+    padding = max(all_gather_objects(len(chunks))) - len(chunks) if uneven else 0
+    parts = [forward_rows(net, family, batch, chunk, **kw)[0] for chunk in chunks]
+    for _ in range(padding):
+        forward_rows(net, family, batch, [0], **kw)
+    if not parts:  # no rows: [0, L] of the dtype forward_rows gives (float32 x the mask's)
+        device = next(net.parameters()).device
+        empty = batch.completion_mask[:0].to(device)
+        return torch.zeros(empty.shape, device=device) * empty
+    return torch.cat(parts)  # [n, L]: every chunk keeps the batch's padded width L
+
+
+def rollout_policy_logprobs(
+    net: torch.nn.Module,
+    family: ModelFamily,
+    batch: RolloutBatch,
+    rows: list[int] | None,
+    **no_grad_pass: object,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The old log-probs for an off-policy update: [N, L] over ``rows`` (all: None), 0 for the
+    other rows; and which rows were computed ([N] bool; None: all)."""
+    part = policy_logprobs(net, family, batch, rows, **no_grad_pass)
+    if rows is None:
+        return part, None
+    N, L = batch.completion_mask.shape
+    old = part.new_zeros((N, L))
+    computed = torch.zeros(N, dtype=torch.bool, device=part.device)
+    old[rows], computed[rows] = part, True
+    return old, computed
 
 
 def critic_values(
@@ -196,6 +254,7 @@ def update_policy(
     old_logp: torch.Tensor | None,
     ref_logp: torch.Tensor | None,
     kl_coef: float,
+    old_rows: torch.Tensor | None = None,
     critic: Critic | None = None,
     critic_opt: torch.optim.Optimizer | None = None,
     old_values: torch.Tensor | None = None,
@@ -209,7 +268,11 @@ def update_policy(
     ``old_logp`` [N, L] are the rollout policy's log-probs, taken before any update, so every
     epoch's ratio is against the rollout policy. ``None`` means one epoch of one mini-batch:
     the policy is still the rollout policy at the only forward pass, so its detached log-probs
-    serve as old log-probs (ratio == 1) and the extra forward pass is skipped.
+    serve as old log-probs (ratio == 1) and the extra forward pass is skipped. ``old_rows``
+    ([N] bool, None: all) marks the rows ``old_logp`` was computed for: where the update leaves
+    zero-advantage rows out, the others are not needed (``rollout_policy_logprobs``), and a row
+    kept anyway (one per input kind, see ``rows_to_train``) is taken at ratio 1; its advantage
+    is 0, so its loss and gradient are 0 whatever the ratio.
 
     With a ``critic`` its value loss against ``returns`` [N, L] (clipped around ``old_values``)
     is added and its optimizer stepped too. ``train_policy=False`` (critic warm-up) trains the
@@ -236,8 +299,9 @@ def update_policy(
                     critic_opt.zero_grad(set_to_none=True)
                 m = backward_slice(
                     cfg, objective, model, family, batch, rows, advantages, mask,
-                    old_logp=old_logp, ref_logp=ref_logp, kl_coef=kl_coef, critic=critic,
-                    old_values=old_values, returns=returns, train_policy=train_policy,
+                    old_logp=old_logp, ref_logp=ref_logp, kl_coef=kl_coef, old_rows=old_rows,
+                    critic=critic, old_values=old_values, returns=returns,
+                    train_policy=train_policy,
                 )  # fmt: skip
                 m["actor/grad_norm"] = grad_norm(model, cfg.rl.max_grad_norm)
                 finite = math.isfinite(m["actor/grad_norm"]) and math.isfinite(m["actor/loss"])
@@ -308,6 +372,7 @@ def backward_slice(
     old_logp: torch.Tensor | None,
     ref_logp: torch.Tensor | None,
     kl_coef: float,
+    old_rows: torch.Tensor | None = None,
     critic: Critic | None = None,
     old_values: torch.Tensor | None = None,
     returns: torch.Tensor | None = None,
@@ -339,6 +404,8 @@ def backward_slice(
             model, family, batch, rows, temp=temp, hidden=shared, share_prompt=share
         )
         old = logp.detach() if old_logp is None else old_logp[rows]
+        if old_rows is not None:  # rows left out of the old-log-prob pass: ratio 1
+            old = torch.where(old_rows[rows].to(old.device).unsqueeze(1), old, logp.detach())
         ref = None if ref_logp is None else ref_logp[rows]
         weights, gap = None, {}
         if batch.logprobs is not None:  # the engine's log-probs: measure (and correct) the gap
@@ -382,13 +449,7 @@ def backward_slice(
             m.update(vm)
         return loss, m
 
-    # Not with reference log-probs: a KL term, trained on or only logged, reads every row.
-    skip = (
-        cfg.rl.skip_zero_advantage
-        and objective.zero_advantage_inert
-        and ref_logp is None
-        and critic is None
-    )
+    skip = skips_zero_advantage(cfg, objective, ref_logp=ref_logp, critic=critic)
     trained = rows_to_train(rows, advantages, mask, input_kinds(batch)) if skip else rows
     chunks = micro_batches(trained, cfg.rl.micro_batch_size)
     # Under torchrun FSDP's and DDP's collectives run inside every forward/backward, so each rank
