@@ -239,7 +239,7 @@ def train_rl(
             t1 = time.perf_counter()
             on_policy = acfg.ppo_epochs == 1 and acfg.mini_batches == 1 and not acfg.kl_in_reward
             old_logp = old_rows = None
-            with _no_grad_pass(model, ref_model, onednn):
+            with _no_grad_onednn(model, ref_model, onednn):
                 ref_logp = None
                 # a KL that is only logged (kl_coef 0) may skip steps: rl.track_kl_every
                 kl_due = acfg.kl_coef > 0 or step % cfg.rl.track_kl_every == 0
@@ -266,14 +266,14 @@ def train_rl(
             )  # [N], or [N, L] with a critic
             if not on_policy and old_logp is None:
                 # an update that leaves zero-advantage rows out needs no old log-probs of theirs
-                rows = None
+                informative = None
                 if skips_zero_advantage(cfg, objective, ref_logp=ref_logp, critic=critic):
                     every = list(range(len(batch.texts)))
                     keep = nonzero_advantage(every, advantages, mask)
-                    rows = [r for r, x in zip(every, keep, strict=True) if x]
-                with _no_grad_pass(model, ref_model, onednn):
+                    informative = [r for r, x in zip(every, keep, strict=True) if x]
+                with _no_grad_onednn(model, ref_model, onednn):
                     old_logp, old_rows = rollout_policy_logprobs(
-                        model, family, batch, rows, **no_grad_pass
+                        model, family, batch, informative, **no_grad_pass
                     )
 
             # --- update (critic warm-up: the first critic.warmup_steps train the critic only) --
@@ -367,7 +367,7 @@ def train_rl(
 
 
 @contextmanager
-def _no_grad_pass(
+def _no_grad_onednn(
     model: torch.nn.Module, ref_model: torch.nn.Module | None, onednn: bool
 ) -> Iterator[None]:
     """No gradients, large linear layers through oneDNN (``rl.onednn_matmul``): the second
