@@ -140,9 +140,8 @@ def main(
         old_rows = None
         with torch.no_grad():
             if rows == "skip":  # old log-probs of the informative rows only, as train_rl takes
-                every = list(range(len(batch.texts)))
-                keep = update.nonzero_advantage(every, advantages, batch.completion_mask)
-                informative = [r for r, x in zip(every, keep, strict=True) if x]  # rank 1: none
+                # rank 1: none
+                informative = update.informative_rows(advantages, batch.completion_mask)
                 old_logp, old_rows = rollout_policy_logprobs(
                     model, family, batch, informative, temp=1.0, micro_batch_size=micro or None,
                     share_prompt=True,

@@ -52,7 +52,7 @@ from mmrft.trainer.signals import StopOnSignal
 from mmrft.trainer.update import (
     NonFiniteGuard,
     critic_values,
-    nonzero_advantage,
+    informative_rows,
     policy_logprobs,
     rollout_policy_logprobs,
     skips_zero_advantage,
@@ -268,9 +268,7 @@ def train_rl(
                 # an update that leaves zero-advantage rows out needs no old log-probs of theirs
                 informative = None
                 if skips_zero_advantage(cfg, objective, ref_logp=ref_logp, critic=critic):
-                    every = list(range(len(batch.texts)))
-                    keep = nonzero_advantage(every, advantages, mask)
-                    informative = [r for r, x in zip(every, keep, strict=True) if x]
+                    informative = informative_rows(advantages, mask)
                 with _no_grad_onednn(model, ref_model, onednn):
                     old_logp, old_rows = rollout_policy_logprobs(
                         model, family, batch, informative, **no_grad_pass

@@ -85,6 +85,13 @@ def nonzero_advantage(rows: list[int], advantages: torch.Tensor, mask: torch.Ten
     return (adv != 0).reshape(len(rows), -1).any(dim=1).tolist()
 
 
+def informative_rows(advantages: torch.Tensor, mask: torch.Tensor) -> list[int]:
+    """The rows whose advantage is nonzero at some real token. advantages [N] or [N, L]."""
+    every = list(range(advantages.shape[0]))
+    keep = nonzero_advantage(every, advantages, mask)
+    return [r for r, x in zip(every, keep, strict=True) if x]
+
+
 def skips_zero_advantage(
     cfg: Config, objective: Objective, *, ref_logp: torch.Tensor | None, critic: Critic | None
 ) -> bool:
