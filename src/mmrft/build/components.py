@@ -309,6 +309,7 @@ def make_sampler(cfg: RolloutConfig, model: Any, family: ModelFamily) -> Any:
             "batch_size": cfg.generation_batch_size,
             "share_prefill": cfg.share_prefill,
             "onednn_weights": cfg.onednn_weights,
+            "decode_attention": cfg.decode_attention,
         }
     return SAMPLERS.get(cfg.engine)(model, family, **options)
 

@@ -34,6 +34,7 @@ from mmrft.rollout.base import (
     concat_batches,
     media_layout,
 )
+from mmrft.rollout.decode_attention import decode_attention, decode_attention_enabled
 from mmrft.rollout.kv_cache import reserved_cache
 from mmrft.rollout.packed_weights import onednn_enabled, packed_weights, packing_dtype
 from mmrft.rollout.shared_prefill import shared_prefill, supports_shared_prefill
@@ -130,6 +131,8 @@ class HFSampler:
     the model's forward takes ``cache=`` (``models.loading.takes_cache_argument``).
     ``onednn_weights``: pack large float32 CPU linear weights for oneDNN once per rollout, in
     bf16 under bf16 autocast (``packed_weights``; "auto": on non-Intel CPUs).
+    ``decode_attention``: the decoding steps' attention through the compiled float32 CPU
+    kernel of ``decode_attention`` ("auto": on a CPU where it builds).
 
     They are decided here, once, for ``model``: a sampler keeps the model it was built with.
     """
@@ -142,6 +145,7 @@ class HFSampler:
         share_prefill: bool = True,
         reserve_cache: bool = True,
         onednn_weights: str = "auto",
+        decode_attention: str = "auto",
     ) -> None:
         self.model = model
         self.family = family
@@ -149,6 +153,8 @@ class HFSampler:
         self.share_prefill = share_prefill and supports_shared_prefill(model)
         self.reserve_cache = reserve_cache and takes_cache_argument(model)
         self.pack = onednn_enabled(onednn_weights)
+        device = next(model.parameters()).device
+        self.fast_attention = decode_attention_enabled(decode_attention, device)
         self.suppressed = family.suppressed_token_ids()
         tok = family.tokenizer
         self.eos_id = tok.eos_token_id
@@ -171,6 +177,7 @@ class HFSampler:
         with (
             weights_cast_once(self.model),
             packed_weights(self.model, pack, size, dtype or torch.float32),
+            decode_attention(self.model, self.fast_attention),
         ):
             chunks = [
                 self._generate_chunk(rows[i : i + step], params, group)

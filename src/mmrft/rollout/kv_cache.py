@@ -26,10 +26,13 @@ from transformers import DynamicCache
 from transformers.cache_utils import DynamicLayer
 
 from mmrft.models.loading import base_model
+from mmrft.rollout.decode_attention import NAME as DECODE_ATTENTION
 
 # Attention implementations that run as autocast ops, so they read the cache in the autocast
 # dtype whatever it holds: storing it in that dtype changes nothing they compute.
-CAST_SAFE = ("sdpa", "eager")
+# (mmrft's decode attention hands every call it does not compute itself, bf16 ones among them,
+# to SDPA.)
+CAST_SAFE = ("sdpa", "eager", DECODE_ATTENTION)
 
 
 class ReservedLayer(DynamicLayer):
