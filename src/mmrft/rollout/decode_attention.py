@@ -104,7 +104,7 @@ def kernel() -> ctypes._CFuncPtr | None:
         except (OSError, subprocess.SubprocessError) as err:
             errors.append(str(getattr(err, "stderr", None) or err).strip())
             continue
-        fn.argtypes, fn.restype = _ARGTYPES, ctypes.c_int
+        fn.argtypes, fn.restype = _ARGTYPES, None
         return fn
     log.warning("decode attention kernel not built (%s); the rollout keeps SDPA", errors[-1])
     return None
@@ -197,7 +197,7 @@ def decode_attention_forward(
     query = query.contiguous()
     out = query.new_empty((n, 1, h, d))  # [N, 1, H, D] = the kernel's [N, H, D]
     mask = attention_mask
-    failed = fn(
+    fn(
         query.data_ptr(),
         key.data_ptr(),
         value.data_ptr(),
@@ -211,8 +211,6 @@ def decode_attention_forward(
         d**-0.5 if scaling is None else scaling,
         torch.get_num_threads(),
     )  # fmt: skip
-    if failed:
-        raise MemoryError(f"decode attention: no memory for {s} scores of a row")
     return out, None
 
 
