@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 
 import pytest
@@ -76,6 +77,29 @@ def test_kernel_is_attention_written_out(heads, kv_heads, padded):
 
 
 @needs_cc
+@pytest.mark.parametrize("autocast", [False, True])
+def test_bf16_cache_sums_in_float32_and_rounds_once(autocast):
+    # autocast: the rollout's case (float32 query from RoPE, bf16 cache); else all bf16
+    torch.manual_seed(1)
+    module = torch.nn.Module()
+    module.num_key_value_groups = 2
+    q = torch.randn(5, 6, 1, 32)
+    k, v = (t.bfloat16() for t in cache_views(5, 3, 23, 32))
+    keep = torch.arange(23)[None, :] >= 3 * torch.arange(5)[:, None]  # [N, S]
+    mask = keep[:, None, None, :]
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+        got = da.decode_attention_forward(module, q if autocast else q.bfloat16(), k, v, mask)[0]
+        want = sdpa_attention_forward(module, q if autocast else q.bfloat16(), k, v, mask)[0]
+    assert got.dtype == want.dtype == torch.bfloat16
+    # float64 attention of the bf16 values (the query rounded as autocast rounds it): the
+    # kernel's float32 sums are that to ~1e-6, then one rounding to bf16 (half of 2^-7)
+    exact = reference(q.bfloat16(), k, v, keep, 32**-0.5)
+    assert ((got.double() - exact).abs() <= 2**-8 * exact.abs() + 1e-6).all()
+    # and SDPA, whose bf16 kernel rounds more often: within a bf16 step of the largest entry
+    torch.testing.assert_close(got, want, rtol=0, atol=2**-7 * want.abs().max().item())
+
+
+@needs_cc
 def test_a_row_with_nothing_to_attend_to_gets_zeros():
     q, (k, v) = torch.randn(2, 2, 1, 8), cache_views(2, 2, 4, 8)
     keep = torch.tensor([[True, True, False, False], [False] * 4])
@@ -105,7 +129,8 @@ def _cases():
     prompt = torch.randn(2, 4, 3, 8)
     yield "several query tokens (a prefill)", (prompt, k, v, None), {}
     yield "gradient", (q.clone().requires_grad_(), k, v, keep), {}
-    yield "bfloat16", (q.bfloat16(), k.bfloat16(), v.bfloat16(), keep), {}
+    yield "float16", (q.half(), k.half(), v.half(), keep), {}
+    yield "float32 query, bf16 cache, no autocast", (q, k.bfloat16(), v.bfloat16(), keep), {}
     yield "additive float mask", (q, k, v, torch.zeros(2, 1, 1, 6)), {}
     yield "per-head mask", (q, k, v, keep.expand(2, 4, 1, 6)), {}
     yield "dropout", (q, k, v, keep), {"dropout": 0.1}
@@ -116,14 +141,15 @@ def _cases():
 
 @pytest.mark.parametrize(("case", "args", "kwargs"), list(_cases()), ids=[c[0] for c in _cases()])
 def test_calls_it_does_not_fit_go_to_sdpa_unchanged(case, args, kwargs, monkeypatch):
-    monkeypatch.setattr(da, "kernel", lambda: lambda *a: 1 / 0)  # a kernel call would raise
+    raising = dict.fromkeys(da.KERNEL_DTYPES, lambda *a: 1 / 0)  # a kernel call would raise
+    monkeypatch.setattr(da, "kernel", lambda: raising)
     module = torch.nn.Module()
     module.num_key_value_groups = 2  # 4 query heads over 2 key/value heads, for SDPA's GQA
     torch.manual_seed(0)
     try:
         want = sdpa_attention_forward(module, *args, **kwargs)[0]
-    except ValueError as err:  # softcap: the same refusal, not a silent kernel call
-        with pytest.raises(ValueError, match=str(err)[:20]):
+    except (ValueError, RuntimeError) as err:  # the same refusal, not a silent kernel call
+        with pytest.raises(type(err), match=re.escape(str(err)[:20])):
             da.decode_attention_forward(module, *args, **kwargs)
         return
     torch.manual_seed(0)  # dropout draws the same mask
@@ -148,15 +174,19 @@ def test_rollout_uses_it_for_decoding_only_and_matches_sdpa(name, monkeypatch):
     calls = {"kernel": 0, "sdpa": 0}
     kernel_fn, sdpa_fn = da.kernel(), da.sdpa_attention_forward
 
-    def counting_kernel(*args):
-        calls["kernel"] += 1
-        return kernel_fn(*args)
+    def counting(fn):
+        def count(*args):
+            calls["kernel"] += 1
+            return fn(*args)
+
+        return count
 
     def counting_sdpa(*args, **kwargs):
         calls["sdpa"] += 1
         return sdpa_fn(*args, **kwargs)
 
-    monkeypatch.setattr(da, "kernel", lambda: counting_kernel)
+    counted = {dtype: counting(fn) for dtype, fn in kernel_fn.items()}
+    monkeypatch.setattr(da, "kernel", lambda: counted)
     monkeypatch.setattr(da, "sdpa_attention_forward", counting_sdpa)
     samples = (
         TEXT if name == "tiny-qwen2" else [TASKS.get("count")().generate(i, 1) for i in (0, 1)]
@@ -175,6 +205,29 @@ def test_rollout_uses_it_for_decoding_only_and_matches_sdpa(name, monkeypatch):
     assert calls["kernel"] == steps * layers  # the plain sampler never reached it
     assert torch.equal(got.completion_ids, want.completion_ids) and got.texts == want.texts
     torch.testing.assert_close(got.logprobs, want.logprobs, rtol=0, atol=1e-5)
+
+
+@needs_cc
+def test_bf16_autocast_rollout_runs_the_bf16_kernel(monkeypatch):
+    calls = dict.fromkeys(da.KERNEL_DTYPES, 0)
+    kernels = da.kernel()
+
+    def counting(dtype):
+        def count(*args):
+            calls[dtype] += 1
+            return kernels[dtype](*args)
+
+        return count
+
+    monkeypatch.setattr(da, "kernel", lambda: {dt: counting(dt) for dt in da.KERNEL_DTYPES})
+    greedy = SamplingParams(n=1, temperature=0.0, max_new_tokens=6)
+    fast, plain = _sampler("tiny-qwen2", "auto"), _sampler("tiny-qwen2", "never")
+    with torch.autocast("cpu", dtype=torch.bfloat16):  # as model.dtype=bfloat16 trains
+        got, want = fast.generate(TEXT, greedy), plain.generate(TEXT, greedy)
+    layers = fast.model.config.num_hidden_layers
+    # one row per prompt: generate's prefill makes the first token, each later one is a step
+    assert calls == {torch.float32: 0, torch.bfloat16: (got.completion_ids.shape[1] - 1) * layers}
+    assert torch.equal(got.completion_ids, want.completion_ids)
 
 
 def test_switch_leaves_other_attention_implementations_alone():

@@ -69,6 +69,7 @@ OPENMP = ("-fopenmp",)
 # keyword arguments of transformers' attention functions that add to what the kernel computes
 # (a paged cache, a learned bias or sinks, a window, a logit cap): a call with any goes to SDPA
 EXTRA_TERMS = ("softcap", "sliding_window", "s_aux", "position_bias", "cache")
+KERNEL_DTYPES = (torch.float32, torch.bfloat16)  # of the cache; the sums run in float32
 _I64 = ctypes.c_int64
 _ARGTYPES = [ctypes.c_void_p] * 5 + [_I64] * 13 + [ctypes.c_float, ctypes.c_int]
 
@@ -93,19 +94,22 @@ def _cpu() -> str:
 
 
 @functools.cache  # one build (or one failure) per process
-def kernel() -> ctypes._CFuncPtr | None:
-    """The compiled ``decode_attention`` function, built on first use (with OpenMP where the
-    compiler has it); None where it cannot be built here (the reason is logged once)."""
+def kernel() -> dict[torch.dtype, ctypes._CFuncPtr] | None:
+    """The compiled kernels by the KV cache's dtype (float32, bf16), built on first use (with
+    OpenMP where the compiler has it); None where they cannot be built here (logged once)."""
     compiler = os.environ.get("CC", "cc")
     errors = []
     for flags in ((*FLAGS, *OPENMP), FLAGS):
         try:
-            fn = ctypes.CDLL(str(_build(compiler, flags))).decode_attention
+            library = ctypes.CDLL(str(_build(compiler, flags)))
         except (OSError, subprocess.SubprocessError) as err:
             errors.append(str(getattr(err, "stderr", None) or err).strip())
             continue
-        fn.argtypes, fn.restype = _ARGTYPES, None
-        return fn
+        kernels = {torch.float32: library.decode_attention}
+        kernels[torch.bfloat16] = library.decode_attention_bf16
+        for fn in kernels.values():
+            fn.argtypes, fn.restype = _ARGTYPES, None
+        return kernels
     log.warning("decode attention kernel not built (%s); the rollout keeps SDPA", errors[-1])
     return None
 
@@ -148,18 +152,26 @@ def decode_attention_enabled(mode: str, device: torch.device | str) -> bool:
     return kernel() is not None
 
 
+def compute_dtype(query: Tensor) -> torch.dtype:
+    """The dtype SDPA would compute this call in: autocast's on the CPU, else the query's."""
+    return torch.get_autocast_dtype("cpu") if torch.is_autocast_enabled("cpu") else query.dtype
+
+
 def fits_kernel(
     query: Tensor, key: Tensor, value: Tensor, mask: Tensor | None, dropout: float, extra: dict
 ) -> bool:
-    """Whether a call is one the kernel computes: one query token of float32 CPU tensors, no
-    gradient, head dims equal and contiguous, heads a multiple of key/value heads, a boolean
-    mask over the cached positions shared by all heads (or none), and no extra terms."""
+    """Whether a call is one the kernel computes: one query token, CPU tensors computed in
+    float32 or bf16 with the cache in that dtype (under bf16 autocast the in-place cache stores
+    bf16), no gradient, head dims equal and contiguous, heads a multiple of key/value heads, a
+    boolean mask over the cached positions shared by all heads (or none), no extra terms."""
     n, h, q, d = query.shape
     _, h_kv, s, d_k = key.shape
     tensors = (query, key, value)
     return (
         q == 1
-        and all(t.device.type == "cpu" and t.dtype == torch.float32 for t in tensors)
+        and all(t.device.type == "cpu" for t in tensors)
+        and query.dtype in KERNEL_DTYPES
+        and key.dtype == value.dtype == compute_dtype(query) in KERNEL_DTYPES
         and not (torch.is_grad_enabled() and any(t.requires_grad for t in tensors))
         and dropout == 0.0
         and d == d_k == value.shape[-1]
@@ -184,20 +196,24 @@ def decode_attention_forward(
 ) -> tuple[Tensor, None]:
     """transformers' attention-function contract: query [N, H, q, D], key / value
     [N, Hkv, S, D], mask [N, 1, q, S] -> ([N, q, H, D], None). The kernel where the call fits
-    it (``fits_kernel``), else transformers' ``sdpa_attention_forward`` with the same arguments."""
+    it (``fits_kernel``), else transformers' ``sdpa_attention_forward`` with the same arguments.
+
+    In bf16 the query is rounded to bf16 as autocast's SDPA would, the sums run in float32 (as
+    in SDPA's CPU kernel) and the output is rounded to bf16."""
     fits = fits_kernel(query, key, value, attention_mask, dropout, kwargs)
-    fn = kernel() if fits else None
-    if fn is None:
+    kernels = kernel() if fits else None
+    if kernels is None:
         return sdpa_attention_forward(
             module, query, key, value, attention_mask,
             dropout=dropout, scaling=scaling, is_causal=is_causal, **kwargs,
         )  # fmt: skip
     n, h, _, d = query.shape
     h_kv, s = key.shape[1], key.shape[2]
-    query = query.contiguous()
-    out = query.new_empty((n, 1, h, d))  # [N, 1, H, D] = the kernel's [N, H, D]
+    dtype = key.dtype
+    query = query.to(dtype).float().contiguous()  # [N, H, 1, D] float32, of dtype's values
+    out = query.new_empty((n, 1, h, d))  # [N, 1, H, D] = the kernel's [N, H, D], float32
     mask = attention_mask
-    fn(
+    kernels[dtype](
         query.data_ptr(),
         key.data_ptr(),
         value.data_ptr(),
@@ -211,7 +227,7 @@ def decode_attention_forward(
         d**-0.5 if scaling is None else scaling,
         torch.get_num_threads(),
     )  # fmt: skip
-    return out, None
+    return out.to(dtype), None
 
 
 AttentionInterface.register(NAME, decode_attention_forward)
