@@ -286,14 +286,3 @@ def test_modes(monkeypatch):
         da.decode_attention_enabled("sometimes", "cpu")
     with pytest.raises(ConfigError, match="decode_attention"):
         load_config(None, ["rollout.decode_attention=sometimes"])
-
-
-@needs_cc
-@pytest.mark.parametrize(("mode", "on"), [("always", True), ("never", False)])
-def test_make_sampler_passes_rollout_decode_attention(mode, on):
-    from mmrft.build import make_sampler
-
-    cfg = load_config(None, [f"rollout.decode_attention={mode}"])
-    model, processor = TINY_MODELS.get("tiny-qwen2")(0)
-    sampler = make_sampler(cfg.rollout, model, family_for(model.config.model_type, processor))
-    assert sampler.fast_attention is on

@@ -5,6 +5,9 @@ including after a weight update (no stale packed copy)."""
 
 from __future__ import annotations
 
+import os
+import shutil
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -151,14 +154,20 @@ def test_rollouts_equal_unpacked_ones_before_and_after_an_update(monkeypatch):
     assert not torch.allclose(packed[2].logprobs, packed[1].logprobs, atol=1e-3)
 
 
-@pytest.mark.parametrize(("mode", "packs"), [("always", True), ("never", False)])
-def test_make_sampler_passes_rollout_onednn_weights(mode, packs):
+@pytest.mark.parametrize(("mode", "on"), [("always", True), ("never", False)])
+@pytest.mark.parametrize(
+    ("key", "attribute"),
+    [("onednn_weights", "pack"), ("decode_attention", "fast_attention")],  # the CPU switches
+)
+def test_make_sampler_passes_rollout_cpu_switches(key, attribute, mode, on):
     from mmrft.build import make_sampler
 
-    cfg = load_config(None, [f"rollout.onednn_weights={mode}"])
+    if key == "decode_attention" and shutil.which(os.environ.get("CC", "cc")) is None:
+        pytest.skip("no C compiler: decode_attention=always would raise")
+    cfg = load_config(None, [f"rollout.{key}={mode}"])
     model, processor = TINY_MODELS.get("tiny-qwen2")(0)
     sampler = make_sampler(cfg.rollout, model, family_for(model.config.model_type, processor))
-    assert sampler.pack is packs
+    assert getattr(sampler, attribute) is on
 
 
 BF16 = pytest.mark.skipif(

@@ -75,11 +75,14 @@ def test_bf16_autocast_rollout_stores_bf16_and_equals_transformers_cache(name, m
 
     monkeypatch.setattr(ReservedLayer, "update", recording)
     model, family, samples, params = _rollout_setup(name)
+    # SDPA on both sides: the compiled decode attention reads a bf16 cache only (the float32 one
+    # of transformers' cache goes to SDPA), so it would compare two kernels, not two caches
+    sdpa = {"decode_attention": "never"}
     with torch.autocast("cpu", dtype=torch.bfloat16):
-        ours = HFSampler(model, family).generate(samples, params)
+        ours = HFSampler(model, family, **sdpa).generate(samples, params)
         assert stored and {s[1:] for s in stored} == {(torch.bfloat16, torch.bfloat16)}
         assert (torch.float32, torch.bfloat16, torch.bfloat16) in stored  # RoPE's float32 keys
-        theirs = HFSampler(model, family, reserve_cache=False).generate(samples, params)
+        theirs = HFSampler(model, family, reserve_cache=False, **sdpa).generate(samples, params)
     assert torch.equal(ours.completion_ids, theirs.completion_ids)
     assert torch.equal(ours.logprobs, theirs.logprobs)
     stored.clear()

@@ -1,4 +1,5 @@
-/* Attention of one new token per row over a KV cache, in float32: the rollout's decoding step.
+/* Attention of one new token per row over a KV cache (float32 or bf16; sums in float32): the
+ * rollout's decoding step.
  *
  * Built on first use by mmrft/rollout/decode_attention.py (cc -O3 -march=native, no torch
  * headers) and called through ctypes; see that module's design note for why it exists.

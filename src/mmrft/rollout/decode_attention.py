@@ -1,28 +1,32 @@
-"""The rollout's decoding-step attention as one compiled loop, on a CPU in float32.
+"""The rollout's decoding-step attention as one compiled loop, on a CPU (float32 or bf16 cache).
 
 Design note. Each decoding step attends one new token per row to the KV cache. torch's SDPA
-runs that on a CPU as its flash kernel, which blocks the work into many tiny GEMMs and buffers
-per (row, head): measured on an AMD EPYC (Zen 4, one thread) with the benchmark's text model
-(32 rows x 8 heads x 64 wide, 12-60 cached positions), 0.33 ms a call where reading the keys
-and values once at this core's bandwidth takes ~0.15 ms. Every pure-torch rewrite stayed close
-to SDPA (two batched matmuls within 5%, an elementwise product-and-sum 20% faster; see
-docs/performance.md). ``decode_attention.c`` is the plain loop (dot products, a max-subtracted
-softmax, the weighted sum of values) reading each key and value once: 0.17 ms a call, a rollout
-of that model 1.72 -> 1.47 s.
+runs that on a CPU as its flash kernel, which blocks the work into many tiny GEMMs with their
+buffers per (row, head). Measured on an AMD EPYC (Zen 4, one thread) in the rollout of the
+benchmark's text model (32 rows x 8 heads x 64 wide, 49 cached positions on average): 1.0 ms a
+call (1.6 ms with a bf16 cache), 0.38 s of a 1.58 s rollout (0.61 of 1.47 s in bf16). Every
+pure-torch rewrite stayed close to SDPA (two batched matmuls within 5%, an elementwise
+product-and-sum 20% faster; docs/performance.md). ``decode_attention.c`` is the plain loop: for
+each (row, head) one pass over the positions with a running maximum (flash attention's online
+softmax), each key and value read once: 0.48 ms a call, the rollout 1.58 -> 1.41 s (bf16 1.47
+-> 1.03 s). It is bound by reading the cache from memory (~13 GB/s here: the weights streamed
+in between evict it).
 
 How it is wired: transformers picks a model's attention function by the name in
 ``config._attn_implementation``. This module registers one more name, ``mmrft_decode``, whose
-function calls the kernel for calls it fits (one query token, float32 CPU tensors, no gradient,
-a key/value-padding mask or none) and otherwise hands the same arguments to transformers' own
-``sdpa_attention_forward``; its masks are SDPA's. ``decode_attention(model)`` switches a
-model whose decoder uses ``sdpa`` to that name for a rollout and back at its end, so the
-update, evaluation with gradients and every other caller keep plain SDPA.
+function calls the kernel for the calls it fits (one query token, CPU tensors, a float32 or
+bf16 cache in the dtype SDPA would compute in, no gradient, a padding mask or none) and hands
+every other call, with the same arguments, to transformers' own ``sdpa_attention_forward``; its
+masks are SDPA's. ``decode_attention(model)`` switches a model whose decoder uses ``sdpa`` to
+that name for a rollout and back at its end, so the update and every other caller keep SDPA.
 
 The kernel is compiled on first use with the system's C compiler (``$CC`` or ``cc``; under a
-second, no torch headers) into ``~/.cache/mmrft/kernels`` (``$MMRFT_KERNEL_DIR``), keyed by the
-source, the flags and the CPU, and loaded with ``ctypes``. Where no compiler works, ``auto``
-keeps SDPA (logged once) and ``always`` raises. The same math as SDPA in float32, summed in
-another order: log-probs agree to ~1e-6, as between any two attention kernels.
+second, no torch headers; OpenMP over (row, head) where the compiler has it, in torch's own
+libgomp) into ``~/.cache/mmrft/kernels`` (``$MMRFT_KERNEL_DIR``), keyed by the source, the flags
+and the CPU, and loaded with ``ctypes``. Where no compiler works, ``auto`` keeps SDPA (logged
+once) and ``always`` raises. The same math as SDPA, summed in another order: float32 log-probs
+agree to ~1e-6; in bf16 the sums run in float32 and the output is rounded once (SDPA's bf16
+kernel rounds more often: the two differ by up to one bf16 step).
 """
 
 from __future__ import annotations
