@@ -157,6 +157,23 @@ def test_calls_it_does_not_fit_go_to_sdpa_unchanged(case, args, kwargs, monkeypa
     assert torch.equal(got, want)
 
 
+def count_kernel_calls(monkeypatch) -> dict:
+    """Route the kernels through counters; returns the calls per cache dtype, filled as they run."""
+    calls = dict.fromkeys(da.KERNEL_DTYPES, 0)
+    kernels = da.kernel()
+
+    def counting(dtype):
+        def count(*args):
+            calls[dtype] += 1
+            return kernels[dtype](*args)
+
+        return count
+
+    counted = {dtype: counting(dtype) for dtype in da.KERNEL_DTYPES}
+    monkeypatch.setattr(da, "kernel", lambda: counted)
+    return calls
+
+
 def _sampler(name, mode, **sizes):
     model, processor = TINY_MODELS.get(name)(0, **sizes)
     return HFSampler(model, family_for(model.config.model_type, processor), decode_attention=mode)
@@ -171,22 +188,13 @@ TEXT = [
 @needs_cc
 @pytest.mark.parametrize("name", ["tiny-qwen2", "tiny-qwen2.5-vl"])
 def test_rollout_uses_it_for_decoding_only_and_matches_sdpa(name, monkeypatch):
-    calls = {"kernel": 0, "sdpa": 0}
-    kernel_fn, sdpa_fn = da.kernel(), da.sdpa_attention_forward
-
-    def counting(fn):
-        def count(*args):
-            calls["kernel"] += 1
-            return fn(*args)
-
-        return count
+    kernel_calls = count_kernel_calls(monkeypatch)
+    sdpa_calls, sdpa_fn = [], da.sdpa_attention_forward
 
     def counting_sdpa(*args, **kwargs):
-        calls["sdpa"] += 1
+        sdpa_calls.append(1)
         return sdpa_fn(*args, **kwargs)
 
-    counted = {dtype: counting(fn) for dtype, fn in kernel_fn.items()}
-    monkeypatch.setattr(da, "kernel", lambda: counted)
     monkeypatch.setattr(da, "sdpa_attention_forward", counting_sdpa)
     samples = (
         TEXT if name == "tiny-qwen2" else [TASKS.get("count")().generate(i, 1) for i in (0, 1)]
@@ -200,26 +208,16 @@ def test_rollout_uses_it_for_decoding_only_and_matches_sdpa(name, monkeypatch):
     layers, steps = config.num_hidden_layers, got.completion_ids.shape[1]
     # the shared prefill forwards each prompt but its last token once (SDPA); generate then
     # feeds one token per row and step, the prompt's last first: one kernel call per step
-    assert calls == {"sdpa": layers, "kernel": steps * layers}
+    assert len(sdpa_calls) == layers and kernel_calls[torch.float32] == steps * layers
     want = plain.generate(samples, params)
-    assert calls["kernel"] == steps * layers  # the plain sampler never reached it
+    assert kernel_calls[torch.float32] == steps * layers  # the plain sampler never reached it
     assert torch.equal(got.completion_ids, want.completion_ids) and got.texts == want.texts
     torch.testing.assert_close(got.logprobs, want.logprobs, rtol=0, atol=1e-5)
 
 
 @needs_cc
 def test_bf16_autocast_rollout_runs_the_bf16_kernel(monkeypatch):
-    calls = dict.fromkeys(da.KERNEL_DTYPES, 0)
-    kernels = da.kernel()
-
-    def counting(dtype):
-        def count(*args):
-            calls[dtype] += 1
-            return kernels[dtype](*args)
-
-        return count
-
-    monkeypatch.setattr(da, "kernel", lambda: {dt: counting(dt) for dt in da.KERNEL_DTYPES})
+    calls = count_kernel_calls(monkeypatch)
     greedy = SamplingParams(n=1, temperature=0.0, max_new_tokens=6)
     fast, plain = _sampler("tiny-qwen2", "auto"), _sampler("tiny-qwen2", "never")
     with torch.autocast("cpu", dtype=torch.bfloat16):  # as model.dtype=bfloat16 trains

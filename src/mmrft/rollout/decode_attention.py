@@ -148,12 +148,13 @@ def decode_attention_enabled(mode: str, device: torch.device | str) -> bool:
         raise ValueError(f"rollout.decode_attention must be one of {MODES}, got {mode!r}")
     if mode == "never" or torch.device(device).type != "cpu":
         return False
-    if kernel() is None and mode == "always":
+    built = kernel() is not None
+    if not built and mode == "always":
         raise RuntimeError(
             "rollout.decode_attention=always, but its kernel did not build with "
             f"{os.environ.get('CC', 'cc')!r} (see the warning above); set it to auto or never"
         )
-    return kernel() is not None
+    return built
 
 
 def compute_dtype(query: Tensor) -> torch.dtype:

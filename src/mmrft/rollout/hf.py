@@ -131,8 +131,8 @@ class HFSampler:
     the model's forward takes ``cache=`` (``models.loading.takes_cache_argument``).
     ``onednn_weights``: pack large float32 CPU linear weights for oneDNN once per rollout, in
     bf16 under bf16 autocast (``packed_weights``; "auto": on non-Intel CPUs).
-    ``decode_attention``: the decoding steps' attention through the compiled float32 CPU
-    kernel of ``decode_attention`` ("auto": on a CPU where it builds).
+    ``decode_attention``: the decoding steps' attention through the compiled CPU kernel of
+    ``decode_attention`` (float32 or bf16 cache; "auto": on a CPU where it builds).
 
     They are decided here, once, for ``model``: a sampler keeps the model it was built with.
     """

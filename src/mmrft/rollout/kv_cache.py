@@ -30,8 +30,8 @@ from mmrft.rollout.decode_attention import NAME as DECODE_ATTENTION
 
 # Attention implementations that run as autocast ops, so they read the cache in the autocast
 # dtype whatever it holds: storing it in that dtype changes nothing they compute.
-# (mmrft's decode attention hands every call it does not compute itself, bf16 ones among them,
-# to SDPA.)
+# mmrft's decode attention is safe too: it reads a bf16 cache as autocast's SDPA would see it
+# and hands every call it does not compute (a float32 cache under autocast among them) to SDPA.
 CAST_SAFE = ("sdpa", "eager", DECODE_ATTENTION)
 
 
